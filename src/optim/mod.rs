@@ -1,0 +1,1 @@
+//! Optimisers over a flat parameter vector. (being written)

@@ -1,0 +1,1 @@
+//! Obtaining the VGG-19 weights. (being written)

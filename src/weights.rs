@@ -1,0 +1,1 @@
+//! VGG-19 weight files: reading, checking, writing the cache copy. (being written)
