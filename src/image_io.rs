@@ -1,0 +1,180 @@
+//! Images in and out: decoding with clear errors, resizing, tensors, and atomic writes.
+//!
+//! In memory an image is planar RGB in [0, 1] ([`Rgb`]); on the network it is a tensor
+//! [1, 3, H, W]. Every file this crate writes goes through [`write_atomic`]: a temporary file in
+//! the same folder, then a rename, so an interrupted run never leaves a half-written output.
+use std::io::{Cursor, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageFormat, Rgb32FImage};
+
+/// Planar RGB image, values nominally in [0, 1], `data` laid out as [3][height][width].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+/// Reads an image file (PNG, JPEG, WebP, …) as RGB; the error names the file and the fix.
+pub fn load(path: &Path) -> Result<Rgb> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let img = image::load_from_memory(&bytes).with_context(|| {
+        format!(
+            "{} is not a readable image (PNG, JPEG or WebP expected)",
+            path.display()
+        )
+    })?;
+    Ok(Rgb::from_dynamic(&img))
+}
+
+/// Reads a mask (white = inside) as values in [0, 1], which must be `width`×`height`.
+pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read mask {}", path.display()))?;
+    let img = image::load_from_memory(&bytes)
+        .with_context(|| format!("mask {} is not a readable image", path.display()))?
+        .to_luma32f();
+    if img.width() as usize != width || img.height() as usize != height {
+        bail!(
+            "mask {} is {}×{} but its image is {width}×{height}: masks must have the size of their image",
+            path.display(),
+            img.width(),
+            img.height()
+        );
+    }
+    Ok(img.into_raw())
+}
+
+impl Rgb {
+    pub fn from_dynamic(img: &DynamicImage) -> Self {
+        let rgb = img.to_rgb32f();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let mut data = vec![0.0; 3 * w * h];
+        for (i, p) in rgb.pixels().enumerate() {
+            for c in 0..3 {
+                data[c * w * h + i] = p.0[c];
+            }
+        }
+        Self { width: w, height: h, data }
+    }
+
+    fn to_rgb32f(&self) -> Rgb32FImage {
+        let n = self.width * self.height;
+        let mut buf = Vec::with_capacity(3 * n);
+        for i in 0..n {
+            for c in 0..3 {
+                buf.push(self.data[c * n + i].clamp(0.0, 1.0));
+            }
+        }
+        Rgb32FImage::from_raw(self.width as u32, self.height as u32, buf).expect("sizes agree")
+    }
+
+    /// Resized to exactly `width`×`height` (Lanczos3 when shrinking, Catmull-Rom when growing).
+    pub fn resize(&self, width: usize, height: usize) -> Self {
+        if width == self.width && height == self.height {
+            return self.clone();
+        }
+        let filter = if width < self.width {
+            FilterType::Lanczos3
+        } else {
+            FilterType::CatmullRom
+        };
+        let out = image::imageops::resize(&self.to_rgb32f(), width as u32, height as u32, filter);
+        Self::from_dynamic(&DynamicImage::ImageRgb32F(out))
+    }
+
+    /// Size with the long side `long`, keeping the aspect ratio.
+    pub fn size_for_long_side(&self, long: usize) -> (usize, usize) {
+        let s = long as f64 / self.width.max(self.height) as f64;
+        let w = ((self.width as f64 * s).round() as usize).max(1);
+        let h = ((self.height as f64 * s).round() as usize).max(1);
+        (w, h)
+    }
+
+    /// Resized so the long side is `long` px.
+    pub fn fit_long_side(&self, long: usize) -> Self {
+        let (w, h) = self.size_for_long_side(long);
+        self.resize(w, h)
+    }
+
+    /// As a tensor [1, 3, H, W] on `device`.
+    pub fn to_tensor(&self, device: &Device) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(self.data.clone(), [1, 3, self.height, self.width]),
+            device,
+        )
+    }
+
+    /// From planar data [3, height, width].
+    pub fn from_planar(width: usize, height: usize, data: Vec<f32>) -> Self {
+        assert_eq!(data.len(), 3 * width * height);
+        Self { width, height, data }
+    }
+
+    /// Encodes by the extension of `path` (png, jpg/jpeg, webp) and writes atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let format = output_format(path)?;
+        let img = DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8();
+        let mut buf = Cursor::new(Vec::new());
+        match format {
+            ImageFormat::Jpeg => {
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 95)
+                    .encode_image(&img)
+                    .with_context(|| format!("cannot encode {}", path.display()))?;
+            }
+            _ => img
+                .write_to(&mut buf, format)
+                .with_context(|| format!("cannot encode {}", path.display()))?,
+        }
+        write_atomic(path, buf.get_ref())
+    }
+}
+
+/// The image format named by `path`'s extension, or an error listing the supported ones.
+pub fn output_format(path: &Path) -> Result<ImageFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("png") => Ok(ImageFormat::Png),
+        Some("jpg") | Some("jpeg") => Ok(ImageFormat::Jpeg),
+        Some("webp") => Ok(ImageFormat::WebP),
+        _ => bail!(
+            "cannot tell the image format of output {}: use a .png, .jpg or .webp name",
+            path.display()
+        ),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stylelearn-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.flush())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Uniform white noise in [0, 1] from a seed (same seed, same image).
+pub fn noise(width: usize, height: usize, seed: u64) -> Rgb {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let data = (0..3 * width * height).map(|_| rng.random::<f32>()).collect();
+    Rgb { width, height, data }
+}

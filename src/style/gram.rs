@@ -1,0 +1,50 @@
+//! The Gram matrix G = F Fᵀ / (C·H·W) and the Gram style loss.
+use burn::tensor::Tensor;
+
+use super::{Statistic, Summary};
+
+/// Gram matrix of activations `f` of shape [1, C, H, W]: G = F Fᵀ / (C·H·W), F = C × (H·W).
+pub fn gram(f: Tensor<4>) -> Tensor<2> {
+    let [n, c, h, w] = f.dims();
+    assert_eq!(n, 1, "gram expects a single image");
+    let m = f.reshape([c, h * w]);
+    m.clone().matmul(m.transpose()).div_scalar((c * h * w) as f32)
+}
+
+/// Masked Gram matrix: features multiplied by `mask` ([1, 1, H, W], already at the layer's
+/// resolution), normalised by the mask's area instead of H·W. A region's Gram does not depend on
+/// where in the image the region lies, so masked Grams of different images average like any others.
+pub fn gram_masked(f: Tensor<4>, mask: &Tensor<4>) -> Tensor<2> {
+    let [_, c, h, w] = f.dims();
+    let area: f32 = mask.clone().sum().into_scalar();
+    let m = (f * mask.clone()).reshape([c, h * w]);
+    m.clone()
+        .matmul(m.transpose())
+        .div_scalar(c as f32 * area.max(1e-6))
+}
+
+/// Gatys et al.'s statistic. The distance is ‖G − T‖²_F / ‖T‖²_F: raw Gram magnitudes of Caffe
+/// VGG-19 differ by up to 10⁵ between layers, so each layer's error is relative to its target.
+pub struct Gram;
+
+impl Statistic for Gram {
+    fn name(&self) -> &'static str {
+        "gram"
+    }
+
+    fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary {
+        Summary(vec![match mask {
+            Some(m) => gram_masked(f, m),
+            None => gram(f),
+        }])
+    }
+
+    fn distance(&self, f: Tensor<4>, target: &Summary) -> Tensor<1> {
+        let t = &target.0[0];
+        let norm: f32 = t.clone().square().sum().into_scalar();
+        (gram(f) - t.clone())
+            .square()
+            .sum()
+            .div_scalar(norm.max(1e-12))
+    }
+}

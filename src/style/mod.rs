@@ -1,0 +1,73 @@
+//! Style statistics: what "the style of an image" is, per VGG layer.
+//!
+//! A [`Statistic`] summarises one image's activations at one layer, folds several images'
+//! summaries into one target with weights, and measures a candidate's distance to a target.
+//! [`gram`] is the classic Gatys et al. Gram matrix. [`target`] streams a weighted dataset into
+//! per-layer targets and stores them as a style profile.
+use burn::tensor::Tensor;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+
+pub mod gram;
+pub mod target;
+
+pub use gram::Gram;
+pub use target::{StyleTarget, TargetBuilder};
+
+/// One image's (or a weighted set of images') summary at one layer.
+#[derive(Clone, Debug)]
+pub struct Summary(pub Vec<Tensor<2>>);
+
+/// A definition of style at one layer.
+pub trait Statistic: Send + Sync {
+    /// Name used on the command line and in style profiles.
+    fn name(&self) -> &'static str;
+
+    /// Summary of activations `f` ([1, C, H, W]); with a mask ([1, 1, H, W], values in [0, 1])
+    /// only the masked region counts, so the summary does not depend on where the region is.
+    fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary;
+
+    /// Folds `s`, of weight `w`, into `acc`, whose weights so far sum to `total` (before `w`).
+    /// Default: the weighted mean of each tensor, exact for moment statistics.
+    fn accumulate(&self, acc: Option<Summary>, s: Summary, w: f64, total: f64) -> Summary {
+        match acc {
+            None => s,
+            Some(acc) => {
+                let keep = (total / (total + w)) as f32;
+                let add = (w / (total + w)) as f32;
+                Summary(
+                    acc.0
+                        .into_iter()
+                        .zip(s.0)
+                        .map(|(a, b)| a.mul_scalar(keep) + b.mul_scalar(add))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Differentiable distance of activations `f` from `target`, normalised so that every layer
+    /// contributes on the same scale (a scalar tensor of shape [1]).
+    fn distance(&self, f: Tensor<4>, target: &Summary) -> Tensor<1>;
+}
+
+/// Resizes an image-resolution mask [1, 1, H, W] to VGG layer resolution after `pools` 2×2
+/// max-pools, by 2×2 average pooling with the same floor rounding as the network.
+pub fn mask_at_layer(mask: &Tensor<4>, pools: usize) -> Tensor<4> {
+    let mut m = mask.clone();
+    for _ in 0..pools {
+        m = avg_pool2d(m, AvgPoolOptions::new([2, 2]));
+    }
+    m
+}
+
+/// Names accepted by `--loss`.
+pub const STATISTICS: [&str; 1] = ["gram"];
+
+/// The statistic called `name`.
+pub fn by_name(name: &str) -> anyhow::Result<Box<dyn Statistic>> {
+    match name {
+        "gram" => Ok(Box::new(Gram)),
+        _ => anyhow::bail!("unknown --loss '{name}': expected one of {}", STATISTICS.join(", ")),
+    }
+}
