@@ -1,0 +1,224 @@
+//! The loss of a candidate image: content + style + total variation, with its gradient.
+//!
+//! Every term is normalised so the weights mean the same thing at every layer and image size:
+//! - style: Σₗ wₗ·dₗ with dₗ the statistic's relative distance (for Gram: ‖G−T‖²/‖T‖²) and the
+//!   layer weights wₗ scaled to sum to 1;
+//! - content: mean over content layers of ‖F−F꜀‖²/‖F꜀‖²;
+//! - total variation: mean over pixels and channels of squared neighbour differences (RGB in [0,1]).
+//!
+//! [`ImageLoss`] evaluates all three with one VGG forward and one backward; it is the
+//! [`Objective`] that both `transfer` and `learn` optimise.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::optim::Objective;
+use crate::style::{Statistic, Summary};
+use crate::vgg::{RELU_LAYERS, Vgg19};
+
+/// Set by the Ctrl-C handler; optimisation loops stop after the current step.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True once Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Style part of the loss.
+pub struct StyleTerm {
+    pub stat: Box<dyn Statistic>,
+    pub layers: Vec<usize>,
+    /// Per-layer weights, scaled to sum to 1.
+    pub layer_weights: Vec<f32>,
+    pub targets: Vec<Summary>,
+    pub weight: f32,
+}
+
+impl StyleTerm {
+    /// Builds the term; `layer_weights` of `None` means equal weights.
+    pub fn new(
+        stat: Box<dyn Statistic>,
+        layers: Vec<usize>,
+        layer_weights: Option<Vec<f32>>,
+        targets: Vec<Summary>,
+        weight: f32,
+    ) -> Result<Self> {
+        let w = layer_weights.unwrap_or_else(|| vec![1.0; layers.len()]);
+        if w.len() != layers.len() {
+            bail!(
+                "--layer-weights has {} values but there are {} style layers",
+                w.len(),
+                layers.len()
+            );
+        }
+        let sum: f32 = w.iter().sum();
+        if w.iter().any(|v| !(*v >= 0.0) || !v.is_finite()) || sum <= 0.0 {
+            bail!("--layer-weights must be non-negative numbers with a positive sum");
+        }
+        Ok(Self {
+            stat,
+            layer_weights: w.iter().map(|v| v / sum).collect(),
+            layers,
+            targets,
+            weight,
+        })
+    }
+}
+
+/// Content part of the loss: activations of the content image at the content layers.
+pub struct ContentTerm {
+    pub layers: Vec<usize>,
+    pub targets: Vec<Tensor<4>>,
+    norms: Vec<f32>,
+    pub weight: f32,
+}
+
+impl ContentTerm {
+    /// Takes the content image's activations at `layers` from `vgg`.
+    pub fn new(vgg: &Vgg19, content: Tensor<4>, layers: Vec<usize>, weight: f32) -> Self {
+        let targets = vgg.features(content.without_autodiff(), &layers);
+        let norms = targets
+            .iter()
+            .map(|t| t.clone().square().sum().into_scalar::<f32>().max(1e-12))
+            .collect();
+        Self {
+            layers,
+            targets,
+            norms,
+            weight,
+        }
+    }
+}
+
+/// The loss values of one evaluation (already multiplied by their weights, except per-layer).
+#[derive(Clone, Debug, Default)]
+pub struct Breakdown {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    /// Unweighted style distance per style layer.
+    pub per_layer: Vec<f64>,
+}
+
+/// Content + style + TV loss of an image of fixed size, evaluated with gradient.
+pub struct ImageLoss<'a> {
+    vgg: &'a Vgg19,
+    device: Device,
+    pub width: usize,
+    pub height: usize,
+    pub style: Option<StyleTerm>,
+    pub content: Option<ContentTerm>,
+    pub tv_weight: f32,
+    /// The breakdown of the latest evaluation.
+    pub last: Breakdown,
+    /// Evaluations so far.
+    pub evals: usize,
+}
+
+impl<'a> ImageLoss<'a> {
+    pub fn new(vgg: &'a Vgg19, width: usize, height: usize) -> Self {
+        Self {
+            vgg,
+            device: vgg.device().clone().autodiff(),
+            width,
+            height,
+            style: None,
+            content: None,
+            tv_weight: 0.0,
+            last: Breakdown::default(),
+            evals: 0,
+        }
+    }
+
+    /// The loss as a differentiable scalar, with its breakdown.
+    pub fn loss(&self, x: Tensor<4>) -> (Tensor<1>, Breakdown) {
+        let mut layers: Vec<usize> = Vec::new();
+        if let Some(s) = &self.style {
+            layers.extend(&s.layers);
+        }
+        if let Some(c) = &self.content {
+            layers.extend(&c.layers);
+        }
+        layers.sort_unstable();
+        layers.dedup();
+        let feats = self.vgg.features(x.clone(), &layers);
+        let feat = |l: usize| feats[layers.iter().position(|&k| k == l).expect("requested")].clone();
+        let mut b = Breakdown::default();
+        let mut total = Tensor::<1>::zeros([1], &x.device());
+        if let Some(s) = &self.style {
+            let mut style = Tensor::<1>::zeros([1], &x.device());
+            for ((&l, w), t) in s.layers.iter().zip(&s.layer_weights).zip(&s.targets) {
+                let d = s.stat.distance(feat(l), t);
+                b.per_layer.push(d.clone().into_scalar::<f32>() as f64);
+                style = style + d.mul_scalar(*w);
+            }
+            let style = style.mul_scalar(s.weight);
+            b.style = style.clone().into_scalar::<f32>() as f64;
+            total = total + style;
+        }
+        if let Some(c) = &self.content {
+            let mut content = Tensor::<1>::zeros([1], &x.device());
+            for ((&l, t), n) in c.layers.iter().zip(&c.targets).zip(&c.norms) {
+                let d = (feat(l) - t.clone()).square().sum().div_scalar(*n);
+                content = content + d;
+            }
+            let content = content.mul_scalar(c.weight / c.layers.len() as f32);
+            b.content = content.clone().into_scalar::<f32>() as f64;
+            total = total + content;
+        }
+        if self.tv_weight > 0.0 {
+            let tv = total_variation(x).mul_scalar(self.tv_weight);
+            b.tv = tv.clone().into_scalar::<f32>() as f64;
+            total = total + tv;
+        }
+        b.total = b.style + b.content + b.tv;
+        (total, b)
+    }
+}
+
+/// Mean squared difference between horizontally and vertically neighbouring pixels.
+pub fn total_variation(x: Tensor<4>) -> Tensor<1> {
+    let [_, c, h, w] = x.dims();
+    let dx = x.clone().slice([0..1, 0..c, 0..h, 1..w]) - x.clone().slice([0..1, 0..c, 0..h, 0..w - 1]);
+    let dy = x.clone().slice([0..1, 0..c, 1..h, 0..w]) - x.slice([0..1, 0..c, 0..h - 1, 0..w]);
+    (dx.square().sum() + dy.square().sum()).div_scalar((c * h * w) as f32)
+}
+
+impl Objective for ImageLoss<'_> {
+    fn eval(&mut self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let t = Tensor::<4>::from_data(
+            TensorData::new(x.to_vec(), [1, 3, self.height, self.width]),
+            &self.device,
+        )
+        .require_grad();
+        let (loss, b) = self.loss(t.clone());
+        if !b.total.is_finite() {
+            let which: Vec<String> = b
+                .per_layer
+                .iter()
+                .zip(self.style.iter().flat_map(|s| s.layers.iter()))
+                .filter(|(v, _)| !v.is_finite())
+                .map(|(_, &l)| RELU_LAYERS[l].to_string())
+                .collect();
+            bail!(
+                "the loss became {} (content {}, style {}, tv {}{}): lower --lr or the loss weights",
+                b.total,
+                b.content,
+                b.style,
+                b.tv,
+                if which.is_empty() { String::new() } else { format!("; non-finite at {}", which.join(",")) }
+            );
+        }
+        let grads = loss.backward();
+        let g = t
+            .grad(&grads)
+            .expect("the image requires grad")
+            .try_to_vec_as::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading the gradient: {e:?}"))?;
+        self.last = b;
+        self.evals += 1;
+        Ok((self.last.total, g))
+    }
+}
