@@ -43,9 +43,10 @@ impl OptimizerKind {
 
 /// What the loop does besides optimising.
 pub trait Hooks {
-    /// Before step `iter` (1-based); may change the loss (e.g. a new random target subset).
-    fn before_step(&mut self, _iter: usize, _loss: &mut ImageLoss) -> Result<()> {
-        Ok(())
+    /// Before step `iter` (1-based); may change the loss (e.g. a new random target subset),
+    /// and then returns true so the optimiser drops what it cached about the old loss.
+    fn before_step(&mut self, _iter: usize, _loss: &mut ImageLoss) -> Result<bool> {
+        Ok(false)
     }
     /// After step `iter` with the image `x` and the latest loss breakdown.
     fn after_step(&mut self, _iter: usize, _evals: usize, _b: &Breakdown, _x: &[f32]) -> Result<()> {
@@ -106,7 +107,9 @@ pub fn run(
             out.interrupted = true;
             break;
         }
-        hooks.before_step(iter, loss)?;
+        if hooks.before_step(iter, loss)? {
+            opt.objective_changed();
+        }
         let info = opt.step(x, loss)?;
         out.iters = iter;
         out.evals += info.evals;
