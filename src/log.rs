@@ -32,6 +32,11 @@ impl LossLog {
         Ok(log)
     }
 
+    /// The style layer names (columns after `tv`).
+    pub fn layer_names(&self) -> &[String] {
+        &self.layers
+    }
+
     /// Appends a row and rewrites the file.
     pub fn row(&mut self, iter: usize, evals: usize, stage: usize, b: &Breakdown) -> Result<()> {
         self.rows.push(LogRow { iter, evals, stage, b: b.clone() });
