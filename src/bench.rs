@@ -60,7 +60,7 @@ pub fn step_seconds(net: &Vgg19, size: usize, steps: usize) -> Result<f64> {
     let targets = TargetBuilder::new(net, stat.as_ref(), &style_layers).summarise(style_img.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(net, size, size);
     loss.content = Some(ContentTerm::new(net, content.to_tensor(net.device()), parse_layers("relu4_2")?, 1.0));
-    loss.style = Some(StyleTerm::new(stat, style_layers, None, targets, 10.0)?);
+    loss.style = Some(StyleTerm::new(stat, style_layers, None, targets, 3.0)?);
     loss.tv_weight = 1.0;
     let mut x = content.data.clone();
     let mut opt = Adam::new(AdamConfig::default());
@@ -102,7 +102,7 @@ pub fn run(net: &Vgg19, sizes: &[usize], steps: usize, full_transfer: bool, data
             scales: None,
             iters: 300,
             content_weight: 1.0,
-            style_weight: 10.0,
+            style_weight: 3.0,
             tv_weight: 1.0,
             content_layers: parse_layers("relu4_2")?,
             style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?,

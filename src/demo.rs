@@ -96,7 +96,7 @@ pub fn run(net: &Vgg19, out: &Path, iters: usize, transfer_iters: usize, quiet: 
         scales: None,
         iters: transfer_iters,
         content_weight: 1.0,
-        style_weight: 10.0,
+        style_weight: 3.0,
         tv_weight: 1.0,
         content_layers: parse_layers("relu4_2").expect("valid"),
         style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").expect("valid"),

@@ -88,7 +88,7 @@ struct TransferArgs {
     iters: usize,
     #[arg(long, default_value_t = 1.0)]
     content_weight: f32,
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 3.0)]
     style_weight: f32,
     #[arg(long, default_value_t = 1.0)]
     tv_weight: f32,

@@ -190,7 +190,11 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
     let styles: Vec<(Rgb, f64, PathBuf)> = match &cfg.style {
         StyleSource::Images(list) => list
             .iter()
-            .map(|(p, w)| Ok((image_io::load(p)?, *w, p.clone())))
+            .map(|(p, w)| {
+                let img = image_io::load(p)?;
+                vgg::check_size(img.height, img.width).with_context(|| format!("style image {}", p.display()))?;
+                Ok((img, *w, p.clone()))
+            })
             .collect::<Result<_>>()?,
         StyleSource::Profile(_) => Vec::new(),
     };
