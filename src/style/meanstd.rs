@@ -26,7 +26,11 @@ pub fn moments(f: Tensor<4>, mask: Option<&Tensor<4>>) -> (Tensor<2>, Tensor<2>)
             x.square().mean_dim(1).reshape([1, c]),
         ),
         Some(m) => {
-            assert_eq!(m.dims(), [1, 1, h, w], "mask must be [1, 1, H, W] at the layer's resolution");
+            assert_eq!(
+                m.dims(),
+                [1, 1, h, w],
+                "mask must be [1, 1, H, W] at the layer's resolution"
+            );
             let m = m.clone().reshape([1, h * w]);
             let area: f32 = m.clone().sum().into_scalar::<f32>().max(1e-6);
             let xm = x.clone() * m.clone();
@@ -64,7 +68,8 @@ impl Statistic for MeanStd {
             .clamp_min(0.0)
             .add_scalar(VAR_EPS)
             .sqrt();
-        let norm: f32 = (mu_t.clone().square().sum() + sigma_t.clone().square().sum()).into_scalar();
+        let norm: f32 =
+            (mu_t.clone().square().sum() + sigma_t.clone().square().sum()).into_scalar();
         ((mu - mu_t).square().sum() + (sigma - sigma_t).square().sum()).div_scalar(norm.max(1e-12))
     }
 }
@@ -102,7 +107,12 @@ mod tests {
     #[test]
     fn meanstd_self_distance_is_zero() {
         let (c, h, w) = (5, 7, 6);
-        let v = affine(&randn(1, c, h, w), c, &[1.0, 2.0, 0.5, 3.0, 1.5], &[0.0, 1.0, -2.0, 5.0, 0.3]);
+        let v = affine(
+            &randn(1, c, h, w),
+            c,
+            &[1.0, 2.0, 0.5, 3.0, 1.5],
+            &[0.0, 1.0, -2.0, 5.0, 0.3],
+        );
         let f = t4(v, c, h, w, &Device::flex());
         let s = MeanStd.summarise(f.clone(), None);
         let d: f32 = MeanStd.distance(f, &s).into_scalar();
@@ -168,7 +178,11 @@ mod tests {
             .collect();
         let mu = host(&s1.0[0]);
         for (k, (m, _)) in channel_stats(&region, c).into_iter().enumerate() {
-            assert!((mu[k] as f64 - m).abs() < 1e-5, "channel {k}: {} vs {m}", mu[k]);
+            assert!(
+                (mu[k] as f64 - m).abs() < 1e-5,
+                "channel {k}: {} vs {m}",
+                mu[k]
+            );
         }
     }
 
@@ -195,7 +209,11 @@ mod tests {
         let (mu, sq) = (host(&acc.0[0]), host(&acc.0[1]));
         for (k, (m, s)) in want.into_iter().enumerate() {
             let std = ((sq[k] - mu[k] * mu[k]) as f64).max(0.0).sqrt();
-            assert!((mu[k] as f64 - m).abs() < 1e-4, "channel {k}: mean {} vs {m}", mu[k]);
+            assert!(
+                (mu[k] as f64 - m).abs() < 1e-4,
+                "channel {k}: mean {} vs {m}",
+                mu[k]
+            );
             assert!((std - s).abs() < 1e-3, "channel {k}: std {std} vs {s}");
         }
         // And the distance of the pooled data to the accumulated target is ≈ 0.

@@ -53,15 +53,25 @@ pub(super) fn mask_positions(mask: Option<&Tensor<4>>, h: usize, w: usize) -> Ve
     let Some(m) = mask else {
         return (0..h * w).collect();
     };
-    assert_eq!(m.dims(), [1, 1, h, w], "mask must be [1, 1, H, W] at the layer's resolution");
-    let v: Vec<f32> = m.clone().reshape([h * w]).try_to_vec_as::<f32>().expect("mask values");
+    assert_eq!(
+        m.dims(),
+        [1, 1, h, w],
+        "mask must be [1, 1, H, W] at the layer's resolution"
+    );
+    let v: Vec<f32> = m
+        .clone()
+        .reshape([h * w])
+        .try_to_vec_as::<f32>()
+        .expect("mask values");
     let max = v.iter().cloned().fold(0.0f32, f32::max);
     if max <= 0.0 {
         return (0..h * w).collect();
     }
-    let thr = if max > 0.5 { 0.5 } else { 0.5 * max };
-    let keep = |x: f32| if thr == 0.5 { x > thr } else { x >= thr };
-    (0..h * w).filter(|&i| keep(v[i])).collect()
+    if max > 0.5 {
+        (0..h * w).filter(|&i| v[i] > 0.5).collect()
+    } else {
+        (0..h * w).filter(|&i| v[i] >= 0.5 * max).collect()
+    }
 }
 
 /// At most `max` of `pos`: a random subset seeded by (`pos.len()`, `max`), in increasing order,
@@ -88,7 +98,10 @@ pub(super) fn spread(n: usize, q: usize) -> Vec<usize> {
 /// An index tensor on `device`.
 pub(super) fn index_tensor(idx: &[usize], device: &burn::tensor::Device) -> Tensor<1, Int> {
     Tensor::<1, Int>::from_data(
-        TensorData::new(idx.iter().map(|&i| i as i64).collect::<Vec<_>>(), [idx.len()]),
+        TensorData::new(
+            idx.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [idx.len()],
+        ),
         device,
     )
 }
@@ -156,10 +169,10 @@ impl Statistic for MmdGauss {
     /// Weighted pooled sample; see the module documentation for the bound and the approximation.
     fn accumulate(&self, acc: Option<Summary>, s: Summary, w: f64, total: f64) -> Summary {
         let Some(acc) = acc else { return s };
-        if !(w > 0.0) {
+        if w.is_nan() || w <= 0.0 {
             return acc;
         }
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return s;
         }
         let (ya, ys) = (acc.0[0].clone(), s.0[0].clone());
@@ -175,10 +188,16 @@ impl Statistic for MmdGauss {
         let qs = m - qa;
         let mut parts = Vec::new();
         if qa > 0 {
-            parts.push(ya.clone().select(0, index_tensor(&spread(na, qa), &ya.device())));
+            parts.push(
+                ya.clone()
+                    .select(0, index_tensor(&spread(na, qa), &ya.device())),
+            );
         }
         if qs > 0 {
-            parts.push(ys.clone().select(0, index_tensor(&spread(ns, qs), &ys.device())));
+            parts.push(
+                ys.clone()
+                    .select(0, index_tensor(&spread(ns, qs), &ys.device())),
+            );
         }
         let y = Tensor::cat(parts, 0);
         let p = self.params(&y);
@@ -239,7 +258,13 @@ pub(super) mod tests {
         let noise = randn(999, c, h, w);
         v.iter()
             .enumerate()
-            .map(|(i, &x)| if i % w >= cols { 10.0 * noise[i] + 3.0 } else { x })
+            .map(|(i, &x)| {
+                if i % w >= cols {
+                    10.0 * noise[i] + 3.0
+                } else {
+                    x
+                }
+            })
             .collect()
     }
 
@@ -317,7 +342,11 @@ pub(super) mod tests {
             .sum::<f32>()
             .sqrt();
         assert!(norm > 1e-3, "gradient vanished: {g:?}");
-        assert!(err < 1e-2 * norm, "relative error {} (autodiff {g:?}, fd {fd:?})", err / norm);
+        assert!(
+            err < 1e-2 * norm,
+            "relative error {} (autodiff {g:?}, fd {fd:?})",
+            err / norm
+        );
     }
 
     #[test]
@@ -348,7 +377,11 @@ pub(super) mod tests {
             let acc = stat.accumulate(None, a, 1.0, 0.0);
             let acc = stat.accumulate(Some(acc), b, 3.0, 1.0);
             let rows = acc.0[0].dims()[0];
-            assert!(rows <= stat.max_rows, "{rows} rows > bound {}", stat.max_rows);
+            assert!(
+                rows <= stat.max_rows,
+                "{rows} rows > bound {}",
+                stat.max_rows
+            );
             let v = host(&acc.0[0]);
             let from_a = v.chunks(c).filter(|r| r[0] > 0.0).count();
             let expected = rows as f64 / 4.0;

@@ -9,9 +9,15 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 
 pub mod gram;
+pub mod meanstd;
+pub mod mmd;
+pub mod swd;
 pub mod target;
 
 pub use gram::Gram;
+pub use meanstd::MeanStd;
+pub use mmd::MmdGauss;
+pub use swd::Swd;
 pub use target::{StyleTarget, TargetBuilder};
 
 /// One image's (or a weighted set of images') summary at one layer.
@@ -62,12 +68,15 @@ pub fn mask_at_layer(mask: &Tensor<4>, pools: usize) -> Tensor<4> {
 }
 
 /// Names accepted by `--loss`.
-pub const STATISTICS: [&str; 1] = ["gram"];
+pub const STATISTICS: [&str; 4] = ["gram", "meanstd", "mmd-gauss", "swd"];
 
 /// The statistic called `name`.
 pub fn by_name(name: &str) -> anyhow::Result<Box<dyn Statistic>> {
     match name {
         "gram" => Ok(Box::new(Gram)),
+        "meanstd" => Ok(Box::new(MeanStd)),
+        "mmd-gauss" => Ok(Box::new(MmdGauss::default())),
+        "swd" => Ok(Box::new(Swd::default())),
         _ => anyhow::bail!("unknown --loss '{name}': expected one of {}", STATISTICS.join(", ")),
     }
 }

@@ -48,7 +48,7 @@ impl Default for Swd {
 
 /// P random unit vectors in Rᶜ (rows of a P × C buffer), from a seed fixed by (C, P).
 pub fn directions(c: usize, p: usize) -> Vec<f32> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5d_d1_2ec7 ^ ((c as u64) << 20) ^ p as u64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5dd1_2ec7 ^ ((c as u64) << 20) ^ p as u64);
     let mut d = Vec::with_capacity(p * c);
     for _ in 0..p {
         let row: Vec<f64> = (0..c)
@@ -161,13 +161,17 @@ impl Statistic for Swd {
     /// Weighted mixture per direction; see the module documentation.
     fn accumulate(&self, acc: Option<Summary>, s: Summary, w: f64, total: f64) -> Summary {
         let Some(acc) = acc else { return s };
-        if !(w > 0.0) {
+        if w.is_nan() || w <= 0.0 {
             return acc;
         }
-        if !(total > 0.0) {
+        if total.is_nan() || total <= 0.0 {
             return s;
         }
-        assert_eq!(acc.0[0].dims(), s.0[0].dims(), "summaries with different directions");
+        assert_eq!(
+            acc.0[0].dims(),
+            s.0[0].dims(),
+            "summaries with different directions"
+        );
         let (ta, ts) = (host(&acc.0[1]), host(&s.0[1]));
         let [p, qa] = acc.0[1].dims();
         let qs = s.0[1].dims()[1];
@@ -175,7 +179,10 @@ impl Statistic for Swd {
         let mut out = Vec::with_capacity(p * q);
         for k in 0..p {
             out.extend(mixture_quantiles(
-                &[(&ta[k * qa..(k + 1) * qa], total), (&ts[k * qs..(k + 1) * qs], w)],
+                &[
+                    (&ta[k * qa..(k + 1) * qa], total),
+                    (&ts[k * qs..(k + 1) * qs], w),
+                ],
                 q,
             ));
         }
@@ -214,8 +221,10 @@ mod tests {
     fn swd_self_distance_is_zero() {
         let (c, h, w) = (6, 10, 10);
         let v = randn(1, c, h, w);
-        // 100 positions: all kept (exact), and reduced to 32 quantiles (approximate).
-        for (q, tol) in [(1024, 1e-6), (32, 1e-2)] {
+        // 100 positions: all kept (exact), and reduced to 64 and 32 quantiles (approximate: the
+        // tails beyond the outermost stored levels are flat, so the error shrinks as Q grows).
+        let mut last = f32::INFINITY;
+        for (q, tol) in [(32, 2e-2), (64, 1e-2), (1024, 1e-6)] {
             let stat = Swd {
                 max_quantiles: q,
                 ..Default::default()
@@ -225,6 +234,11 @@ mod tests {
             assert_eq!(s.0[1].dims(), [32, 100.min(q)]);
             let d = dist(&stat, &v, &s, c, h, w);
             assert!(d.abs() < tol, "self distance {d} with {q} quantiles");
+            assert!(
+                d < last,
+                "self distance {d} with {q} quantiles, {last} with fewer"
+            );
+            last = d;
         }
     }
 
@@ -250,7 +264,10 @@ mod tests {
     fn swd_gradient_descent_reduces_distance() {
         let stat = Swd::default();
         let (c, h, w) = (4, 6, 6);
-        let tv: Vec<f32> = randn(5, c, h, w).iter().map(|x| x.abs() * 2.0 - 0.5).collect();
+        let tv: Vec<f32> = randn(5, c, h, w)
+            .iter()
+            .map(|x| x.abs() * 2.0 - 0.5)
+            .collect();
         let target = stat.summarise(t4(tv, c, h, w, &Device::flex()), None);
         let ad = Device::flex().autodiff();
         let mut x = randn(6, c, h, w);
@@ -305,7 +322,10 @@ mod tests {
             for k in 0..p {
                 let pa: f32 = d[k * c..(k + 1) * c].iter().sum();
                 let row = &t[k * q..(k + 1) * q];
-                assert!(row.windows(2).all(|x| x[0] <= x[1]), "direction {k} not sorted");
+                assert!(
+                    row.windows(2).all(|x| x[0] <= x[1]),
+                    "direction {k} not sorted"
+                );
                 let from_a = row.iter().filter(|&&x| (x - pa).abs() < 1e-5).count();
                 let expected = q as f64 / 4.0;
                 assert!(
