@@ -57,9 +57,15 @@ pub fn step_seconds(net: &Vgg19, size: usize, steps: usize) -> Result<f64> {
     let style_img = image_io::noise(size, size, 2);
     let style_layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?;
     let stat = style::by_name("gram")?;
-    let targets = TargetBuilder::new(net, stat.as_ref(), &style_layers).summarise(style_img.to_tensor(net.device()), None);
+    let targets = TargetBuilder::new(net, stat.as_ref(), &style_layers)
+        .summarise(style_img.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(net, size, size);
-    loss.content = Some(ContentTerm::new(net, content.to_tensor(net.device()), parse_layers("relu4_2")?, 1.0));
+    loss.content = Some(ContentTerm::new(
+        net,
+        content.to_tensor(net.device()),
+        parse_layers("relu4_2")?,
+        1.0,
+    ));
     loss.style = Some(StyleTerm::new(stat, style_layers, None, targets, 3.0)?);
     loss.tv_weight = 1.0;
     let mut x = content.data.clone();
@@ -75,8 +81,16 @@ pub fn step_seconds(net: &Vgg19, size: usize, steps: usize) -> Result<f64> {
 }
 
 /// Prints the benchmark table.
-pub fn run(net: &Vgg19, sizes: &[usize], steps: usize, full_transfer: bool, dataset_memory: bool) -> Result<()> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+pub fn run(
+    net: &Vgg19,
+    sizes: &[usize],
+    steps: usize,
+    full_transfer: bool,
+    dataset_memory: bool,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let gflops = matmul_gflops(net, 1024);
     println!("backend: burn-flex (CPU, {threads} threads); f32 matmul 1024³: {gflops:.1} GFLOP/s");
     println!();
@@ -84,10 +98,16 @@ pub fn run(net: &Vgg19, sizes: &[usize], steps: usize, full_transfer: bool, data
     println!("|---:|---:|---:|---:|");
     for &s in sizes {
         let t = step_seconds(net, s, steps)?;
-        println!("| {s}² | {t:.3} | {:.1} | {:.0} |", 60.0 / t, peak_rss_mib().unwrap_or(f64::NAN));
+        println!(
+            "| {s}² | {t:.3} | {:.1} | {:.0} |",
+            60.0 / t,
+            peak_rss_mib().unwrap_or(f64::NAN)
+        );
     }
     println!();
-    println!("step = forward to relu5_1 + Grams at relu{{1..5}}_1 + content at relu4_2 + TV + backward to the image + one Adam update");
+    println!(
+        "step = forward to relu5_1 + Grams at relu{{1..5}}_1 + content at relu4_2 + TV + backward to the image + one Adam update"
+    );
     if full_transfer {
         let photo = image_io::noise(512, 384, 3);
         let dir = tempfile::tempdir()?;
@@ -130,7 +150,9 @@ pub fn run(net: &Vgg19, sizes: &[usize], steps: usize, full_transfer: bool, data
     }
     if dataset_memory {
         println!();
-        println!("| references streamed (128², all 16 layers) | seconds | RSS after, MiB | peak RSS, MiB |");
+        println!(
+            "| references streamed (128², all 16 layers) | seconds | RSS after, MiB | peak RSS, MiB |"
+        );
         println!("|---:|---:|---:|---:|");
         let layers: Vec<usize> = (0..16).collect();
         let stat = style::by_name("gram")?;

@@ -51,9 +51,19 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
                     input.display()
                 );
             }
-            out.extend(files.into_iter().map(|path| Entry { path, weight: 1.0, mask: None, from_folder: true }));
+            out.extend(files.into_iter().map(|path| Entry {
+                path,
+                weight: 1.0,
+                mask: None,
+                from_folder: true,
+            }));
         } else if input.is_file() {
-            out.push(Entry { path: input.clone(), weight: 1.0, mask: None, from_folder: false });
+            out.push(Entry {
+                path: input.clone(),
+                weight: 1.0,
+                mask: None,
+                from_folder: false,
+            });
         } else {
             bail!("dataset input {} does not exist", input.display());
         }
@@ -68,7 +78,8 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
 /// a header line and `#` comments are allowed). Images the file does not list get weight 0 and
 /// are left out; naming an image that is not in the dataset is an error.
 pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(csv).with_context(|| format!("cannot read weights file {}", csv.display()))?;
+    let text = std::fs::read_to_string(csv)
+        .with_context(|| format!("cannot read weights file {}", csv.display()))?;
     let mut given: HashMap<String, f64> = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -76,15 +87,29 @@ pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
             continue;
         }
         let Some((name, w)) = line.rsplit_once(',') else {
-            bail!("{}:{}: expected `file,weight`, got '{line}'", csv.display(), n + 1);
+            bail!(
+                "{}:{}: expected `file,weight`, got '{line}'",
+                csv.display(),
+                n + 1
+            );
         };
         let w: f64 = match w.trim().parse() {
             Ok(w) => w,
             Err(_) if n == 0 => continue, // header
-            Err(_) => bail!("{}:{}: '{}' is not a number", csv.display(), n + 1, w.trim()),
+            Err(_) => bail!(
+                "{}:{}: '{}' is not a number",
+                csv.display(),
+                n + 1,
+                w.trim()
+            ),
         };
         if !(w >= 0.0 && w.is_finite()) {
-            bail!("{}:{}: weight {w} for {} must be a non-negative number", csv.display(), n + 1, name.trim());
+            bail!(
+                "{}:{}: weight {w} for {} must be a non-negative number",
+                csv.display(),
+                n + 1,
+                name.trim()
+            );
         }
         given.insert(name.trim().to_string(), w);
     }
@@ -100,15 +125,24 @@ pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
     };
     for name in given.keys() {
         if !entries.iter().any(|e| key_of(e).contains(name)) {
-            bail!("weights file {} names '{name}', which is not in the dataset", csv.display());
+            bail!(
+                "weights file {} names '{name}', which is not in the dataset",
+                csv.display()
+            );
         }
     }
     for e in entries.iter_mut() {
-        e.weight = key_of(e).iter().find_map(|k| given.get(k).copied()).unwrap_or(0.0);
+        e.weight = key_of(e)
+            .iter()
+            .find_map(|k| given.get(k).copied())
+            .unwrap_or(0.0);
     }
     entries.retain(|e| e.weight > 0.0);
     if entries.is_empty() {
-        bail!("weights file {} gives every image weight 0: at least one must be positive", csv.display());
+        bail!(
+            "weights file {} gives every image weight 0: at least one must be positive",
+            csv.display()
+        );
     }
     Ok(())
 }
@@ -119,7 +153,11 @@ pub fn attach_masks(entries: &mut [Entry], dir: &Path) -> Result<()> {
         bail!("masks folder {} does not exist", dir.display());
     }
     for e in entries.iter_mut() {
-        let stem = e.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = e
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let found = IMAGE_EXTENSIONS
             .iter()
             .map(|ext| dir.join(format!("{stem}.{ext}")))
@@ -145,7 +183,8 @@ pub struct Loaded {
 /// Decodes one entry (image and mask, the mask inverted for the background region).
 pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<Loaded> {
     let image = image_io::load(&e.path)?;
-    crate::vgg::check_size(image.height, image.width).with_context(|| format!("style image {}", e.path.display()))?;
+    crate::vgg::check_size(image.height, image.width)
+        .with_context(|| format!("style image {}", e.path.display()))?;
     let mask = match &e.mask {
         Some(m) => {
             let mut v = image_io::load_mask(m, image.width, image.height)?;
@@ -153,7 +192,10 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
                 v.iter_mut().for_each(|x| *x = 1.0 - *x);
             }
             if v.iter().sum::<f32>() < 1.0 {
-                bail!("mask {} selects no pixels of the {region:?} region", m.display());
+                bail!(
+                    "mask {} selects no pixels of the {region:?} region",
+                    m.display()
+                );
             }
             Some(v)
         }
@@ -163,7 +205,11 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);
             let mask = mask.map(|m| {
-                let planes = Rgb::from_planar(image.width, image.height, [m.clone(), m.clone(), m].concat());
+                let planes = Rgb::from_planar(
+                    image.width,
+                    image.height,
+                    [m.clone(), m.clone(), m].concat(),
+                );
                 planes.resize(r.width, r.height).data[..r.width * r.height].to_vec()
             });
             (r, mask)

@@ -11,13 +11,16 @@ use crate::dataset::Region;
 use crate::image_io::{self, write_atomic};
 use crate::learn::{self, LearnConfig, Outputs};
 use crate::optim::run::OptimizerKind;
-use crate::style::{self, TargetBuilder};
+use crate::style;
 use crate::transfer::{self, Init, StyleSource, TransferConfig};
 use crate::vgg::{Vgg19, parse_layers};
 
 macro_rules! asset {
     ($p:literal) => {
-        ($p, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/", $p)).as_slice())
+        (
+            $p,
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/", $p)).as_slice(),
+        )
     };
 }
 
@@ -42,36 +45,46 @@ pub fn unpack(dir: &Path) -> Result<PathBuf> {
     Ok(dir.join("dataset"))
 }
 
-/// Relative Gram distance (mean over the 5 usual style layers) between two images.
+/// Relative Gram distance (mean over the 5 usual style layers) of `a` from the style of `b`.
 pub fn gram_distance(net: &Vgg19, a: &image_io::Rgb, b: &image_io::Rgb) -> Result<f64> {
     let layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?;
     let stat = style::by_name("gram")?;
-    let tb = TargetBuilder::new(net, stat.as_ref(), &layers);
-    let sa = tb.summarise(a.to_tensor(net.device()), None);
-    let sb = tb.summarise(b.to_tensor(net.device()), None);
-    let mut total = 0.0;
-    for (x, y) in sa.iter().zip(&sb) {
-        let (x, y) = (x.0[0].clone(), y.0[0].clone());
-        let num: f32 = (x - y.clone()).square().sum().into_scalar();
-        let den: f32 = y.square().sum().into_scalar();
-        total += (num / den.max(1e-12)) as f64;
-    }
-    Ok(total / layers.len() as f64)
+    let d = style::image_distance(
+        net,
+        stat.as_ref(),
+        a.to_tensor(net.device()),
+        b.to_tensor(net.device()),
+        &layers,
+    );
+    Ok(d.iter().sum::<f64>() / d.len() as f64)
 }
 
+/// Side of the learned style image and long side of the demo's transfers.
+const STYLE_SIDE: usize = 128;
+const PHOTO_SIDE: usize = 192;
+
 /// Runs the demo into `out`.
-pub fn run(net: &Vgg19, out: &Path, iters: usize, transfer_iters: usize, quiet: bool) -> Result<()> {
+pub fn run(
+    net: &Vgg19,
+    out: &Path,
+    iters: usize,
+    transfer_iters: usize,
+    quiet: bool,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let data = unpack(out)?;
     let style_png = out.join("learned_style.png");
-    let snapshots: Vec<usize> = [15, 150, iters].into_iter().filter(|&s| s <= iters).collect();
+    let snapshots: Vec<usize> = [15, 150, iters]
+        .into_iter()
+        .filter(|&s| s <= iters)
+        .collect();
     let cfg = LearnConfig {
         inputs: vec![data],
         output: style_png.clone(),
         weights: None,
         masks: None,
         region: Region::Foreground,
-        size: 128,
+        size: STYLE_SIDE,
         iters,
         snapshots: snapshots.clone(),
         layers: (0..16).collect(),
@@ -81,54 +94,84 @@ pub fn run(net: &Vgg19, out: &Path, iters: usize, transfer_iters: usize, quiet: 
         seed: 0,
         sample: None,
         skip_bad: false,
-        max_side: Some(192),
+        max_side: Some(PHOTO_SIDE),
         tv_weight: 0.0,
         quiet,
         statistic: "gram".into(),
     };
     let learned = learn::learn(net, &cfg)?;
     let outputs = Outputs::for_image(&style_png);
-    let tcfg = |content: &str, output: &str| TransferConfig {
-        content: out.join(content),
-        style: StyleSource::Images(vec![(style_png.clone(), 1.0)]),
-        output: out.join(output),
-        size: 192,
-        scales: None,
-        iters: transfer_iters,
-        content_weight: 1.0,
-        style_weight: 3.0,
-        tv_weight: 1.0,
-        content_layers: parse_layers("relu4_2").expect("valid"),
-        style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").expect("valid"),
-        layer_weights: None,
-        style_scale: 1.0,
-        optimizer: OptimizerKind::Lbfgs,
-        lr: None,
-        init: Init::Content,
-        seed: 0,
-        save_every: None,
-        preserve_color: false,
-        log: None,
-        quiet,
-        statistic: "gram".into(),
-    };
-    transfer::transfer(net, &tcfg("photo.png", "result.png"))?;
-    transfer::transfer(net, &tcfg("held_out.png", "held_out_result.png"))?;
-    // Closed loop: how close is our stylisation of the held-out photo to the filter's own?
+    // The learned image is used at its own pixel scale (it was matched to the dataset at the
+    // dataset's scale), so it is not enlarged to the photo's size.
+    let from_image = StyleSource::Images(vec![(style_png.clone(), 1.0)]);
+    let from_profile = StyleSource::Profile(outputs.profile.clone());
+    let tcfg =
+        |content: &str, output: &str, style: &StyleSource, preserve_color: bool| TransferConfig {
+            content: out.join(content),
+            style: style.clone(),
+            output: out.join(output),
+            size: PHOTO_SIDE,
+            scales: None,
+            iters: transfer_iters,
+            content_weight: 1.0,
+            style_weight: 3.0,
+            tv_weight: 1.0,
+            content_layers: parse_layers("relu4_2").expect("valid"),
+            style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").expect("valid"),
+            layer_weights: None,
+            style_scale: STYLE_SIDE as f64 / PHOTO_SIDE as f64,
+            optimizer: OptimizerKind::Lbfgs,
+            lr: None,
+            init: Init::Content,
+            seed: 0,
+            save_every: None,
+            preserve_color,
+            log: None,
+            quiet,
+            statistic: "gram".into(),
+        };
+    transfer::transfer(net, &tcfg("photo.png", "result.png", &from_image, false))?;
+    let variants = [
+        (
+            "held_out_result.png",
+            "learned style image",
+            &from_image,
+            false,
+        ),
+        (
+            "held_out_profile.png",
+            "style profile (dataset statistics)",
+            &from_profile,
+            false,
+        ),
+        (
+            "held_out_profile_color.png",
+            "style profile + --preserve-color",
+            &from_profile,
+            true,
+        ),
+    ];
+    for (file, _, style, keep) in &variants {
+        transfer::transfer(net, &tcfg("held_out.png", file, style, *keep))?;
+    }
+    // Closed loop: how close is each stylisation of the held-out photo to the filter's own?
     let truth = image_io::load(&out.join("held_out_filtered.png"))?;
-    let raw = image_io::load(&out.join("held_out.png"))?.resize(truth.width, truth.height);
-    let ours = image_io::load(&out.join("held_out_result.png"))?.resize(truth.width, truth.height);
-    let d_raw = gram_distance(net, &raw, &truth)?;
-    let d_ours = gram_distance(net, &ours, &truth)?;
+    let load = |f: &str| -> Result<image_io::Rgb> {
+        Ok(image_io::load(&out.join(f))?.resize(truth.width, truth.height))
+    };
+    let d_raw = gram_distance(net, &load("held_out.png")?, &truth)?;
+    let mut rows = Vec::new();
+    for (file, what, _, _) in &variants {
+        rows.push((*file, *what, gram_distance(net, &load(file)?, &truth)?));
+    }
     let mut html = String::new();
     let _ = write!(
         html,
         "<!doctype html><meta charset=utf-8><title>stylelearn demo</title>\
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{image-rendering:auto;margin:4px;border:1px solid #ccc}}figure{{display:inline-block;margin:6px}}</style>\
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{margin:4px;border:1px solid #ccc}}figure{{display:inline-block;margin:6px}}td,th{{padding:2px 10px}}</style>\
 <h1>stylelearn demo</h1><p>The dataset below was made by a known cartoon filter (see <a href=SOURCES.md>SOURCES.md</a>). \
-stylelearn learned one 128×128 style image whose VGG-19 Gram matrices (all 16 relu layers) match the dataset's mean, \
-then applied it to photos the filter never saw. Total time {:.0} s.</p><h2>Dataset ({} images)</h2>",
-        0.0,
+stylelearn learned one {STYLE_SIDE}×{STYLE_SIDE} style image whose VGG-19 Gram matrices (all 16 relu layers) match the dataset's mean, \
+then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><h2>Dataset ({} images)</h2>",
         learned.target.sources.len()
     );
     for (name, _) in ASSETS.iter().filter(|(n, _)| n.starts_with("dataset/")) {
@@ -137,35 +180,63 @@ then applied it to photos the filter never saw. Total time {:.0} s.</p><h2>Datas
     let _ = write!(html, "<h2>Learned style image and snapshots</h2>");
     for s in &snapshots {
         let f = outputs.snapshot(*s);
-        let f = f.file_name().unwrap().to_string_lossy();
-        let _ = write!(html, "<figure><img src='{f}' width=192><figcaption>iteration {s}</figcaption></figure>");
+        let f = f.file_name().unwrap_or_default().to_string_lossy();
+        let _ = write!(
+            html,
+            "<figure><img src='{f}' width=192><figcaption>iteration {s}</figcaption></figure>"
+        );
     }
+    let name = |p: &Path| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
     let _ = write!(
         html,
         "<figure><img src='learned_style.png' width=192><figcaption>final ({} iterations, {} evaluations)</figcaption></figure>\
 <h2>Learning curve</h2><img src='{}' width=720><p>Data: <a href='{}'>curve CSV</a>; style profile: <a href='{}'>{}</a></p>\
 <h2>Applying the learned style</h2><figure><img src='photo.png' height=192><figcaption>photo</figcaption></figure>\
-<figure><img src='result.png' height=192><figcaption>stylelearn transfer</figcaption></figure>\
+<figure><img src='result.png' height=192><figcaption>stylelearn transfer, learned style image</figcaption></figure>\
 <h2>Closed-loop check on a held-out photo</h2>\
 <figure><img src='held_out.png' height=192><figcaption>held-out photo</figcaption></figure>\
-<figure><img src='held_out_filtered.png' height=192><figcaption>the filter's output (truth)</figcaption></figure>\
-<figure><img src='held_out_result.png' height=192><figcaption>stylelearn, from the learned style</figcaption></figure>\
-<p>Relative Gram distance to the filter's output (mean over relu1_1…relu5_1, lower is closer): \
-raw photo <b>{d_raw:.3}</b>, stylelearn <b>{d_ours:.3}</b>.</p>",
+<figure><img src='held_out_filtered.png' height=192><figcaption>the filter's output (truth)</figcaption></figure>",
         learned.iters,
         learned.evals,
-        outputs.curve_png.file_name().unwrap().to_string_lossy(),
-        outputs.curve_csv.file_name().unwrap().to_string_lossy(),
-        outputs.profile.file_name().unwrap().to_string_lossy(),
-        outputs.profile.file_name().unwrap().to_string_lossy(),
+        name(&outputs.curve_png),
+        name(&outputs.curve_csv),
+        name(&outputs.profile),
+        name(&outputs.profile),
     );
-    let html = html.replacen("Total time 0 s", &format!("Total time {:.0} s", started.elapsed().as_secs_f64()), 1);
+    for (file, what, _) in &rows {
+        let _ = write!(
+            html,
+            "<figure><img src='{file}' height=192><figcaption>{what}</figcaption></figure>"
+        );
+    }
+    let _ = write!(
+        html,
+        "<p>Relative Gram distance to the filter's output (mean over relu1_1…relu5_1 of ‖G−T‖²/‖T‖²; lower is closer):</p>\
+<table border=1 style=border-collapse:collapse><tr><th>image</th><th>distance</th></tr><tr><td>raw photo</td><td>{d_raw:.3}</td></tr>"
+    );
+    for (_, what, d) in &rows {
+        let _ = write!(html, "<tr><td>stylelearn: {what}</td><td>{d:.3}</td></tr>");
+    }
+    html.push_str("</table>");
+    let html = html.replacen(
+        "TOTAL_SECONDS",
+        &format!("{:.0}", started.elapsed().as_secs_f64()),
+        1,
+    );
     write_atomic(&out.join("index.html"), html.as_bytes())?;
     if !quiet {
+        eprintln!("demo written to {} (open index.html)", out.display());
         eprintln!(
-            "demo written to {} (open index.html). Closed loop: Gram distance to the filter's output {d_raw:.3} (raw photo) -> {d_ours:.3} (stylelearn)",
-            out.display()
+            "closed loop, Gram distance to the filter's own output of a held-out photo: raw photo {d_raw:.3}"
         );
+        for (_, what, d) in &rows {
+            eprintln!("  stylelearn, {what}: {d:.3}");
+        }
     }
     Ok(())
 }

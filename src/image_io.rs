@@ -21,7 +21,8 @@ pub struct Rgb {
 
 /// Reads an image file (PNG, JPEG, WebP, …) as RGB; the error names the file and the fix.
 pub fn load(path: &Path) -> Result<Rgb> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
     let img = image::load_from_memory(&bytes).with_context(|| {
         format!(
             "{} is not a readable image (PNG, JPEG or WebP expected)",
@@ -33,7 +34,8 @@ pub fn load(path: &Path) -> Result<Rgb> {
 
 /// Reads a mask (white = inside) as values in [0, 1], which must be `width`×`height`.
 pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read mask {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read mask {}", path.display()))?;
     let img = image::load_from_memory(&bytes)
         .with_context(|| format!("mask {} is not a readable image", path.display()))?
         .to_luma32f();
@@ -58,7 +60,11 @@ impl Rgb {
                 data[c * w * h + i] = p.0[c];
             }
         }
-        Self { width: w, height: h, data }
+        Self {
+            width: w,
+            height: h,
+            data,
+        }
     }
 
     fn to_rgb32f(&self) -> Rgb32FImage {
@@ -111,7 +117,11 @@ impl Rgb {
     /// From planar data [3, height, width].
     pub fn from_planar(width: usize, height: usize, data: Vec<f32>) -> Self {
         assert_eq!(data.len(), 3 * width * height);
-        Self { width, height, data }
+        Self {
+            width,
+            height,
+            data,
+        }
     }
 
     /// Encodes by the extension of `path` (png, jpg/jpeg, webp) and writes atomically.
@@ -175,6 +185,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn noise(width: usize, height: usize, seed: u64) -> Rgb {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let data = (0..3 * width * height).map(|_| rng.random::<f32>()).collect();
-    Rgb { width, height, data }
+    let data = (0..3 * width * height)
+        .map(|_| rng.random::<f32>())
+        .collect();
+    Rgb {
+        width,
+        height,
+        data,
+    }
 }

@@ -67,7 +67,11 @@ impl Outputs {
 
     /// Snapshot file at iteration `it`.
     pub fn snapshot(&self, it: usize) -> PathBuf {
-        let ext = self.image.extension().and_then(|e| e.to_str()).unwrap_or("png");
+        let ext = self
+            .image
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("png");
         sibling(&self.image, &format!(".iter{it:05}.{ext}"))
     }
 }
@@ -126,9 +130,17 @@ pub fn build_target(
         };
         let dev = net.device();
         let mask = loaded.mask.map(|m| {
-            Tensor::<4>::from_data(TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]), dev)
+            Tensor::<4>::from_data(
+                TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
+                dev,
+            )
         });
-        b.add(&e.path.display().to_string(), loaded.image.to_tensor(dev), mask.as_ref(), e.weight)?;
+        b.add(
+            &e.path.display().to_string(),
+            loaded.image.to_tensor(dev),
+            mask.as_ref(),
+            e.weight,
+        )?;
     }
     pb.finish_and_clear();
     b.finish()
@@ -152,9 +164,14 @@ struct Sampler<'a> {
 
 impl Hooks for LearnHooks<'_> {
     fn before_step(&mut self, _iter: usize, loss: &mut ImageLoss) -> Result<bool> {
-        let Some(s) = &mut self.sampler else { return Ok(false) };
+        let Some(s) = &mut self.sampler else {
+            return Ok(false);
+        };
         let idx = sample(&mut s.rng, s.each.len(), s.k.min(s.each.len()));
-        let parts: Vec<(&[Summary], f64)> = idx.iter().map(|i| (s.each[i].as_slice(), s.weights[i])).collect();
+        let parts: Vec<(&[Summary], f64)> = idx
+            .iter()
+            .map(|i| (s.each[i].as_slice(), s.weights[i]))
+            .collect();
         let targets = style::target::blend(s.stat, &parts);
         if let Some(st) = &mut loss.style {
             st.targets = targets;
@@ -179,7 +196,11 @@ fn to_image(x: &[f32], size: usize) -> Rgb {
 pub fn learn(net: &Vgg19, cfg: &LearnConfig) -> Result<LearnResult> {
     image_io::output_format(&cfg.output)?;
     anyhow::ensure!(cfg.iters > 0, "--iters must be at least 1");
-    anyhow::ensure!(cfg.size >= crate::vgg::MIN_SIDE, "--size must be at least {} px", crate::vgg::MIN_SIDE);
+    anyhow::ensure!(
+        cfg.size >= crate::vgg::MIN_SIDE,
+        "--size must be at least {} px",
+        crate::vgg::MIN_SIDE
+    );
     if let Some(k) = cfg.sample {
         anyhow::ensure!(k > 0, "--sample must be at least 1");
     }
@@ -197,7 +218,11 @@ pub fn learn(net: &Vgg19, cfg: &LearnConfig) -> Result<LearnResult> {
         1.0,
     )?);
     loss.tv_weight = cfg.tv_weight;
-    let names: Vec<String> = cfg.layers.iter().map(|&l| RELU_LAYERS[l].to_string()).collect();
+    let names: Vec<String> = cfg
+        .layers
+        .iter()
+        .map(|&l| RELU_LAYERS[l].to_string())
+        .collect();
     let sampler = cfg.sample.map(|k| Sampler {
         weights: target.sources.iter().map(|(_, w)| *w).collect(),
         each,
@@ -219,7 +244,11 @@ pub fn learn(net: &Vgg19, cfg: &LearnConfig) -> Result<LearnResult> {
     pb.finish();
     let image = to_image(&x, cfg.size);
     image.save(&outputs.image)?;
-    crate::plot::learning_curve(&hooks.log, &outputs.curve_png, "stylelearn learn: style loss")?;
+    crate::plot::learning_curve(
+        &hooks.log,
+        &outputs.curve_png,
+        "stylelearn learn: style loss",
+    )?;
     Ok(LearnResult {
         image,
         target,

@@ -27,7 +27,11 @@ pub struct LossLog {
 impl LossLog {
     /// A new log for style layers `layers`, written to `path`.
     pub fn create(path: &Path, layers: &[String]) -> Result<Self> {
-        let log = Self { path: path.to_path_buf(), layers: layers.to_vec(), rows: Vec::new() };
+        let log = Self {
+            path: path.to_path_buf(),
+            layers: layers.to_vec(),
+            rows: Vec::new(),
+        };
         log.write()?;
         Ok(log)
     }
@@ -39,7 +43,12 @@ impl LossLog {
 
     /// Appends a row and rewrites the file.
     pub fn row(&mut self, iter: usize, evals: usize, stage: usize, b: &Breakdown) -> Result<()> {
-        self.rows.push(LogRow { iter, evals, stage, b: b.clone() });
+        self.rows.push(LogRow {
+            iter,
+            evals,
+            stage,
+            b: b.clone(),
+        });
         self.write()
     }
 
@@ -52,7 +61,11 @@ impl LossLog {
         }
         s.push('\n');
         for r in &self.rows {
-            let _ = write!(s, "{},{},{},{:e},{:e},{:e},{:e}", r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv);
+            let _ = write!(
+                s,
+                "{},{},{},{:e},{:e},{:e},{:e}",
+                r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv
+            );
             for v in &r.b.per_layer {
                 let _ = write!(s, ",{v:e}");
             }

@@ -144,7 +144,8 @@ impl<'a> ImageLoss<'a> {
         layers.sort_unstable();
         layers.dedup();
         let feats = self.vgg.features(x.clone(), &layers);
-        let feat = |l: usize| feats[layers.iter().position(|&k| k == l).expect("requested")].clone();
+        let feat =
+            |l: usize| feats[layers.iter().position(|&k| k == l).expect("requested")].clone();
         let mut b = Breakdown::default();
         let mut total = Tensor::<1>::zeros([1], &x.device());
         if let Some(s) = &self.style {
@@ -181,7 +182,8 @@ impl<'a> ImageLoss<'a> {
 /// Mean squared difference between horizontally and vertically neighbouring pixels.
 pub fn total_variation(x: Tensor<4>) -> Tensor<1> {
     let [_, c, h, w] = x.dims();
-    let dx = x.clone().slice([0..1, 0..c, 0..h, 1..w]) - x.clone().slice([0..1, 0..c, 0..h, 0..w - 1]);
+    let dx =
+        x.clone().slice([0..1, 0..c, 0..h, 1..w]) - x.clone().slice([0..1, 0..c, 0..h, 0..w - 1]);
     let dy = x.clone().slice([0..1, 0..c, 1..h, 0..w]) - x.slice([0..1, 0..c, 0..h - 1, 0..w]);
     (dx.square().sum() + dy.square().sum()).div_scalar((c * h * w) as f32)
 }
@@ -208,7 +210,11 @@ impl Objective for ImageLoss<'_> {
                 b.content,
                 b.style,
                 b.tv,
-                if which.is_empty() { String::new() } else { format!("; non-finite at {}", which.join(",")) }
+                if which.is_empty() {
+                    String::new()
+                } else {
+                    format!("; non-finite at {}", which.join(","))
+                }
             );
         }
         let grads = loss.backward();

@@ -55,6 +55,8 @@ enum Command {
     /// The embedded default: learn the bundled dataset's style, apply it to a photo, write
     /// demo-out/ with an index.html.
     Demo(DemoArgs),
+    /// Distance of an image from the style of a reference image, per layer (closed-loop checks).
+    Compare(CompareArgs),
     /// Time one optimisation step at 256² and 512² and print a table.
     Bench(BenchArgs),
 }
@@ -68,7 +70,12 @@ struct TransferArgs {
     /// The photo to stylise.
     content: PathBuf,
     /// Style image(s), comma-separated.
-    #[arg(long, value_delimiter = ',', required_unless_present = "style_profile", conflicts_with = "style_profile")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "style_profile",
+        conflicts_with = "style_profile"
+    )]
     style: Vec<PathBuf>,
     /// A style profile from `stylelearn learn` / `profile`, instead of style images.
     #[arg(long, value_name = "FILE")]
@@ -124,8 +131,9 @@ struct TransferArgs {
     /// Loss log CSV (default: OUT.log.csv).
     #[arg(long)]
     log: Option<PathBuf>,
-    /// Style statistic.
-    #[arg(long = "loss", default_value = "gram")]
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = clap::builder::PossibleValuesParser::new(style::STATISTICS))]
     statistic: String,
     #[command(flatten)]
     common: Common,
@@ -146,7 +154,10 @@ struct DatasetArgs {
     #[arg(long, value_enum, default_value_t = Region::Foreground, requires = "masks")]
     region: Region,
     /// Layers whose statistics are matched (default: all 16 relu layers, as in the seed).
-    #[arg(long, default_value = "relu1_1,relu1_2,relu2_1,relu2_2,relu3_1,relu3_2,relu3_3,relu3_4,relu4_1,relu4_2,relu4_3,relu4_4,relu5_1,relu5_2,relu5_3,relu5_4")]
+    #[arg(
+        long,
+        default_value = "relu1_1,relu1_2,relu2_1,relu2_2,relu3_1,relu3_2,relu3_3,relu3_4,relu4_1,relu4_2,relu4_3,relu4_4,relu5_1,relu5_2,relu5_3,relu5_4"
+    )]
     layers: String,
     /// Dataset images are resized so their long side is at most this.
     #[arg(long, default_value_t = 512)]
@@ -154,8 +165,9 @@ struct DatasetArgs {
     /// Skip unreadable images found in folders (with a warning) instead of stopping.
     #[arg(long)]
     skip_bad: bool,
-    /// Style statistic.
-    #[arg(long = "loss", default_value = "gram")]
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = clap::builder::PossibleValuesParser::new(style::STATISTICS))]
     statistic: String,
 }
 
@@ -212,8 +224,27 @@ struct DemoArgs {
     #[arg(long, default_value_t = 300)]
     iters: usize,
     /// Transfer iterations.
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 100)]
     transfer_iters: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The image to measure.
+    image: PathBuf,
+    /// The reference whose style it is compared with.
+    reference: PathBuf,
+    /// Resize both so the long side is this many pixels (0: keep sizes).
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    #[arg(long, default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")]
+    layers: String,
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = clap::builder::PossibleValuesParser::new(style::STATISTICS))]
+    statistic: String,
     #[command(flatten)]
     common: Common,
 }
@@ -272,22 +303,37 @@ fn learn_config(d: &DatasetArgs, output: PathBuf, quiet: bool) -> Result<LearnCo
 
 fn run(cli: Cli) -> Result<Option<String>> {
     match cli.command {
-        Command::Setup { force, from, common } => {
+        Command::Setup {
+            force,
+            from,
+            common,
+        } => {
             let path = match from {
                 Some(f) => setup::setup_from_file(&f, common.quiet)?,
                 None => setup::setup(force, common.quiet)?,
             };
             let w = stylelearn::weights::load(&path)?;
-            println!("VGG-19 weights ready: {} ({} conv layers)", path.display(), w.convs.len());
+            println!(
+                "VGG-19 weights ready: {} ({} conv layers)",
+                path.display(),
+                w.convs.len()
+            );
             Ok(None)
         }
         Command::Transfer(a) => {
             let style = match &a.style_profile {
                 Some(p) => StyleSource::Profile(p.clone()),
                 None => {
-                    let blend = a.style_blend.clone().unwrap_or_else(|| vec![1.0; a.style.len()]);
+                    let blend = a
+                        .style_blend
+                        .clone()
+                        .unwrap_or_else(|| vec![1.0; a.style.len()]);
                     if blend.len() != a.style.len() {
-                        bail!("--style-blend has {} weights but --style names {} images", blend.len(), a.style.len());
+                        bail!(
+                            "--style-blend has {} weights but --style names {} images",
+                            blend.len(),
+                            a.style.len()
+                        );
                     }
                     StyleSource::Images(a.style.iter().cloned().zip(blend).collect())
                 }
@@ -295,7 +341,10 @@ fn run(cli: Cli) -> Result<Option<String>> {
             let cfg = TransferConfig {
                 content: a.content,
                 style,
-                log: Some(a.log.unwrap_or_else(|| transfer::sibling(&a.output, ".log.csv"))),
+                log: Some(
+                    a.log
+                        .unwrap_or_else(|| transfer::sibling(&a.output, ".log.csv")),
+                ),
                 output: a.output,
                 size: a.size,
                 scales: a.scales,
@@ -323,10 +372,20 @@ fn run(cli: Cli) -> Result<Option<String>> {
             if !a.common.quiet {
                 eprintln!(
                     "wrote {} ({} evaluations; loss {:.4e}: content {:.3e}, style {:.3e}, tv {:.2e})",
-                    cfg.output.display(), r.evals, r.last.total, r.last.content, r.last.style, r.last.tv
+                    cfg.output.display(),
+                    r.evals,
+                    r.last.total,
+                    r.last.content,
+                    r.last.style,
+                    r.last.tv
                 );
             }
-            Ok(r.interrupted.then(|| format!("interrupted: the latest image was written to {}", cfg.output.display())))
+            Ok(r.interrupted.then(|| {
+                format!(
+                    "interrupted: the latest image was written to {}",
+                    cfg.output.display()
+                )
+            }))
         }
         Command::Learn(a) => {
             let mut cfg = learn_config(&a.data, a.output.clone(), a.common.quiet)?;
@@ -334,7 +393,11 @@ fn run(cli: Cli) -> Result<Option<String>> {
             cfg.iters = a.iters;
             cfg.snapshots = a.snapshots;
             cfg.layer_weights = a.layer_weights;
-            cfg.optimizer = a.optimizer.unwrap_or(if a.sample.is_some() { OptimizerKind::Adam } else { OptimizerKind::Lbfgs });
+            cfg.optimizer = a.optimizer.unwrap_or(if a.sample.is_some() {
+                OptimizerKind::Adam
+            } else {
+                OptimizerKind::Lbfgs
+            });
             cfg.lr = a.lr;
             cfg.seed = a.seed;
             cfg.sample = a.sample;
@@ -346,11 +409,23 @@ fn run(cli: Cli) -> Result<Option<String>> {
                 let o = learn::Outputs::for_image(&cfg.output);
                 eprintln!(
                     "learned from {} images in {:.0} s ({} iterations, {} evaluations); style loss {:.4e}\nwrote {}, {}, {}, {}",
-                    r.target.sources.len(), r.seconds, r.iters, r.evals, r.last.style,
-                    o.image.display(), o.curve_csv.display(), o.curve_png.display(), o.profile.display()
+                    r.target.sources.len(),
+                    r.seconds,
+                    r.iters,
+                    r.evals,
+                    r.last.style,
+                    o.image.display(),
+                    o.curve_csv.display(),
+                    o.curve_png.display(),
+                    o.profile.display()
                 );
             }
-            Ok(r.interrupted.then(|| format!("interrupted: the latest image was written to {}", cfg.output.display())))
+            Ok(r.interrupted.then(|| {
+                format!(
+                    "interrupted: the latest image was written to {}",
+                    cfg.output.display()
+                )
+            }))
         }
         Command::Profile(a) => {
             let cfg = learn_config(&a.data, a.output.clone(), a.common.quiet)?;
@@ -358,15 +433,51 @@ fn run(cli: Cli) -> Result<Option<String>> {
             let net = load_net(&a.common)?;
             let stat = style::by_name(&cfg.statistic)?;
             let (target, _) = learn::build_target(&net, stat.as_ref(), &entries, &cfg, false)?;
-            target.save(&a.output).with_context(|| format!("writing {}", a.output.display()))?;
+            target
+                .save(&a.output)
+                .with_context(|| format!("writing {}", a.output.display()))?;
             if !a.common.quiet {
-                eprintln!("wrote {} ({} images, {} layers)", a.output.display(), target.sources.len(), target.layers.len());
+                eprintln!(
+                    "wrote {} ({} images, {} layers)",
+                    a.output.display(),
+                    target.sources.len(),
+                    target.layers.len()
+                );
             }
             Ok(None)
         }
         Command::Demo(a) => {
             let net = load_net(&a.common)?;
             demo::run(&net, &a.out, a.iters, a.transfer_iters, a.common.quiet)?;
+            Ok(None)
+        }
+        Command::Compare(a) => {
+            let stat = style::by_name(&a.statistic)?;
+            let layers = vgg::parse_layers(&a.layers)?;
+            let load = |p: &std::path::Path| -> Result<stylelearn::image_io::Rgb> {
+                let img = stylelearn::image_io::load(p)?;
+                let img = if a.size > 0 {
+                    img.fit_long_side(a.size)
+                } else {
+                    img
+                };
+                vgg::check_size(img.height, img.width).with_context(|| p.display().to_string())?;
+                Ok(img)
+            };
+            let (img, reference) = (load(&a.image)?, load(&a.reference)?);
+            let net = load_net(&a.common)?;
+            let d = style::image_distance(
+                &net,
+                stat.as_ref(),
+                img.to_tensor(net.device()),
+                reference.to_tensor(net.device()),
+                &layers,
+            );
+            println!("layer,{}", a.statistic);
+            for (l, v) in layers.iter().zip(&d) {
+                println!("{},{v:.6}", vgg::RELU_LAYERS[*l]);
+            }
+            println!("mean,{:.6}", d.iter().sum::<f64>() / d.len() as f64);
             Ok(None)
         }
         Command::Bench(a) => {

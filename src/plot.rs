@@ -22,7 +22,10 @@ const FONT_PATHS: [&str; 5] = [
 fn font_available() -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
     *FOUND.get_or_init(|| {
-        let path = std::env::var("STYLELEARN_FONT").ok().into_iter().chain(FONT_PATHS.iter().map(|s| s.to_string()));
+        let path = std::env::var("STYLELEARN_FONT")
+            .ok()
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|s| s.to_string()));
         for p in path {
             if let Ok(bytes) = std::fs::read(&p) {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -44,18 +47,35 @@ pub fn learning_curve(log: &LossLog, path: &Path, title: &str) -> Result<()> {
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         let rows = &log.rows;
         let max_iter = rows.last().map(|r| r.iter).unwrap_or(1).max(2);
-        let mut series: Vec<(String, Vec<(usize, f64)>)> = vec![("total".into(), rows.iter().map(|r| (r.iter, r.b.total)).collect())];
+        let mut series: Vec<(String, Vec<(usize, f64)>)> = vec![(
+            "total".into(),
+            rows.iter().map(|r| (r.iter, r.b.total)).collect(),
+        )];
         for (i, name) in log.layer_names().iter().enumerate() {
-            series.push((name.clone(), rows.iter().filter_map(|r| r.b.per_layer.get(i).map(|v| (r.iter, *v))).collect()));
+            series.push((
+                name.clone(),
+                rows.iter()
+                    .filter_map(|r| r.b.per_layer.get(i).map(|v| (r.iter, *v)))
+                    .collect(),
+            ));
         }
-        let positive = series.iter().flat_map(|(_, s)| s.iter().map(|p| p.1)).filter(|v| *v > 0.0 && v.is_finite());
+        let positive = series
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|p| p.1))
+            .filter(|v| *v > 0.0 && v.is_finite());
         let (lo, hi) = positive.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo > hi { (1e-6, 1.0) } else { (lo * 0.8, hi * 1.25) };
+        let (lo, hi) = if lo > hi {
+            (1e-6, 1.0)
+        } else {
+            (lo * 0.8, hi * 1.25)
+        };
         let text = font_available();
         let mut b = ChartBuilder::on(&root);
         b.margin(12);
         if text {
-            b.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(70);
+            b.caption(title, ("sans-serif", 20))
+                .x_label_area_size(40)
+                .y_label_area_size(70);
         }
         let mut chart = b
             .build_cartesian_2d(1..max_iter, (lo..hi).log_scale())
@@ -64,18 +84,30 @@ pub fn learning_curve(log: &LossLog, path: &Path, title: &str) -> Result<()> {
         if text {
             mesh.x_desc("iteration").y_desc("loss (log scale)");
         } else {
-            mesh.disable_x_mesh().disable_y_mesh().x_labels(0).y_labels(0);
+            mesh.disable_x_mesh()
+                .disable_y_mesh()
+                .x_labels(0)
+                .y_labels(0);
         }
         mesh.draw().map_err(|e| anyhow!("plot: {e}"))?;
         for (i, (name, s)) in series.into_iter().enumerate() {
-            let color = if i == 0 { BLACK.to_rgba() } else { Palette99::pick(i - 1).to_rgba() };
+            let color = if i == 0 {
+                BLACK.to_rgba()
+            } else {
+                Palette99::pick(i - 1).to_rgba()
+            };
             let width = if i == 0 { 3 } else { 1 };
-            let pts: Vec<(usize, f64)> = s.into_iter().filter(|p| p.1 > 0.0 && p.1.is_finite()).collect();
+            let pts: Vec<(usize, f64)> = s
+                .into_iter()
+                .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                .collect();
             let drawn = chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(width)))
                 .map_err(|e| anyhow!("plot: {e}"))?;
             if text {
-                drawn.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+                drawn.label(name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
             }
         }
         if text {

@@ -102,7 +102,11 @@ impl Hooks for TransferHooks<'_> {
             && it % n == 0
         {
             let img = finish_image(x, self.size, self.chroma);
-            let ext = self.output.extension().and_then(|e| e.to_str()).unwrap_or("png");
+            let ext = self
+                .output
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("png");
             img.save(&sibling(self.output, &format!(".iter{it:05}.{ext}")))?;
         }
         Ok(())
@@ -148,17 +152,26 @@ pub fn validate(cfg: &TransferConfig) -> Result<()> {
         if list.is_empty() {
             bail!("give at least one --style image or a --style-profile");
         }
-        if list.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite())) || list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+        if list.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite()))
+            || list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0
+        {
             bail!("--style-blend weights must be non-negative with a positive sum");
         }
     }
     for s in cfg.scales.iter().flatten() {
         if *s < vgg::MIN_SIDE {
-            bail!("--scales: {s} px is below the minimum of {} px", vgg::MIN_SIDE);
+            bail!(
+                "--scales: {s} px is below the minimum of {} px",
+                vgg::MIN_SIDE
+            );
         }
     }
     if cfg.size < vgg::MIN_SIDE {
-        bail!("--size {} is below the minimum of {} px", cfg.size, vgg::MIN_SIDE);
+        bail!(
+            "--size {} is below the minimum of {} px",
+            cfg.size,
+            vgg::MIN_SIDE
+        );
     }
     Ok(())
 }
@@ -192,7 +205,8 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
             .iter()
             .map(|(p, w)| {
                 let img = image_io::load(p)?;
-                vgg::check_size(img.height, img.width).with_context(|| format!("style image {}", p.display()))?;
+                vgg::check_size(img.height, img.width)
+                    .with_context(|| format!("style image {}", p.display()))?;
                 Ok((img, *w, p.clone()))
             })
             .collect::<Result<_>>()?,
@@ -213,7 +227,11 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
         let content = content_full.fit_long_side(long);
         let (w, h) = (content.width, content.height);
         vgg::check_size(h, w).with_context(|| format!("at scale {long}"))?;
-        let content_in = if cfg.preserve_color { color::luminance(&content, None) } else { content.clone() };
+        let content_in = if cfg.preserve_color {
+            color::luminance(&content, None)
+        } else {
+            content.clone()
+        };
         // Style targets at this scale.
         let (style_layers, targets): (Vec<usize>, Vec<Summary>) = match &profile {
             Some(t) => select_profile_layers(t, cfg)?,
@@ -221,14 +239,30 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
                 let mut parts = Vec::new();
                 for (img, weight, path) in &styles {
                     let s = img.fit_long_side(((long as f64) * cfg.style_scale).round() as usize);
-                    vgg::check_size(s.height, s.width)
-                        .with_context(|| format!("style image {} at --style-scale {}", path.display(), cfg.style_scale))?;
-                    let s = if cfg.preserve_color { color::luminance(&s, Some(&content)) } else { s };
+                    vgg::check_size(s.height, s.width).with_context(|| {
+                        format!(
+                            "style image {} at --style-scale {}",
+                            path.display(),
+                            cfg.style_scale
+                        )
+                    })?;
+                    let s = if cfg.preserve_color {
+                        color::luminance(&s, Some(&content))
+                    } else {
+                        s
+                    };
                     let b = TargetBuilder::new(net, stat.as_ref(), &cfg.style_layers);
                     parts.push((b.summarise(s.to_tensor(net.device()), None), *weight));
                 }
-                let refs: Vec<(&[Summary], f64)> = parts.iter().filter(|(_, w)| *w > 0.0).map(|(s, w)| (s.as_slice(), *w)).collect();
-                (cfg.style_layers.clone(), style::target::blend(stat.as_ref(), &refs))
+                let refs: Vec<(&[Summary], f64)> = parts
+                    .iter()
+                    .filter(|(_, w)| *w > 0.0)
+                    .map(|(s, w)| (s.as_slice(), *w))
+                    .collect();
+                (
+                    cfg.style_layers.clone(),
+                    style::target::blend(stat.as_ref(), &refs),
+                )
             }
         };
         let mut loss = ImageLoss::new(net, w, h);
@@ -253,13 +287,21 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
                 Init::Noise => image_io::noise(w, h, cfg.seed).data,
                 Init::Image(p) => {
                     let img = image_io::load(p)?.resize(w, h);
-                    if cfg.preserve_color { color::luminance(&img, None).data } else { img.data }
+                    if cfg.preserve_color {
+                        color::luminance(&img, None).data
+                    } else {
+                        img.data
+                    }
                 }
             },
         };
         let chroma = cfg.preserve_color.then_some(&content);
         let mut opt = cfg.optimizer.build(cfg.lr);
-        let label = if scales.len() > 1 { format!("transfer {w}×{h} ({}/{})", stage + 1, scales.len()) } else { format!("transfer {w}×{h}") };
+        let label = if scales.len() > 1 {
+            format!("transfer {w}×{h} ({}/{})", stage + 1, scales.len())
+        } else {
+            format!("transfer {w}×{h}")
+        };
         let pb = run::progress_bar(cfg.iters, &label, cfg.quiet);
         let mut hooks = TransferHooks {
             log: log.as_mut(),
@@ -285,22 +327,41 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
     let (xv, w, h) = x.expect("at least one scale");
     let image = finish_image(&xv, (w, h), final_chroma.as_ref());
     image.save(&cfg.output)?;
-    Ok(TransferResult { image, interrupted, evals, last })
+    Ok(TransferResult {
+        image,
+        interrupted,
+        evals,
+        last,
+    })
 }
 
 fn style_layer_names(cfg: &TransferConfig) -> Vec<String> {
-    cfg.style_layers.iter().map(|&l| vgg::RELU_LAYERS[l].to_string()).collect()
+    cfg.style_layers
+        .iter()
+        .map(|&l| vgg::RELU_LAYERS[l].to_string())
+        .collect()
 }
 
 /// The profile's summaries at the requested style layers, which must all be in the profile.
-fn select_profile_layers(t: &StyleTarget, cfg: &TransferConfig) -> Result<(Vec<usize>, Vec<Summary>)> {
+fn select_profile_layers(
+    t: &StyleTarget,
+    cfg: &TransferConfig,
+) -> Result<(Vec<usize>, Vec<Summary>)> {
     let wanted: Vec<usize> = if cfg.style_layers.iter().all(|l| t.layers.contains(l)) {
         cfg.style_layers.clone()
     } else {
         bail!(
             "--style-layers {} are not all in the style profile (it has {}); pick from those",
-            cfg.style_layers.iter().map(|&l| vgg::RELU_LAYERS[l]).collect::<Vec<_>>().join(","),
-            t.layers.iter().map(|&l| vgg::RELU_LAYERS[l]).collect::<Vec<_>>().join(",")
+            cfg.style_layers
+                .iter()
+                .map(|&l| vgg::RELU_LAYERS[l])
+                .collect::<Vec<_>>()
+                .join(","),
+            t.layers
+                .iter()
+                .map(|&l| vgg::RELU_LAYERS[l])
+                .collect::<Vec<_>>()
+                .join(",")
         );
     };
     let s = wanted

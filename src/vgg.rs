@@ -163,7 +163,9 @@ impl Vgg19 {
                 }
             }
         }
-        out.into_iter().map(|t| t.expect("every layer reached")).collect()
+        out.into_iter()
+            .map(|t| t.expect("every layer reached"))
+            .collect()
     }
 }
 

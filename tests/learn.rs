@@ -29,7 +29,8 @@ fn streamed_weighted_mean_has_the_same_gradient_as_the_explicit_sum() {
     let stat = style::by_name("gram").unwrap();
     let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers).keep_each();
     for (i, (img, w)) in refs.iter().enumerate() {
-        b.add(&format!("r{i}"), img.to_tensor(&device), None, *w).unwrap();
+        b.add(&format!("r{i}"), img.to_tensor(&device), None, *w)
+            .unwrap();
     }
     let (target, each) = b.finish().unwrap();
     let total: f64 = refs.iter().map(|r| r.1).sum();
@@ -66,10 +67,21 @@ fn streamed_weighted_mean_has_the_same_gradient_as_the_explicit_sum() {
             constant += w * each[i][l].0[0].clone().square().sum().into_scalar::<f32>() as f64;
         }
     }
-    assert!(((ls - lm) - constant).abs() <= 1e-3 * ls.abs(), "sum {ls} vs mean {lm} + const {constant}");
+    assert!(
+        ((ls - lm) - constant).abs() <= 1e-3 * ls.abs(),
+        "sum {ls} vs mean {lm} + const {constant}"
+    );
     let norm = gs.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-    let diff = gm.iter().zip(&gs).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
-    assert!(diff <= 1e-3 * norm, "gradients differ: |Δ| {diff} vs |g| {norm}");
+    let diff = gm
+        .iter()
+        .zip(&gs)
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        diff <= 1e-3 * norm,
+        "gradients differ: |Δ| {diff} vs |g| {norm}"
+    );
 }
 
 #[test]
@@ -78,7 +90,8 @@ fn learning_from_one_image_lowers_the_gram_loss_by_90_percent_in_60_steps() {
     let layers: Vec<usize> = (0..16).collect();
     let stat = style::by_name("gram").unwrap();
     let s = image_io::load(&data(STYLE)).unwrap().resize(64, 48);
-    let targets = TargetBuilder::new(&net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
+    let targets =
+        TargetBuilder::new(&net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(&net, 64, 64);
     loss.style = Some(StyleTerm::new(stat, layers, None, targets, 1.0).unwrap());
     let mut x = image_io::noise(64, 64, 0).data;
@@ -88,7 +101,10 @@ fn learning_from_one_image_lowers_the_gram_loss_by_90_percent_in_60_steps() {
         opt.step(&mut x, &mut loss).unwrap();
     }
     let (fin, _) = loss.eval(&x).unwrap();
-    assert!(fin <= 0.1 * initial, "Gram loss {initial} -> {fin}: less than a 90% fall");
+    assert!(
+        fin <= 0.1 * initial,
+        "Gram loss {initial} -> {fin}: less than a 90% fall"
+    );
 }
 
 #[test]
@@ -100,19 +116,47 @@ fn a_mask_over_one_colour_learns_that_colour() {
     // Two images of different sizes, red on the left, blue on the right; masks cover the red.
     // Colour lives in the shallow layers, which converge in tens of steps at 32 px.
     for (name, w, h, split) in [("a", 64, 48, 24), ("b", 48, 64, 30)] {
-        two_colour(w, h, split, [0.9, 0.1, 0.1], [0.1, 0.2, 0.9]).save(&ds.join(format!("{name}.png"))).unwrap();
-        two_colour(w, h, split, [1.0; 3], [0.0; 3]).save(&masks.join(format!("{name}.png"))).unwrap();
+        two_colour(w, h, split, [0.9, 0.1, 0.1], [0.1, 0.2, 0.9])
+            .save(&ds.join(format!("{name}.png")))
+            .unwrap();
+        two_colour(w, h, split, [1.0; 3], [0.0; 3])
+            .save(&masks.join(format!("{name}.png")))
+            .unwrap();
     }
     let run = |region: &str, out: &str| {
         let out = dir.path().join(out);
-        let o = cli(&["learn", ds.to_str().unwrap(), "--masks", masks.to_str().unwrap(), "--region", region, "-o", out.to_str().unwrap(), "--size", "32", "--iters", "60", "--layers", "relu1_1,relu2_1,relu3_1", "--snapshots", "5", "-q"]);
+        let o = cli(&[
+            "learn",
+            ds.to_str().unwrap(),
+            "--masks",
+            masks.to_str().unwrap(),
+            "--region",
+            region,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "60",
+            "--layers",
+            "relu1_1,relu2_1,relu3_1",
+            "--snapshots",
+            "5",
+            "-q",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         channel_means(&image_io::load(&out).unwrap())
     };
     let fg = run("foreground", "fg.png");
-    assert!(fg[0] > fg[2] + 0.3, "foreground (red) region learned {fg:?}");
+    assert!(
+        fg[0] > fg[2] + 0.3,
+        "foreground (red) region learned {fg:?}"
+    );
     let bg = run("background", "bg.png");
-    assert!(bg[2] > bg[0] + 0.3, "background (blue) region learned {bg:?}");
+    assert!(
+        bg[2] > bg[0] + 0.3,
+        "background (blue) region learned {bg:?}"
+    );
     assert!(dir.path().join("fg.iter00005.png").exists());
 }
 
@@ -124,25 +168,72 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
     let s = image_io::load(&data(STYLE)).unwrap();
     s.resize(64, 48).save(&ds.join("one.png")).unwrap();
     s.resize(40, 72).save(&ds.join("two.jpg")).unwrap();
-    image_io::load(&data(CONTENT)).unwrap().resize(56, 56).save(&ds.join("three.webp")).unwrap();
+    image_io::load(&data(CONTENT))
+        .unwrap()
+        .resize(56, 56)
+        .save(&ds.join("three.webp"))
+        .unwrap();
     let weights = dir.path().join("w.csv");
     std::fs::write(&weights, "file,weight\none.png,2\ntwo.jpg,1\nthree,0.5\n").unwrap();
     let out = dir.path().join("style.png");
-    let o = cli(&["learn", ds.to_str().unwrap(), "--weights", weights.to_str().unwrap(), "-o", out.to_str().unwrap(), "--size", "32", "--iters", "6", "--snapshots", "3,6", "-q"]);
+    let o = cli(&[
+        "learn",
+        ds.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "6",
+        "--snapshots",
+        "3,6",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["style.png", "style.iter00003.png", "style.curve.csv", "style.curve.png", "style.profile.safetensors"] {
+    for f in [
+        "style.png",
+        "style.iter00003.png",
+        "style.curve.csv",
+        "style.curve.png",
+        "style.profile.safetensors",
+    ] {
         assert!(dir.path().join(f).exists(), "{f} missing");
     }
     let csv = std::fs::read_to_string(dir.path().join("style.curve.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7);
-    assert_eq!(csv.lines().next().unwrap().split(',').count(), 7 + 16, "total + 16 per-layer columns");
-    let p = StyleTarget::load(&dir.path().join("style.profile.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(
+        csv.lines().next().unwrap().split(',').count(),
+        7 + 16,
+        "total + 16 per-layer columns"
+    );
+    let p = StyleTarget::load(
+        &dir.path().join("style.profile.safetensors"),
+        &Device::flex(),
+    )
+    .unwrap();
     assert_eq!(p.sources.len(), 3);
     assert!((p.total_weight - 3.5).abs() < 1e-9);
     assert_eq!(p.layers.len(), 16);
     // The profile drives a transfer directly.
     let t = dir.path().join("t.png");
-    let o = cli(&["transfer", CONTENT, "--style-profile", dir.path().join("style.profile.safetensors").to_str().unwrap(), "-o", t.to_str().unwrap(), "--size", "32", "--iters", "2", "-q"]);
+    let o = cli(&[
+        "transfer",
+        CONTENT,
+        "--style-profile",
+        dir.path()
+            .join("style.profile.safetensors")
+            .to_str()
+            .unwrap(),
+        "-o",
+        t.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "2",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(t.exists());
 }
@@ -151,7 +242,22 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
 fn the_stochastic_sample_variant_runs() {
     let dir = tmp();
     let out = dir.path().join("s.png");
-    let o = cli(&["learn", STYLE, CONTENT, "--sample", "1", "-o", out.to_str().unwrap(), "--size", "24", "--iters", "4", "--snapshots", "4", "-q"]);
+    let o = cli(&[
+        "learn",
+        STYLE,
+        CONTENT,
+        "--sample",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "24",
+        "--iters",
+        "4",
+        "--snapshots",
+        "4",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.exists());
 }
@@ -164,7 +270,11 @@ fn bad_datasets_fail_clearly() {
     std::fs::write(empty.join("notes.txt"), "not an image").unwrap();
     let bad = dir.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap();
-    image_io::load(&data(STYLE)).unwrap().resize(32, 32).save(&bad.join("good.png")).unwrap();
+    image_io::load(&data(STYLE))
+        .unwrap()
+        .resize(32, 32)
+        .save(&bad.join("good.png"))
+        .unwrap();
     std::fs::write(bad.join("broken.png"), b"\x89PNG garbage").unwrap();
     let w = |name: &str, text: &str| {
         let p = dir.path().join(name);
@@ -179,31 +289,137 @@ fn bad_datasets_fail_clearly() {
     let txt = empty.join("notes.txt");
     let nomasks = dir.path().join("nomasks");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["learn", empty.to_str().unwrap(), "-o", o], "holds no images"),
-        (vec!["learn", txt.to_str().unwrap(), "-o", o, "--size", "24", "--iters", "1"], "notes.txt"),
-        (vec!["learn", bad.to_str().unwrap(), "-o", o, "--size", "24", "--iters", "1"], "--skip-bad"),
-        (vec!["learn", bad.to_str().unwrap(), "--weights", &unknown, "-o", o], "nosuch.png"),
-        (vec!["learn", bad.to_str().unwrap(), "--weights", &negative, "-o", o], "non-negative"),
-        (vec!["learn", bad.to_str().unwrap(), "--weights", &zeros, "-o", o], "weight 0"),
-        (vec!["learn", bad.to_str().unwrap(), "--masks", nomasks.to_str().unwrap(), "-o", o], "nomasks"),
-        (vec!["learn", bad.to_str().unwrap(), "--masks", empty.to_str().unwrap(), "-o", o], "no mask for"),
+        (
+            vec!["learn", empty.to_str().unwrap(), "-o", o],
+            "holds no images",
+        ),
+        (
+            vec![
+                "learn",
+                txt.to_str().unwrap(),
+                "-o",
+                o,
+                "--size",
+                "24",
+                "--iters",
+                "1",
+            ],
+            "notes.txt",
+        ),
+        (
+            vec![
+                "learn",
+                bad.to_str().unwrap(),
+                "-o",
+                o,
+                "--size",
+                "24",
+                "--iters",
+                "1",
+            ],
+            "--skip-bad",
+        ),
+        (
+            vec![
+                "learn",
+                bad.to_str().unwrap(),
+                "--weights",
+                &unknown,
+                "-o",
+                o,
+            ],
+            "nosuch.png",
+        ),
+        (
+            vec![
+                "learn",
+                bad.to_str().unwrap(),
+                "--weights",
+                &negative,
+                "-o",
+                o,
+            ],
+            "non-negative",
+        ),
+        (
+            vec!["learn", bad.to_str().unwrap(), "--weights", &zeros, "-o", o],
+            "weight 0",
+        ),
+        (
+            vec![
+                "learn",
+                bad.to_str().unwrap(),
+                "--masks",
+                nomasks.to_str().unwrap(),
+                "-o",
+                o,
+            ],
+            "nomasks",
+        ),
+        (
+            vec![
+                "learn",
+                bad.to_str().unwrap(),
+                "--masks",
+                empty.to_str().unwrap(),
+                "-o",
+                o,
+            ],
+            "no mask for",
+        ),
     ];
     for (args, needle) in cases {
         let r = cli(&args);
         let e = stderr(&r);
         assert!(!r.status.success(), "{args:?} should fail");
-        assert!(e.contains(needle), "{args:?}: error should mention {needle}: {e}");
+        assert!(
+            e.contains(needle),
+            "{args:?}: error should mention {needle}: {e}"
+        );
         assert!(!e.contains("panicked"), "{args:?} panicked: {e}");
         assert!(!out.exists(), "{args:?} wrote an output");
     }
     // A wrongly sized mask names the file.
     let masks = dir.path().join("masks");
     std::fs::create_dir_all(&masks).unwrap();
-    two_colour(20, 20, 10, [1.0; 3], [0.0; 3]).save(&masks.join("good.png")).unwrap();
-    let r = cli(&["learn", bad.join("good.png").to_str().unwrap(), "--masks", masks.to_str().unwrap(), "-o", o, "--size", "24", "--iters", "1"]);
-    assert!(!r.status.success() && stderr(&r).contains("masks/good.png"), "{}", stderr(&r));
+    two_colour(20, 20, 10, [1.0; 3], [0.0; 3])
+        .save(&masks.join("good.png"))
+        .unwrap();
+    let r = cli(&[
+        "learn",
+        bad.join("good.png").to_str().unwrap(),
+        "--masks",
+        masks.to_str().unwrap(),
+        "-o",
+        o,
+        "--size",
+        "24",
+        "--iters",
+        "1",
+    ]);
+    assert!(
+        !r.status.success() && stderr(&r).contains("masks/good.png"),
+        "{}",
+        stderr(&r)
+    );
     // --skip-bad skips the broken file with a warning.
-    let r = cli(&["learn", bad.to_str().unwrap(), "--skip-bad", "-o", o, "--size", "24", "--iters", "1", "--snapshots", "1"]);
+    let r = cli(&[
+        "learn",
+        bad.to_str().unwrap(),
+        "--skip-bad",
+        "-o",
+        o,
+        "--size",
+        "24",
+        "--iters",
+        "1",
+        "--snapshots",
+        "1",
+    ]);
     assert!(r.status.success(), "{}", stderr(&r));
-    assert!(stderr(&r).contains("warning: skipping") && stderr(&r).contains("broken.png"), "{}", stderr(&r));
+    assert!(
+        stderr(&r).contains("warning: skipping") && stderr(&r).contains("broken.png"),
+        "{}",
+        stderr(&r)
+    );
 }

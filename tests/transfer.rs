@@ -7,8 +7,8 @@ use common::*;
 use stylelearn::color;
 use stylelearn::image_io::{self, Rgb};
 use stylelearn::loss::{ImageLoss, StyleTerm};
-use stylelearn::optim::run::OptimizerKind;
 use stylelearn::optim::Objective;
+use stylelearn::optim::run::OptimizerKind;
 use stylelearn::style::{self, TargetBuilder};
 use stylelearn::transfer::{Init, StyleSource, TransferConfig, transfer};
 use stylelearn::vgg::{Vgg19, parse_layers};
@@ -48,7 +48,8 @@ fn style_loss(net: &Vgg19, size: usize) -> ImageLoss<'_> {
     let layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap();
     let s = image_io::load(&data(STYLE)).unwrap().resize(size, size);
     let stat = style::by_name("gram").unwrap();
-    let targets = TargetBuilder::new(net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
+    let targets =
+        TargetBuilder::new(net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(net, size, size);
     loss.style = Some(StyleTerm::new(stat, layers, None, targets, 1.0).unwrap());
     loss
@@ -72,7 +73,10 @@ fn style_loss_falls_by_20x_in_30_lbfgs_steps_from_noise() {
         opt.step(&mut x, &mut loss).unwrap();
     }
     let (fin, _) = loss.eval(&x).unwrap();
-    assert!(fin < initial / 20.0, "style loss {initial} -> {fin}: expected at least a 20x fall");
+    assert!(
+        fin < initial / 20.0,
+        "style loss {initial} -> {fin}: expected at least a 20x fall"
+    );
 }
 
 #[test]
@@ -87,7 +91,12 @@ fn content_init_keeps_the_content_better_than_noise_init() {
         let r = transfer(&net, &cfg).unwrap();
         dists.push(relu42_distance(&net, &r.image, &content));
     }
-    assert!(dists[0] < dists[1] * 0.8, "relu4_2 distance: content init {} vs noise init {}", dists[0], dists[1]);
+    assert!(
+        dists[0] < dists[1] * 0.8,
+        "relu4_2 distance: content init {} vs noise init {}",
+        dists[0],
+        dists[1]
+    );
 }
 
 #[test]
@@ -98,7 +107,12 @@ fn preserve_color_keeps_the_content_chroma() {
     let chroma_err = |img: &Rgb| {
         let n = img.width * img.height;
         let (a, b) = (color::to_yiq(img), color::to_yiq(&content));
-        a[n..].iter().zip(&b[n..]).map(|(x, y)| (x - y).abs()).sum::<f32>() / (2 * n) as f32
+        a[n..]
+            .iter()
+            .zip(&b[n..])
+            .map(|(x, y)| (x - y).abs())
+            .sum::<f32>()
+            / (2 * n) as f32
     };
     let mut cfg = config(&dir.path().join("p.png"));
     cfg.preserve_color = true;
@@ -129,7 +143,10 @@ fn lbfgs_beats_adam_at_equal_evaluations_on_the_style_loss() {
     }
     let ((l, le), (a, ae)) = (results[0], results[1]);
     assert!(le <= ae + 25, "L-BFGS used {le} evaluations, Adam {ae}");
-    assert!(l < a, "after ~{budget} evaluations L-BFGS reached {l}, Adam {a}");
+    assert!(
+        l < a,
+        "after ~{budget} evaluations L-BFGS reached {l}, Adam {a}"
+    );
 }
 
 #[test]
@@ -138,7 +155,23 @@ fn same_seed_gives_the_same_bytes() {
     let mut outs = Vec::new();
     for name in ["a.png", "b.png"] {
         let out = dir.path().join(name);
-        let o = cli(&["transfer", CONTENT, "--style", STYLE, "-o", out.to_str().unwrap(), "--size", "48", "--iters", "4", "--init", "noise", "--seed", "7", "-q"]);
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style",
+            STYLE,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "48",
+            "--iters",
+            "4",
+            "--init",
+            "noise",
+            "--seed",
+            "7",
+            "-q",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         outs.push(std::fs::read(&out).unwrap());
     }
@@ -149,13 +182,36 @@ fn same_seed_gives_the_same_bytes() {
 fn pyramid_and_snapshots_and_log_are_written() {
     let dir = tmp();
     let out = dir.path().join("r.jpg");
-    let o = cli(&["transfer", CONTENT, "--style", &format!("{STYLE},{CONTENT}"), "--style-blend", "3,1", "-o", out.to_str().unwrap(), "--scales", "32,64", "--iters", "4", "--save-every", "2", "-q"]);
+    let o = cli(&[
+        "transfer",
+        CONTENT,
+        "--style",
+        &format!("{STYLE},{CONTENT}"),
+        "--style-blend",
+        "3,1",
+        "-o",
+        out.to_str().unwrap(),
+        "--scales",
+        "32,64",
+        "--iters",
+        "4",
+        "--save-every",
+        "2",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let img = image_io::load(&out).unwrap();
     assert_eq!(img.width.max(img.height), 64);
-    assert!(dir.path().join("r.iter00006.jpg").exists(), "snapshot at iteration 6 (stage 2)");
+    assert!(
+        dir.path().join("r.iter00006.jpg").exists(),
+        "snapshot at iteration 6 (stage 2)"
+    );
     let log = std::fs::read_to_string(dir.path().join("r.log.csv")).unwrap();
-    assert_eq!(log.lines().count(), 1 + 8, "header + 4 iterations × 2 scales:\n{log}");
+    assert_eq!(
+        log.lines().count(),
+        1 + 8,
+        "header + 4 iterations × 2 scales:\n{log}"
+    );
 }
 
 #[test]
@@ -169,23 +225,109 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
     let o = out.to_str().unwrap();
     let xyz = dir.path().join("out.xyz");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["transfer", junk.to_str().unwrap(), "--style", STYLE, "-o", o, "--size", "32", "--iters", "1"], "junk.png"),
-        (vec!["transfer", CONTENT, "--style", tiny.to_str().unwrap(), "-o", o, "--size", "32", "--iters", "1"], "16 px"),
-        (vec!["transfer", CONTENT, "--style", STYLE, "--style-blend", "1,2", "-o", o, "--size", "32"], "--style-blend"),
-        (vec!["transfer", CONTENT, "--style", STYLE, "--style-layers", "relu9_9", "-o", o], "relu9_9"),
-        (vec!["transfer", CONTENT, "--style", STYLE, "--layer-weights", "1,2", "-o", o], "--layer-weights"),
-        (vec!["transfer", CONTENT, "--style", STYLE, "-o", xyz.to_str().unwrap()], ".png"),
-        (vec!["transfer", CONTENT, "--style", "missing.png", "-o", o], "missing.png"),
+        (
+            vec![
+                "transfer",
+                junk.to_str().unwrap(),
+                "--style",
+                STYLE,
+                "-o",
+                o,
+                "--size",
+                "32",
+                "--iters",
+                "1",
+            ],
+            "junk.png",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                tiny.to_str().unwrap(),
+                "-o",
+                o,
+                "--size",
+                "32",
+                "--iters",
+                "1",
+            ],
+            "16 px",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "--style-blend",
+                "1,2",
+                "-o",
+                o,
+                "--size",
+                "32",
+            ],
+            "--style-blend",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "--style-layers",
+                "relu9_9",
+                "-o",
+                o,
+            ],
+            "relu9_9",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "--layer-weights",
+                "1,2",
+                "-o",
+                o,
+            ],
+            "--layer-weights",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "-o",
+                xyz.to_str().unwrap(),
+            ],
+            ".png",
+        ),
+        (
+            vec!["transfer", CONTENT, "--style", "missing.png", "-o", o],
+            "missing.png",
+        ),
     ];
     for (args, needle) in cases {
         let r = cli(&args);
         assert!(!r.status.success(), "{args:?} should fail");
         let e = stderr(&r);
-        assert!(e.contains(needle), "{args:?}: error should mention {needle}: {e}");
+        assert!(
+            e.contains(needle),
+            "{args:?}: error should mention {needle}: {e}"
+        );
         assert!(!e.contains("panicked"), "{args:?} panicked: {e}");
         assert!(!out.exists(), "{args:?} wrote an output");
     }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".stylelearn-")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".stylelearn-"))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
@@ -194,18 +336,36 @@ fn ctrl_c_stops_and_writes_the_latest_image() {
     let dir = tmp();
     let out = dir.path().join("i.png");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylelearn"))
-        .args(["transfer", CONTENT, "--style", STYLE, "-o", out.to_str().unwrap(), "--size", "64", "--iters", "100000", "-q"])
+        .args([
+            "transfer",
+            CONTENT,
+            "--style",
+            STYLE,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "64",
+            "--iters",
+            "100000",
+            "-q",
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Wait for the first logged step, then interrupt.
     let log = dir.path().join("i.log.csv");
     let start = std::time::Instant::now();
-    while std::fs::read_to_string(&log).map(|s| s.lines().count() < 3).unwrap_or(true) {
+    while std::fs::read_to_string(&log)
+        .map(|s| s.lines().count() < 3)
+        .unwrap_or(true)
+    {
         assert!(start.elapsed().as_secs() < 120, "no progress within 120 s");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let k = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let k = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(k.success());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));

@@ -49,7 +49,13 @@ pub trait Hooks {
         Ok(false)
     }
     /// After step `iter` with the image `x` and the latest loss breakdown.
-    fn after_step(&mut self, _iter: usize, _evals: usize, _b: &Breakdown, _x: &[f32]) -> Result<()> {
+    fn after_step(
+        &mut self,
+        _iter: usize,
+        _evals: usize,
+        _b: &Breakdown,
+        _x: &[f32],
+    ) -> Result<()> {
         Ok(())
     }
 }

@@ -8,7 +8,9 @@ pub fn gram(f: Tensor<4>) -> Tensor<2> {
     let [n, c, h, w] = f.dims();
     assert_eq!(n, 1, "gram expects a single image");
     let m = f.reshape([c, h * w]);
-    m.clone().matmul(m.transpose()).div_scalar((c * h * w) as f32)
+    m.clone()
+        .matmul(m.transpose())
+        .div_scalar((c * h * w) as f32)
 }
 
 /// Masked Gram matrix: features multiplied by `mask` ([1, 1, H, W], already at the layer's

@@ -77,6 +77,26 @@ pub fn by_name(name: &str) -> anyhow::Result<Box<dyn Statistic>> {
         "meanstd" => Ok(Box::new(MeanStd)),
         "mmd-gauss" => Ok(Box::new(MmdGauss::default())),
         "swd" => Ok(Box::new(Swd::default())),
-        _ => anyhow::bail!("unknown --loss '{name}': expected one of {}", STATISTICS.join(", ")),
+        _ => anyhow::bail!(
+            "unknown --loss '{name}': expected one of {}",
+            STATISTICS.join(", ")
+        ),
     }
+}
+
+/// Per-layer distance (the statistic's normalised distance) of image `a` ([1, 3, H, W]) from
+/// the style of image `b`: the closed-loop measure of "how close is this to that style".
+pub fn image_distance(
+    net: &crate::vgg::Vgg19,
+    stat: &dyn Statistic,
+    a: Tensor<4>,
+    b: Tensor<4>,
+    layers: &[usize],
+) -> Vec<f64> {
+    let target = TargetBuilder::new(net, stat, layers).summarise(b, None);
+    net.features(a.without_autodiff(), layers)
+        .into_iter()
+        .zip(&target)
+        .map(|(f, t)| stat.distance(f, t).into_scalar::<f32>() as f64)
+        .collect()
 }

@@ -151,7 +151,11 @@ impl StyleTarget {
         let meta = ProfileMeta {
             format: PROFILE_FORMAT.into(),
             statistic: self.statistic.clone(),
-            layers: self.layers.iter().map(|&l| RELU_LAYERS[l].to_string()).collect(),
+            layers: self
+                .layers
+                .iter()
+                .map(|&l| RELU_LAYERS[l].to_string())
+                .collect(),
             tensors_per_layer: k,
             total_weight: self.total_weight,
             sources: self.sources.clone(),
@@ -159,7 +163,9 @@ impl StyleTarget {
         let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (&l, s) in self.layers.iter().zip(&self.summaries) {
             for (i, t) in s.0.iter().enumerate() {
-                let v: Vec<f32> = t.try_to_vec_as::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let v: Vec<f32> = t
+                    .try_to_vec_as::<f32>()
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
                 data.push((format!("{}.{i}", RELU_LAYERS[l]), t.dims().to_vec(), bytes));
             }

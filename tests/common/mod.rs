@@ -12,7 +12,9 @@ use stylelearn::weights::VggWeights;
 /// The real weights (cached by `stylelearn setup`; fetched on first use otherwise).
 pub fn weights() -> &'static VggWeights {
     static W: OnceLock<VggWeights> = OnceLock::new();
-    W.get_or_init(|| stylelearn::setup::resolve_weights(None, true).expect("weights: run `stylelearn setup`"))
+    W.get_or_init(|| {
+        stylelearn::setup::resolve_weights(None, true).expect("weights: run `stylelearn setup`")
+    })
 }
 
 pub fn net() -> Vgg19 {
@@ -25,7 +27,10 @@ pub fn data(name: &str) -> PathBuf {
 
 /// Runs the shipped binary.
 pub fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylelearn")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_stylelearn"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 pub fn stderr(o: &Output) -> String {

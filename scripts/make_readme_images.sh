@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Regenerates the README's gallery and texture-synthesis images with the shipped binary.
+# Usage: scripts/make_readme_images.sh   (from the repository root; takes ~15 minutes on 2 cores)
+set -euo pipefail
+B=./target/release/stylelearn
+cargo build --release --locked
+mkdir -p docs/gallery docs/textures
+[ -f demo-out/learned_style.png ] || $B demo --out demo-out -q
+
+# Gallery: one photo, two styles, and luminance-only transfer.
+P=assets/demo/photo.png
+$B transfer $P --style demo-out/learned_style.png --style-scale 0.667 -o docs/gallery/cartoon.png --size 192 --iters 150 -q
+$B transfer $P --style tests/data/reference/style.png -o docs/gallery/fur.png --size 192 --iters 150 -q
+$B transfer $P --style demo-out/learned_style.png --style-scale 0.667 --preserve-color -o docs/gallery/cartoon_preserve_color.png --size 192 --iters 150 -q
+cp demo-out/learned_style.png docs/gallery/learned_style.png
+cp $P docs/gallery/photo.png
+
+# Texture synthesis from one reference with each statistic (same seed, size, steps).
+SRC=assets/demo/dataset/chelsea.png
+cp $SRC docs/textures/reference.png
+echo "statistic,gram_error,swd" > docs/textures/table.csv
+for loss in gram meanstd mmd-gauss swd; do
+  $B learn $SRC --loss $loss -o docs/textures/$loss.png --size 96 --iters 200 --snapshots 0 --layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 -q
+  g=$($B compare docs/textures/$loss.png $SRC --size 0 --loss gram | tail -1 | cut -d, -f2)
+  s=$($B compare docs/textures/$loss.png $SRC --size 0 --loss swd | tail -1 | cut -d, -f2)
+  echo "$loss,$g,$s" >> docs/textures/table.csv
+  rm -f docs/textures/$loss.curve.* docs/textures/$loss.profile.safetensors
+done
+cat docs/textures/table.csv
