@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -514,34 +514,8 @@ pub fn save_safetensors(w: &VggWeights, path: &Path) -> Result<()> {
     let bytes = safetensors::serialize(tensors, &Some(metadata))
         .map_err(|e| anyhow!("cannot serialise VGG-19 weights: {e:?}"))?;
 
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vgg19-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(&bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    // A cache others may read (tempfile creates files private to the user).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(path).map_err(|e| e.error).with_context(|| {
-        format!(
-            "cannot move the new weights into place at {}",
-            path.display()
-        )
-    })?;
+    crate::image_io::write_atomic(path, &bytes)
+        .with_context(|| format!("cannot store the VGG-19 weights at {}", path.display()))?;
     Ok(())
 }
 

@@ -423,3 +423,76 @@ fn bad_datasets_fail_clearly() {
         stderr(&r)
     );
 }
+
+#[test]
+fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
+    let dir = tmp();
+    for loss in style::STATISTICS {
+        let out = dir.path().join(format!("{loss}.png"));
+        let o = cli(&[
+            "learn",
+            STYLE,
+            CONTENT,
+            "--masks",
+            "tests/data/masks",
+            "--loss",
+            loss,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "3",
+            "--snapshots",
+            "3",
+            "-q",
+        ]);
+        assert!(o.status.success(), "{loss}: {}", stderr(&o));
+        let profile = dir.path().join(format!("{loss}.profile.safetensors"));
+        let p = StyleTarget::load(&profile, &Device::flex()).unwrap();
+        assert_eq!(p.statistic, loss);
+        let t = dir.path().join(format!("t-{loss}.png"));
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style-profile",
+            profile.to_str().unwrap(),
+            "--loss",
+            loss,
+            "-o",
+            t.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "2",
+            "-q",
+        ]);
+        assert!(o.status.success(), "{loss}: {}", stderr(&o));
+        let other = if loss == "gram" { "swd" } else { "gram" };
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style-profile",
+            profile.to_str().unwrap(),
+            "--loss",
+            other,
+            "-o",
+            dir.path().join("x.png").to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "2",
+            "-q",
+        ]);
+        assert!(
+            !o.status.success(),
+            "{loss} profile used with --loss {other}"
+        );
+        assert!(
+            stderr(&o).contains(&format!("--loss {loss}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!dir.path().join("x.png").exists());
+    }
+}
