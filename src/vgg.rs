@@ -178,3 +178,121 @@ pub fn check_size(height: usize, width: usize) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::style::gram::{gram, gram_masked};
+    use crate::style::mask_at_layer;
+
+    fn net() -> Vgg19 {
+        Vgg19::synthetic(2, 7, &Device::flex())
+    }
+
+    #[test]
+    fn layer_names_parse_and_unknown_names_are_refused() {
+        assert_eq!(
+            parse_layers("relu1_1, relu4_2,relu5_4").unwrap(),
+            vec![0, 9, 15]
+        );
+        let e = parse_layers("relu1_1,conv4_2").unwrap_err().to_string();
+        assert!(e.contains("conv4_2") && e.contains("relu5_4"), "{e}");
+        assert!(parse_layers(" , ").is_err());
+    }
+
+    #[test]
+    fn any_size_from_16_px_and_any_aspect_gives_floor_pooled_shapes() {
+        let net = net();
+        let all: Vec<usize> = (0..16).collect();
+        for (h, w) in [(16, 16), (17, 33), (45, 16), (31, 64)] {
+            let x = crate::image_io::noise(w, h, 1).to_tensor(net.device());
+            let feats = net.features(x, &all);
+            for (i, f) in feats.iter().enumerate() {
+                let p = pools_before(i);
+                let (eh, ew) = ((0..p).fold(h, |s, _| s / 2), (0..p).fold(w, |s, _| s / 2));
+                assert_eq!(
+                    f.dims(),
+                    [1, net.channels(i), eh, ew],
+                    "{} at {h}×{w}",
+                    RELU_LAYERS[i]
+                );
+            }
+        }
+        assert!(check_size(15, 100).is_err());
+        assert!(check_size(16, 16).is_ok());
+    }
+
+    #[test]
+    fn features_come_back_in_the_requested_order_and_match_a_full_pass() {
+        let net = net();
+        let x = crate::image_io::noise(20, 24, 2).to_tensor(net.device());
+        let some = net.features(x.clone(), &[9, 0, 9]);
+        let all = net.features(x, &(0..16).collect::<Vec<_>>());
+        for (f, i) in some.iter().zip([9, 0, 9]) {
+            let d: f32 = (f.clone() - all[i].clone()).abs().max().into_scalar();
+            assert_eq!(d, 0.0);
+        }
+    }
+
+    #[test]
+    fn preprocessing_is_bgr_255_minus_mean() {
+        let net = net();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![0.1f32, 0.5, 0.9], [1, 3, 1, 1]),
+            net.device(),
+        );
+        let v: Vec<f32> = net.preprocess(x).try_to_vec_as::<f32>().unwrap();
+        let want = [
+            0.9 * 255.0 - 103.939,
+            0.5 * 255.0 - 116.779,
+            0.1 * 255.0 - 123.68,
+        ];
+        for (a, b) in v.iter().zip(want) {
+            assert!((a - b).abs() < 1e-3, "{v:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn masked_gram_with_a_full_mask_is_the_gram_and_ignores_where_the_region_is() {
+        let d = Device::flex();
+        let f = crate::image_io::noise(9, 7, 3).to_tensor(&d);
+        let ones = Tensor::<4>::ones([1, 1, 7, 9], &d);
+        let diff: f32 = (gram(f.clone()) - gram_masked(f.clone(), &ones))
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(diff < 1e-6);
+        // The same 3×3 patch placed at two positions: equal masked Grams.
+        let patch = crate::image_io::noise(3, 3, 4).data;
+        let place = |x0: usize, y0: usize| {
+            let mut img = vec![0.7f32; 3 * 7 * 9];
+            let mut m = vec![0.0f32; 7 * 9];
+            for c in 0..3 {
+                for y in 0..3 {
+                    for x in 0..3 {
+                        img[c * 63 + (y0 + y) * 9 + x0 + x] = patch[c * 9 + y * 3 + x];
+                        m[(y0 + y) * 9 + x0 + x] = 1.0;
+                    }
+                }
+            }
+            let t = Tensor::<4>::from_data(TensorData::new(img, [1, 3, 7, 9]), &d);
+            let m = Tensor::<4>::from_data(TensorData::new(m, [1, 1, 7, 9]), &d);
+            gram_masked(t, &m)
+        };
+        let diff: f32 = (place(0, 0) - place(5, 3)).abs().max().into_scalar();
+        assert!(diff < 1e-6, "masked Gram moved with the region: {diff}");
+    }
+
+    #[test]
+    fn masks_resize_to_every_layer_of_odd_sized_images() {
+        let net = net();
+        let (h, w) = (37, 23);
+        let x = crate::image_io::noise(w, h, 5).to_tensor(net.device());
+        let all: Vec<usize> = (0..16).collect();
+        let m = Tensor::<4>::ones([1, 1, h, w], net.device());
+        for (i, f) in net.features(x, &all).iter().enumerate() {
+            let ml = mask_at_layer(&m, pools_before(i));
+            assert_eq!(ml.dims()[2..], f.dims()[2..], "{}", RELU_LAYERS[i]);
+        }
+    }
+}

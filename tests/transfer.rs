@@ -311,6 +311,36 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
             vec!["transfer", CONTENT, "--style", "missing.png", "-o", o],
             "missing.png",
         ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "-o",
+                o,
+                "--size",
+                "32",
+                "--vgg",
+                junk.to_str().unwrap(),
+            ],
+            "junk.png",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "-o",
+                o,
+                "--size",
+                "32",
+                "--vgg",
+                "no/such/vgg.h5",
+            ],
+            "vgg.h5",
+        ),
     ];
     for (args, needle) in cases {
         let r = cli(&args);
@@ -372,4 +402,31 @@ fn ctrl_c_stops_and_writes_the_latest_image() {
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     let img = image_io::load(&out).expect("latest image written");
     assert_eq!(img.width.max(img.height), 64);
+}
+
+#[test]
+fn a_non_finite_loss_is_a_clear_error_and_writes_nothing() {
+    let dir = tmp();
+    let out = dir.path().join("nan.png");
+    let o = cli(&[
+        "transfer",
+        CONTENT,
+        "--style",
+        STYLE,
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "5",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e30",
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("the loss became") && e.contains("--lr"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(!out.exists());
 }
