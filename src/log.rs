@@ -1,4 +1,4 @@
-//! Loss logs: a CSV of every step (iteration, evaluations, stage, total, content, style, tv and
+//! Loss logs: a CSV of every step (iteration, evaluations, stage, total, content, style, tv, range and
 //! the per-layer style distances), rewritten atomically after each step so it is always whole.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ impl LossLog {
         Ok(log)
     }
 
-    /// The style layer names (columns after `tv`).
+    /// The style layer names (columns after `range`).
     pub fn layer_names(&self) -> &[String] {
         &self.layers
     }
@@ -54,7 +54,7 @@ impl LossLog {
 
     /// The CSV text.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("iteration,evaluations,stage,total,content,style,tv");
+        let mut s = String::from("iteration,evaluations,stage,total,content,style,tv,range");
         for l in &self.layers {
             s.push(',');
             s.push_str(l);
@@ -63,8 +63,8 @@ impl LossLog {
         for r in &self.rows {
             let _ = write!(
                 s,
-                "{},{},{},{:e},{:e},{:e},{:e}",
-                r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv
+                "{},{},{},{:e},{:e},{:e},{:e},{:e}",
+                r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv, r.b.range
             );
             for v in &r.b.per_layer {
                 let _ = write!(s, ",{v:e}");

@@ -4,7 +4,11 @@
 //! - style: Σₗ wₗ·dₗ with dₗ the statistic's relative distance (for Gram: ‖G−T‖²/‖T‖²) and the
 //!   layer weights wₗ scaled to sum to 1;
 //! - content: mean over content layers of ‖F−F꜀‖²/‖F꜀‖²;
-//! - total variation: mean over pixels and channels of squared neighbour differences (RGB in [0,1]).
+//! - total variation: mean over pixels and channels of squared neighbour differences (RGB in [0,1]);
+//! - range: [`RANGE_WEIGHT`] × mean over pixels of the squared distance outside [0, 1]. The saved
+//!   image is clipped to [0, 1]; without this term the optimiser parks pixels far outside the
+//!   range (their statistics then differ from the clipped image's: measured at 96² from noise,
+//!   a relative Gram error of 0.02 during optimisation became 0.13 on the saved image).
 //!
 //! [`ImageLoss`] evaluates all three with one VGG forward and one backward; it is the
 //! [`Objective`] that both `transfer` and `learn` optimise.
@@ -53,7 +57,7 @@ impl StyleTerm {
             );
         }
         let sum: f32 = w.iter().sum();
-        if w.iter().any(|v| !(*v >= 0.0) || !v.is_finite()) || sum <= 0.0 {
+        if w.iter().any(|v| v.is_sign_negative() || !v.is_finite()) || sum <= 0.0 {
             bail!("--layer-weights must be non-negative numbers with a positive sum");
         }
         Ok(Self {
@@ -98,6 +102,8 @@ pub struct Breakdown {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// Penalty for values outside [0, 1].
+    pub range: f64,
     /// Unweighted style distance per style layer.
     pub per_layer: Vec<f64>,
 }
@@ -169,14 +175,30 @@ impl<'a> ImageLoss<'a> {
             b.content = content.clone().into_scalar::<f32>() as f64;
             total = total + content;
         }
+        let range = range_penalty(x.clone()).mul_scalar(RANGE_WEIGHT);
+        b.range = range.clone().into_scalar::<f32>() as f64;
+        total = total + range;
         if self.tv_weight > 0.0 {
             let tv = total_variation(x).mul_scalar(self.tv_weight);
             b.tv = tv.clone().into_scalar::<f32>() as f64;
             total = total + tv;
         }
-        b.total = b.style + b.content + b.tv;
+        b.total = b.style + b.content + b.tv + b.range;
         (total, b)
     }
+}
+
+/// Weight of the out-of-range penalty (see the module docs).
+pub const RANGE_WEIGHT: f32 = 10.0;
+
+/// Mean over pixels and channels of the squared distance of each value outside [0, 1].
+pub fn range_penalty(x: Tensor<4>) -> Tensor<1> {
+    let [_, c, h, w] = x.dims();
+    let below = x.clone().neg().clamp_min(0.0);
+    let above = (x - 1.0).clamp_min(0.0);
+    (below.square() + above.square())
+        .sum()
+        .div_scalar((c * h * w) as f32)
 }
 
 /// Mean squared difference between horizontally and vertically neighbouring pixels.

@@ -99,7 +99,7 @@ impl Hooks for TransferHooks<'_> {
         }
         if let Some(n) = self.save_every
             && n > 0
-            && it % n == 0
+            && it.is_multiple_of(n)
         {
             let img = finish_image(x, self.size, self.chroma);
             let ext = self

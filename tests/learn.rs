@@ -205,8 +205,8 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
     assert_eq!(csv.lines().count(), 7);
     assert_eq!(
         csv.lines().next().unwrap().split(',').count(),
-        7 + 16,
-        "total + 16 per-layer columns"
+        8 + 16,
+        "losses + 16 per-layer columns"
     );
     let p = StyleTarget::load(
         &dir.path().join("style.profile.safetensors"),
@@ -495,4 +495,51 @@ fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
         );
         assert!(!dir.path().join("x.png").exists());
     }
+}
+
+#[test]
+fn the_saved_image_has_the_statistics_that_were_optimised() {
+    // Values outside [0, 1] are clipped when saving; the range penalty keeps the optimiser from
+    // relying on them, so the written PNG scores (almost) what the optimisation reached.
+    let net = net();
+    let dir = tmp();
+    let src = data("assets/demo/dataset/chelsea.png");
+    let cfg = stylelearn::learn::LearnConfig {
+        inputs: vec![src.clone()],
+        output: dir.path().join("t.png"),
+        weights: None,
+        masks: None,
+        region: stylelearn::dataset::Region::Foreground,
+        size: 48,
+        iters: 60,
+        snapshots: vec![],
+        layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap(),
+        layer_weights: None,
+        optimizer: OptimizerKind::Lbfgs,
+        lr: None,
+        seed: 0,
+        sample: None,
+        skip_bad: false,
+        max_side: None,
+        tv_weight: 0.0,
+        quiet: true,
+        statistic: "gram".into(),
+    };
+    let r = stylelearn::learn::learn(&net, &cfg).unwrap();
+    let optimised = r.last.per_layer.iter().sum::<f64>() / 5.0;
+    let saved = image_io::load(&cfg.output).unwrap();
+    let reference = image_io::load(&src).unwrap();
+    let stat = style::by_name("gram").unwrap();
+    let d = style::image_distance(
+        &net,
+        stat.as_ref(),
+        saved.to_tensor(net.device()),
+        reference.to_tensor(net.device()),
+        &cfg.layers,
+    );
+    let measured = d.iter().sum::<f64>() / d.len() as f64;
+    assert!(
+        measured <= 1.5 * optimised + 0.01,
+        "optimised {optimised:.4}, saved image {measured:.4}"
+    );
 }
