@@ -5,7 +5,7 @@ set -euo pipefail
 B=./target/release/stylelearn
 cargo build --release --locked
 mkdir -p docs/gallery docs/textures
-[ -f demo-out/learned_style.png ] || $B demo --out demo-out -q
+rm -rf demo-out && $B demo --out demo-out
 
 # Gallery: one photo, two styles, and luminance-only transfer.
 P=assets/demo/photo.png
@@ -26,4 +26,5 @@ for loss in gram meanstd mmd-gauss swd; do
   echo "$loss,$g,$s" >> docs/textures/table.csv
   rm -f docs/textures/$loss.curve.* docs/textures/$loss.profile.safetensors
 done
+rm -f docs/gallery/*.log.csv
 cat docs/textures/table.csv
