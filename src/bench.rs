@@ -92,8 +92,35 @@ pub fn run(
         .map(|n| n.get())
         .unwrap_or(1);
     let gflops = matmul_gflops(net, 1024);
-    println!("backend: burn-flex (CPU, {threads} threads); f32 matmul 1024³: {gflops:.1} GFLOP/s");
+    println!(
+        "backend: {:?} ({threads} CPU threads); f32 matmul 1024³: {gflops:.1} GFLOP/s",
+        net.device()
+    );
     println!();
+    if dataset_memory {
+        println!(
+            "| references streamed (128², all 16 layers) | seconds | RSS after, MiB | peak RSS, MiB |"
+        );
+        println!("|---:|---:|---:|---:|");
+        let layers: Vec<usize> = (0..16).collect();
+        let stat = style::by_name("gram")?;
+        for n in [10usize, 200] {
+            let start = Instant::now();
+            let mut b = TargetBuilder::new(net, stat.as_ref(), &layers);
+            for i in 0..n {
+                let img: Rgb = image_io::noise(128, 96 + (i % 3) * 16, i as u64);
+                b.add(&format!("noise{i}"), img.to_tensor(net.device()), None, 1.0)?;
+            }
+            let _ = b.finish()?;
+            println!(
+                "| {n} | {:.1} | {:.0} | {:.0} |",
+                start.elapsed().as_secs_f64(),
+                rss_mib().unwrap_or(f64::NAN),
+                peak_rss_mib().unwrap_or(f64::NAN)
+            );
+        }
+        println!();
+    }
     println!("| size | s/step (median of {steps}) | steps/min | peak RSS MiB |");
     println!("|---:|---:|---:|---:|");
     for &s in sizes {
@@ -147,30 +174,6 @@ pub fn run(
             r.evals,
             peak_rss_mib().unwrap_or(f64::NAN)
         );
-    }
-    if dataset_memory {
-        println!();
-        println!(
-            "| references streamed (128², all 16 layers) | seconds | RSS after, MiB | peak RSS, MiB |"
-        );
-        println!("|---:|---:|---:|---:|");
-        let layers: Vec<usize> = (0..16).collect();
-        let stat = style::by_name("gram")?;
-        for n in [10usize, 200] {
-            let start = Instant::now();
-            let mut b = TargetBuilder::new(net, stat.as_ref(), &layers);
-            for i in 0..n {
-                let img: Rgb = image_io::noise(128, 96 + (i % 3) * 16, i as u64);
-                b.add(&format!("noise{i}"), img.to_tensor(net.device()), None, 1.0)?;
-            }
-            let _ = b.finish()?;
-            println!(
-                "| {n} | {:.1} | {:.0} | {:.0} |",
-                start.elapsed().as_secs_f64(),
-                rss_mib().unwrap_or(f64::NAN),
-                peak_rss_mib().unwrap_or(f64::NAN)
-            );
-        }
     }
     Ok(())
 }

@@ -267,8 +267,10 @@ struct BenchArgs {
     common: Common,
 }
 
+/// The compute device: the flex CPU backend, or a GPU when built with `--features cuda|wgpu`
+/// (burn's default device prefers CUDA, then wgpu, then flex).
 fn device() -> Device {
-    Device::flex()
+    Device::default()
 }
 
 fn load_net(common: &Common) -> Result<Vgg19> {
