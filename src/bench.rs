@@ -142,34 +142,20 @@ pub fn run(
         photo.save(&c)?;
         image_io::noise(512, 512, 4).save(&s)?;
         let cfg = crate::transfer::TransferConfig {
-            content: c,
-            style: crate::transfer::StyleSource::Images(vec![(s, 1.0)]),
-            output: dir.path().join("out.png"),
             size: 512,
-            scales: None,
-            iters: 300,
-            content_weight: 1.0,
-            style_weight: 3.0,
-            tv_weight: 1.0,
-            content_layers: parse_layers("relu4_2")?,
-            style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?,
-            layer_weights: None,
-            style_scale: 1.0,
-            optimizer: crate::optim::run::OptimizerKind::Lbfgs,
-            lr: None,
-            init: crate::transfer::Init::Content,
-            seed: 0,
-            save_every: None,
-            preserve_color: false,
-            log: None,
             quiet: true,
-            statistic: "gram".into(),
+            ..crate::transfer::TransferConfig::new(
+                c,
+                crate::transfer::StyleSource::Images(vec![(s, 1.0)]),
+                dir.path().join("out.png"),
+            )
         };
         let start = Instant::now();
         let r = crate::transfer::transfer(net, &cfg)?;
         println!();
         println!(
-            "full transfer 512×384, 300 L-BFGS iterations: {:.0} s wall, {} evaluations, peak RSS {:.0} MiB",
+            "full transfer 512×384, {} L-BFGS iterations: {:.0} s wall, {} evaluations, peak RSS {:.0} MiB",
+            cfg.iters,
             start.elapsed().as_secs_f64(),
             r.evals,
             peak_rss_mib().unwrap_or(f64::NAN)

@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::dataset::Region;
 use crate::image_io::{self, write_atomic};
 use crate::learn::{self, LearnConfig, Outputs};
-use crate::optim::run::OptimizerKind;
 use crate::style;
-use crate::transfer::{self, Init, StyleSource, TransferConfig};
+use crate::transfer::{self, StyleSource, TransferConfig};
 use crate::vgg::{Vgg19, parse_layers};
 
 macro_rules! asset {
@@ -79,25 +77,12 @@ pub fn run(
         .filter(|&s| s <= iters)
         .collect();
     let cfg = LearnConfig {
-        inputs: vec![data],
-        output: style_png.clone(),
-        weights: None,
-        masks: None,
-        region: Region::Foreground,
         size: STYLE_SIDE,
         iters,
         snapshots: snapshots.clone(),
-        layers: (0..16).collect(),
-        layer_weights: None,
-        optimizer: OptimizerKind::Lbfgs,
-        lr: None,
-        seed: 0,
-        sample: None,
-        skip_bad: false,
         max_side: Some(PHOTO_SIDE),
-        tv_weight: 0.0,
         quiet,
-        statistic: "gram".into(),
+        ..LearnConfig::new(vec![data], style_png.clone())
     };
     let learned = learn::learn(net, &cfg)?;
     let outputs = Outputs::for_image(&style_png);
@@ -107,28 +92,12 @@ pub fn run(
     let from_profile = StyleSource::Profile(outputs.profile.clone());
     let tcfg =
         |content: &str, output: &str, style: &StyleSource, preserve_color: bool| TransferConfig {
-            content: out.join(content),
-            style: style.clone(),
-            output: out.join(output),
             size: PHOTO_SIDE,
-            scales: None,
             iters: transfer_iters,
-            content_weight: 1.0,
-            style_weight: 3.0,
-            tv_weight: 1.0,
-            content_layers: parse_layers("relu4_2").expect("valid"),
-            style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").expect("valid"),
-            layer_weights: None,
             style_scale: STYLE_SIDE as f64 / PHOTO_SIDE as f64,
-            optimizer: OptimizerKind::Lbfgs,
-            lr: None,
-            init: Init::Content,
-            seed: 0,
-            save_every: None,
             preserve_color,
-            log: None,
             quiet,
-            statistic: "gram".into(),
+            ..TransferConfig::new(out.join(content), style.clone(), out.join(output))
         };
     transfer::transfer(net, &tcfg("photo.png", "result.png", &from_image, false))?;
     let variants = [

@@ -21,6 +21,16 @@ use crate::style::{self, StyleTarget, Summary, TargetBuilder};
 use crate::transfer::sibling;
 use crate::vgg::{RELU_LAYERS, Vgg19};
 
+/// Defaults of `learn` (the command line shows the same values).
+pub mod defaults {
+    pub const SIZE: usize = 256;
+    pub const ITERS: usize = 1500;
+    pub const SNAPSHOTS: &str = "15,150,1500";
+    pub const MAX_SIDE: usize = 512;
+    /// All 16 relu layers, as in the seed write-up.
+    pub const LAYERS: &str = "relu1_1,relu1_2,relu2_1,relu2_2,relu3_1,relu3_2,relu3_3,relu3_4,relu4_1,relu4_2,relu4_3,relu4_4,relu5_1,relu5_2,relu5_3,relu5_4";
+}
+
 /// Everything `learn` needs.
 #[derive(Clone, Debug)]
 pub struct LearnConfig {
@@ -45,6 +55,36 @@ pub struct LearnConfig {
     pub tv_weight: f32,
     pub quiet: bool,
     pub statistic: String,
+}
+
+impl LearnConfig {
+    /// A configuration with every default, learning from `inputs` into `output`.
+    pub fn new(inputs: Vec<PathBuf>, output: PathBuf) -> Self {
+        Self {
+            inputs,
+            output,
+            weights: None,
+            masks: None,
+            region: Region::Foreground,
+            size: defaults::SIZE,
+            iters: defaults::ITERS,
+            snapshots: defaults::SNAPSHOTS
+                .split(',')
+                .map(|v| v.parse().expect("valid default"))
+                .collect(),
+            layers: (0..16).collect(),
+            layer_weights: None,
+            optimizer: OptimizerKind::Lbfgs,
+            lr: None,
+            seed: 0,
+            sample: None,
+            skip_bad: false,
+            max_side: Some(defaults::MAX_SIDE),
+            tv_weight: 0.0,
+            quiet: false,
+            statistic: "gram".into(),
+        }
+    }
 }
 
 /// The files a learn run writes beside the style image.

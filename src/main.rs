@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 use stylelearn::dataset::Region;
-use stylelearn::learn::{self, LearnConfig};
+use stylelearn::learn::{self, LearnConfig, defaults as ldef};
 use stylelearn::optim::run::OptimizerKind;
-use stylelearn::transfer::{self, Init, StyleSource, TransferConfig};
+use stylelearn::transfer::{self, Init, StyleSource, TransferConfig, defaults as tdef};
 use stylelearn::vgg::{self, Vgg19};
 use stylelearn::{bench, demo, setup, style};
 
@@ -84,24 +84,31 @@ struct TransferArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// Long side of the output in pixels.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = tdef::SIZE)]
     size: usize,
     /// Coarse-to-fine pyramid, e.g. 256,512,1024 (each stage starts from the upsampled previous
     /// result; --iters per stage). Overrides --size.
     #[arg(long, value_delimiter = ',')]
     scales: Option<Vec<usize>>,
     /// Optimiser iterations (per scale).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = tdef::ITERS)]
     iters: usize,
-    #[arg(long, default_value_t = 1.0)]
+    /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.
+    #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
     content_weight: f32,
-    #[arg(long, default_value_t = 3.0)]
+    /// Weight of the style loss Σₗ wₗ‖G−T‖²/‖T‖²: every layer is normalised by its target's
+    /// squared norm (raw Gram magnitudes differ by up to 10⁵ between layers) and the layer
+    /// weights wₗ sum to 1, so every chosen layer contributes.
+    #[arg(long, default_value_t = tdef::STYLE_WEIGHT)]
     style_weight: f32,
-    #[arg(long, default_value_t = 1.0)]
+    /// Weight of total variation: mean squared difference of neighbouring RGB values in [0,1].
+    #[arg(long, default_value_t = tdef::TV_WEIGHT)]
     tv_weight: f32,
-    #[arg(long, default_value = "relu4_2")]
+    /// Layers whose activations carry the content (relu1_1 … relu5_4).
+    #[arg(long, default_value = tdef::CONTENT_LAYERS)]
     content_layers: String,
-    #[arg(long, default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")]
+    /// Layers whose statistics carry the style.
+    #[arg(long, default_value = tdef::STYLE_LAYERS)]
     style_layers: String,
     /// Relative weight of each style layer, comma-separated (default: equal).
     #[arg(long, value_delimiter = ',')]
@@ -110,7 +117,7 @@ struct TransferArgs {
     #[arg(long, value_delimiter = ',')]
     style_blend: Option<Vec<f64>>,
     /// Style image size relative to the output (long side).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = tdef::STYLE_SCALE)]
     style_scale: f64,
     #[arg(long, value_enum, default_value_t = OptimizerKind::Lbfgs)]
     optimizer: OptimizerKind,
@@ -154,13 +161,10 @@ struct DatasetArgs {
     #[arg(long, value_enum, default_value_t = Region::Foreground, requires = "masks")]
     region: Region,
     /// Layers whose statistics are matched (default: all 16 relu layers, as in the seed).
-    #[arg(
-        long,
-        default_value = "relu1_1,relu1_2,relu2_1,relu2_2,relu3_1,relu3_2,relu3_3,relu3_4,relu4_1,relu4_2,relu4_3,relu4_4,relu5_1,relu5_2,relu5_3,relu5_4"
-    )]
+    #[arg(long, default_value = ldef::LAYERS)]
     layers: String,
     /// Dataset images are resized so their long side is at most this.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = ldef::MAX_SIDE)]
     max_side: usize,
     /// Skip unreadable images found in folders (with a warning) instead of stopping.
     #[arg(long)]
@@ -179,12 +183,12 @@ struct LearnArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// Side of the square style image.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ldef::SIZE)]
     size: usize,
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = ldef::ITERS)]
     iters: usize,
     /// Iterations at which snapshots are written.
-    #[arg(long, value_delimiter = ',', default_value = "15,150,1500")]
+    #[arg(long, value_delimiter = ',', default_value = ldef::SNAPSHOTS)]
     snapshots: Vec<usize>,
     #[arg(long, value_delimiter = ',')]
     layer_weights: Option<Vec<f32>>,
@@ -239,7 +243,7 @@ struct CompareArgs {
     /// Resize both so the long side is this many pixels (0: keep sizes).
     #[arg(long, default_value_t = 256)]
     size: usize,
-    #[arg(long, default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")]
+    #[arg(long, default_value = tdef::STYLE_LAYERS)]
     layers: String,
     /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
     /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
@@ -278,28 +282,19 @@ fn load_net(common: &Common) -> Result<Vgg19> {
     Ok(Vgg19::new(&w, &device()))
 }
 
+/// The dataset part of a learn configuration (the rest keeps the library's defaults).
 fn learn_config(d: &DatasetArgs, output: PathBuf, quiet: bool) -> Result<LearnConfig> {
     style::by_name(&d.statistic)?;
     Ok(LearnConfig {
-        inputs: d.dataset.clone(),
-        output,
         weights: d.weights.clone(),
         masks: d.masks.clone(),
         region: d.region,
-        size: 256,
-        iters: 1,
-        snapshots: Vec::new(),
         layers: vgg::parse_layers(&d.layers)?,
-        layer_weights: None,
-        optimizer: OptimizerKind::Lbfgs,
-        lr: None,
-        seed: 0,
-        sample: None,
         skip_bad: d.skip_bad,
         max_side: Some(d.max_side),
-        tv_weight: 0.0,
         quiet,
         statistic: d.statistic.clone(),
+        ..LearnConfig::new(d.dataset.clone(), output)
     })
 }
 

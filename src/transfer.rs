@@ -40,6 +40,18 @@ pub enum StyleSource {
     Profile(PathBuf),
 }
 
+/// Defaults of `transfer` (the command line shows the same values).
+pub mod defaults {
+    pub const SIZE: usize = 512;
+    pub const ITERS: usize = 300;
+    pub const CONTENT_WEIGHT: f32 = 1.0;
+    pub const STYLE_WEIGHT: f32 = 3.0;
+    pub const TV_WEIGHT: f32 = 1.0;
+    pub const CONTENT_LAYERS: &str = "relu4_2";
+    pub const STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+    pub const STYLE_SCALE: f64 = 1.0;
+}
+
 /// Everything `transfer` needs.
 #[derive(Clone, Debug)]
 pub struct TransferConfig {
@@ -65,6 +77,36 @@ pub struct TransferConfig {
     pub log: Option<PathBuf>,
     pub quiet: bool,
     pub statistic: String,
+}
+
+impl TransferConfig {
+    /// A configuration with every default, writing `output`.
+    pub fn new(content: PathBuf, style: StyleSource, output: PathBuf) -> Self {
+        Self {
+            content,
+            style,
+            output,
+            size: defaults::SIZE,
+            scales: None,
+            iters: defaults::ITERS,
+            content_weight: defaults::CONTENT_WEIGHT,
+            style_weight: defaults::STYLE_WEIGHT,
+            tv_weight: defaults::TV_WEIGHT,
+            content_layers: vgg::parse_layers(defaults::CONTENT_LAYERS).expect("valid default"),
+            style_layers: vgg::parse_layers(defaults::STYLE_LAYERS).expect("valid default"),
+            layer_weights: None,
+            style_scale: defaults::STYLE_SCALE,
+            optimizer: OptimizerKind::Lbfgs,
+            lr: None,
+            init: Init::Content,
+            seed: 0,
+            save_every: None,
+            preserve_color: false,
+            log: None,
+            quiet: false,
+            statistic: "gram".into(),
+        }
+    }
 }
 
 /// Result of a transfer.

@@ -505,25 +505,13 @@ fn the_saved_image_has_the_statistics_that_were_optimised() {
     let dir = tmp();
     let src = data("assets/demo/dataset/chelsea.png");
     let cfg = stylelearn::learn::LearnConfig {
-        inputs: vec![src.clone()],
-        output: dir.path().join("t.png"),
-        weights: None,
-        masks: None,
-        region: stylelearn::dataset::Region::Foreground,
         size: 48,
         iters: 60,
         snapshots: vec![],
         layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap(),
-        layer_weights: None,
-        optimizer: OptimizerKind::Lbfgs,
-        lr: None,
-        seed: 0,
-        sample: None,
-        skip_bad: false,
         max_side: None,
-        tv_weight: 0.0,
         quiet: true,
-        statistic: "gram".into(),
+        ..stylelearn::learn::LearnConfig::new(vec![src.clone()], dir.path().join("t.png"))
     };
     let r = stylelearn::learn::learn(&net, &cfg).unwrap();
     let optimised = r.last.per_layer.iter().sum::<f64>() / 5.0;

@@ -18,28 +18,15 @@ const CONTENT: &str = "tests/data/reference/content.png";
 
 fn config(out: &std::path::Path) -> TransferConfig {
     TransferConfig {
-        content: data(CONTENT),
-        style: StyleSource::Images(vec![(data(STYLE), 1.0)]),
-        output: out.to_path_buf(),
         size: 64,
-        scales: None,
         iters: 15,
-        content_weight: 1.0,
-        style_weight: 3.0,
-        tv_weight: 1.0,
-        content_layers: parse_layers("relu4_2").unwrap(),
-        style_layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap(),
-        layer_weights: None,
-        style_scale: 1.0,
-        optimizer: OptimizerKind::Lbfgs,
-        lr: None,
-        init: Init::Content,
         seed: 1,
-        save_every: None,
-        preserve_color: false,
-        log: None,
         quiet: true,
-        statistic: "gram".into(),
+        ..TransferConfig::new(
+            data(CONTENT),
+            StyleSource::Images(vec![(data(STYLE), 1.0)]),
+            out.to_path_buf(),
+        )
     }
 }
 
