@@ -107,9 +107,10 @@ struct TransferArgs {
     /// Layers whose activations carry the content (relu1_1 … relu5_4).
     #[arg(long, default_value = tdef::CONTENT_LAYERS)]
     content_layers: String,
-    /// Layers whose statistics carry the style.
-    #[arg(long, default_value = tdef::STYLE_LAYERS)]
-    style_layers: String,
+    /// Layers whose statistics carry the style [default: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1,
+    /// or with a --style-profile lacking some of them, all of the profile's layers].
+    #[arg(long)]
+    style_layers: Option<String>,
     /// Relative weight of each style layer, comma-separated (default: equal).
     #[arg(long, value_delimiter = ',')]
     layer_weights: Option<Vec<f32>>,
@@ -350,7 +351,11 @@ fn run(cli: Cli) -> Result<Option<String>> {
                 style_weight: a.style_weight,
                 tv_weight: a.tv_weight,
                 content_layers: vgg::parse_layers(&a.content_layers)?,
-                style_layers: vgg::parse_layers(&a.style_layers)?,
+                style_layers: a
+                    .style_layers
+                    .as_deref()
+                    .map(vgg::parse_layers)
+                    .transpose()?,
                 layer_weights: a.layer_weights,
                 style_scale: a.style_scale,
                 optimizer: a.optimizer,

@@ -65,7 +65,9 @@ pub struct TransferConfig {
     pub style_weight: f32,
     pub tv_weight: f32,
     pub content_layers: Vec<usize>,
-    pub style_layers: Vec<usize>,
+    /// Style layers; `None`: the default five, or with a style profile that lacks some of
+    /// them, all of the profile's layers.
+    pub style_layers: Option<Vec<usize>>,
     pub layer_weights: Option<Vec<f32>>,
     pub style_scale: f64,
     pub optimizer: OptimizerKind,
@@ -93,7 +95,7 @@ impl TransferConfig {
             style_weight: defaults::STYLE_WEIGHT,
             tv_weight: defaults::TV_WEIGHT,
             content_layers: vgg::parse_layers(defaults::CONTENT_LAYERS).expect("valid default"),
-            style_layers: vgg::parse_layers(defaults::STYLE_LAYERS).expect("valid default"),
+            style_layers: None,
             layer_weights: None,
             style_scale: defaults::STYLE_SCALE,
             optimizer: OptimizerKind::Lbfgs,
@@ -182,12 +184,13 @@ pub fn validate(cfg: &TransferConfig) -> Result<()> {
         }
     }
     if let Some(lw) = &cfg.layer_weights
-        && lw.len() != cfg.style_layers.len()
+        && let Some(layers) = &cfg.style_layers
+        && lw.len() != layers.len()
     {
         bail!(
             "--layer-weights has {} values but --style-layers names {} layers",
             lw.len(),
-            cfg.style_layers.len()
+            layers.len()
         );
     }
     if let StyleSource::Images(list) = &cfg.style {
@@ -254,9 +257,16 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
             .collect::<Result<_>>()?,
         StyleSource::Profile(_) => Vec::new(),
     };
+    let style_layers = effective_style_layers(cfg, profile.as_ref())?;
     let scales = cfg.scales.clone().unwrap_or_else(|| vec![cfg.size]);
     let mut log = match &cfg.log {
-        Some(p) => Some(LossLog::create(p, &style_layer_names(cfg))?),
+        Some(p) => {
+            let names: Vec<String> = style_layers
+                .iter()
+                .map(|&l| vgg::RELU_LAYERS[l].to_string())
+                .collect();
+            Some(LossLog::create(p, &names)?)
+        }
         None => None,
     };
     let mut x: Option<(Vec<f32>, usize, usize)> = None;
@@ -276,7 +286,7 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
         };
         // Style targets at this scale.
         let (style_layers, targets): (Vec<usize>, Vec<Summary>) = match &profile {
-            Some(t) => select_profile_layers(t, cfg)?,
+            Some(t) => (style_layers.clone(), profile_summaries(t, &style_layers)),
             None => {
                 let mut parts = Vec::new();
                 for (img, weight, path) in &styles {
@@ -293,7 +303,7 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
                     } else {
                         s
                     };
-                    let b = TargetBuilder::new(net, stat.as_ref(), &cfg.style_layers);
+                    let b = TargetBuilder::new(net, stat.as_ref(), &style_layers);
                     parts.push((b.summarise(s.to_tensor(net.device()), None), *weight));
                 }
                 let refs: Vec<(&[Summary], f64)> = parts
@@ -302,7 +312,7 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
                     .map(|(s, w)| (s.as_slice(), *w))
                     .collect();
                 (
-                    cfg.style_layers.clone(),
+                    style_layers.clone(),
                     style::target::blend(stat.as_ref(), &refs),
                 )
             }
@@ -377,38 +387,36 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
     })
 }
 
-fn style_layer_names(cfg: &TransferConfig) -> Vec<String> {
-    cfg.style_layers
-        .iter()
-        .map(|&l| vgg::RELU_LAYERS[l].to_string())
-        .collect()
+/// The style layers of a run: as given; by default the five standard layers, or all of a style
+/// profile's layers when the profile lacks some of those. Given layers must be in the profile.
+fn effective_style_layers(
+    cfg: &TransferConfig,
+    profile: Option<&StyleTarget>,
+) -> Result<Vec<usize>> {
+    let default = vgg::parse_layers(defaults::STYLE_LAYERS).expect("valid default");
+    let names = |l: &[usize]| {
+        l.iter()
+            .map(|&l| vgg::RELU_LAYERS[l])
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Ok(match (profile, &cfg.style_layers) {
+        (None, given) => given.clone().unwrap_or(default),
+        (Some(t), None) if default.iter().all(|l| t.layers.contains(l)) => default,
+        (Some(t), None) => t.layers.clone(),
+        (Some(t), Some(given)) if given.iter().all(|l| t.layers.contains(l)) => given.clone(),
+        (Some(t), Some(given)) => bail!(
+            "--style-layers {} are not all in the style profile (it has {}); pick from those",
+            names(given),
+            names(&t.layers)
+        ),
+    })
 }
 
-/// The profile's summaries at the requested style layers, which must all be in the profile.
-fn select_profile_layers(
-    t: &StyleTarget,
-    cfg: &TransferConfig,
-) -> Result<(Vec<usize>, Vec<Summary>)> {
-    let wanted: Vec<usize> = if cfg.style_layers.iter().all(|l| t.layers.contains(l)) {
-        cfg.style_layers.clone()
-    } else {
-        bail!(
-            "--style-layers {} are not all in the style profile (it has {}); pick from those",
-            cfg.style_layers
-                .iter()
-                .map(|&l| vgg::RELU_LAYERS[l])
-                .collect::<Vec<_>>()
-                .join(","),
-            t.layers
-                .iter()
-                .map(|&l| vgg::RELU_LAYERS[l])
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-    };
-    let s = wanted
+/// The profile's summaries at `layers` (all present in it).
+fn profile_summaries(t: &StyleTarget, layers: &[usize]) -> Vec<Summary> {
+    layers
         .iter()
         .map(|l| t.summaries[t.layers.iter().position(|k| k == l).expect("checked")].clone())
-        .collect();
-    Ok((wanted, s))
+        .collect()
 }

@@ -531,3 +531,61 @@ fn the_saved_image_has_the_statistics_that_were_optimised() {
         "optimised {optimised:.4}, saved image {measured:.4}"
     );
 }
+
+#[test]
+fn a_profile_with_other_layers_drives_transfer_by_default_and_refuses_missing_layers() {
+    let dir = tmp();
+    let profile = dir.path().join("p.safetensors");
+    let o = cli(&[
+        "profile",
+        STYLE,
+        "--layers",
+        "relu1_1,relu2_1",
+        "-o",
+        profile.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("t.png");
+    let o = cli(&[
+        "transfer",
+        CONTENT,
+        "--style-profile",
+        profile.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "2",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(dir.path().join("t.log.csv")).unwrap();
+    assert!(
+        log.lines().next().unwrap().ends_with(",relu1_1,relu2_1"),
+        "{log}"
+    );
+    let bad = dir.path().join("u.png");
+    let o = cli(&[
+        "transfer",
+        CONTENT,
+        "--style-profile",
+        profile.to_str().unwrap(),
+        "--style-layers",
+        "relu5_1",
+        "-o",
+        bad.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "2",
+        "-q",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("relu5_1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!bad.exists());
+}
