@@ -285,8 +285,8 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
             content.clone()
         };
         // Style targets at this scale.
-        let (style_layers, targets): (Vec<usize>, Vec<Summary>) = match &profile {
-            Some(t) => (style_layers.clone(), profile_summaries(t, &style_layers)),
+        let targets: Vec<Summary> = match &profile {
+            Some(t) => profile_summaries(t, &style_layers),
             None => {
                 let mut parts = Vec::new();
                 for (img, weight, path) in &styles {
@@ -311,10 +311,7 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
                     .filter(|(_, w)| *w > 0.0)
                     .map(|(s, w)| (s.as_slice(), *w))
                     .collect();
-                (
-                    style_layers.clone(),
-                    style::target::blend(stat.as_ref(), &refs),
-                )
+                style::target::blend(stat.as_ref(), &refs)
             }
         };
         let mut loss = ImageLoss::new(net, w, h);
@@ -326,7 +323,7 @@ pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
         ));
         loss.style = Some(StyleTerm::new(
             style::by_name(&cfg.statistic)?,
-            style_layers,
+            style_layers.clone(),
             cfg.layer_weights.clone(),
             targets,
             cfg.style_weight,
