@@ -310,12 +310,8 @@ fn run(cli: Cli) -> Result<Option<String>> {
                 Some(f) => setup::setup_from_file(&f, common.quiet)?,
                 None => setup::setup(force, common.quiet)?,
             };
-            let w = stylelearn::weights::load(&path)?;
-            println!(
-                "VGG-19 weights ready: {} ({} conv layers)",
-                path.display(),
-                w.convs.len()
-            );
+            // setup has already read back and checked the cached file; print its path for scripts.
+            println!("{}", path.display());
             Ok(None)
         }
         Command::Transfer(a) => {
