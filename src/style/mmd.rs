@@ -241,6 +241,16 @@ pub(super) mod tests {
             .collect()
     }
 
+    /// Another "texture": per channel ≈ N(0, 1) like [`randn`] (0.95² + 0.3122² ≈ 1), but all
+    /// channels share one latent, so only the joint distribution differs.
+    pub fn correlated(seed: u64, c: usize, h: usize, w: usize) -> Vec<f32> {
+        let z = randn(seed, 1, h, w);
+        let e = randn(seed + 1, c, h, w);
+        (0..c * h * w)
+            .map(|i| 0.95 * z[i % (h * w)] + 0.3122 * e[i])
+            .collect()
+    }
+
     pub fn t4(v: Vec<f32>, c: usize, h: usize, w: usize, dev: &Device) -> Tensor<4> {
         Tensor::from_data(TensorData::new(v, [1, c, h, w]), dev)
     }
@@ -300,12 +310,7 @@ pub(super) mod tests {
         let (c, h, w) = (6, 12, 12);
         let a = randn(1, c, h, w);
         let a2 = randn(2, c, h, w);
-        // Same per-channel mean and variance as `a`, but all channels share one latent.
-        let z = randn(3, 1, h, w);
-        let e = randn(4, c, h, w);
-        let b: Vec<f32> = (0..c * h * w)
-            .map(|i| 0.95 * z[i % (h * w)] + 0.3122 * e[i])
-            .collect();
+        let b = correlated(3, c, h, w);
         let s = stat.summarise(t4(a, c, h, w, &Device::flex()), None);
         let same = dist(&stat, &a2, &s, c, h, w);
         let diff = dist(&stat, &b, &s, c, h, w);

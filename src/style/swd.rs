@@ -208,7 +208,7 @@ impl Statistic for Swd {
 
 #[cfg(test)]
 mod tests {
-    use super::super::mmd::tests::{left_mask, randn, scramble_right, t4};
+    use super::super::mmd::tests::{correlated, left_mask, randn, scramble_right, t4};
     use super::*;
     use burn::tensor::Device;
 
@@ -248,12 +248,7 @@ mod tests {
         let (c, h, w) = (8, 16, 16);
         let a = randn(1, c, h, w);
         let a2 = randn(2, c, h, w);
-        // Same per-channel mean and variance as `a`, but all channels share one latent.
-        let z = randn(3, 1, h, w);
-        let e = randn(4, c, h, w);
-        let b: Vec<f32> = (0..c * h * w)
-            .map(|i| 0.95 * z[i % (h * w)] + 0.3122 * e[i])
-            .collect();
+        let b = correlated(3, c, h, w);
         let s = stat.summarise(t4(a, c, h, w, &Device::flex()), None);
         let same = dist(&stat, &a2, &s, c, h, w);
         let diff = dist(&stat, &b, &s, c, h, w);
