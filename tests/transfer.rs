@@ -7,34 +7,35 @@ use common::*;
 use stylelearn::color;
 use stylelearn::image_io::{self, Rgb};
 use stylelearn::loss::{ImageLoss, StyleTerm};
+use stylelearn::observe::Silent;
 use stylelearn::optim::Objective;
-use stylelearn::optim::run::OptimizerKind;
-use stylelearn::style::{self, TargetBuilder};
-use stylelearn::transfer::{Init, StyleSource, TransferConfig, transfer};
+use stylelearn::optim::OptimizerKind;
+use stylelearn::style::{StatisticKind, TargetBuilder};
+use stylelearn::transfer::{Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings};
 use stylelearn::vgg::{Vgg19, parse_layers};
 
 const STYLE: &str = "tests/data/reference/style.png";
 const CONTENT: &str = "tests/data/reference/content.png";
 
-fn config(out: &std::path::Path) -> TransferConfig {
-    TransferConfig {
+fn config() -> TransferSettings {
+    TransferSettings {
         size: 64,
         iters: 15,
         seed: 1,
-        quiet: true,
-        ..TransferConfig::new(
-            data(CONTENT),
-            StyleSource::Images(vec![(data(STYLE), 1.0)]),
-            out.to_path_buf(),
-        )
+        ..TransferSettings::new(data(CONTENT), StyleSource::Images(vec![(data(STYLE), 1.0)]))
     }
+}
+
+/// A transfer through the library alone (no files written).
+fn transfer(net: &Vgg19, s: &TransferSettings) -> stylelearn::Result<TransferOutcome> {
+    TransferPlan::new(s.clone(), net.device())?.run(net, &mut Silent)
 }
 
 /// A style-only loss at `size`² towards the reference style image.
 fn style_loss(net: &Vgg19, size: usize) -> ImageLoss<'_> {
     let layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap();
     let s = image_io::load(&data(STYLE)).unwrap().resize(size, size);
-    let stat = style::by_name("gram").unwrap();
+    let stat = StatisticKind::Gram.build();
     let targets =
         TargetBuilder::new(net, stat.as_ref(), &layers).summarise(s.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(net, size, size);
@@ -69,11 +70,10 @@ fn style_loss_falls_by_20x_in_30_lbfgs_steps_from_noise() {
 #[test]
 fn content_init_keeps_the_content_better_than_noise_init() {
     let net = net();
-    let dir = tmp();
     let content = image_io::load(&data(CONTENT)).unwrap().fit_long_side(64);
     let mut dists = Vec::new();
     for init in [Init::Content, Init::Noise] {
-        let mut cfg = config(&dir.path().join("o.png"));
+        let mut cfg = config();
         cfg.init = init;
         let r = transfer(&net, &cfg).unwrap();
         dists.push(relu42_distance(&net, &r.image, &content));
@@ -89,7 +89,6 @@ fn content_init_keeps_the_content_better_than_noise_init() {
 #[test]
 fn preserve_color_keeps_the_content_chroma() {
     let net = net();
-    let dir = tmp();
     let content = image_io::load(&data(CONTENT)).unwrap().fit_long_side(64);
     let chroma_err = |img: &Rgb| {
         let n = img.width * img.height;
@@ -101,11 +100,10 @@ fn preserve_color_keeps_the_content_chroma() {
             .sum::<f32>()
             / (2 * n) as f32
     };
-    let mut cfg = config(&dir.path().join("p.png"));
+    let mut cfg = config();
     cfg.preserve_color = true;
     let kept = transfer(&net, &cfg).unwrap().image;
     cfg.preserve_color = false;
-    cfg.output = dir.path().join("q.png");
     let free = transfer(&net, &cfg).unwrap().image;
     let (k, f) = (chroma_err(&kept), chroma_err(&free));
     assert!(k < 0.01, "chroma error with --preserve-color {k}");
@@ -369,8 +367,9 @@ fn ctrl_c_stops_and_writes_the_latest_image() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the first logged step, then interrupt.
-    let log = dir.path().join("i.log.csv");
+    // Wait for the first logged steps (the log grows as a partial file until the run ends),
+    // then interrupt.
+    let log = dir.path().join(".stylelearn-partial.i.log.csv");
     let start = std::time::Instant::now();
     while std::fs::read_to_string(&log)
         .map(|s| s.lines().count() < 3)
@@ -389,6 +388,9 @@ fn ctrl_c_stops_and_writes_the_latest_image() {
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     let img = image_io::load(&out).expect("latest image written");
     assert_eq!(img.width.max(img.height), 64);
+    // The stopped run's files are published together; no partial file is left.
+    assert!(dir.path().join("i.log.csv").exists());
+    assert!(!log.exists());
 }
 
 #[test]

@@ -11,7 +11,6 @@
 
 pub mod adam;
 pub mod lbfgs;
-pub mod run;
 
 pub use adam::{Adam, AdamConfig};
 pub use lbfgs::{Lbfgs, LbfgsConfig};
@@ -91,4 +90,57 @@ pub(crate) fn dot_mixed(a: &[f32], b: &[f64]) -> f64 {
 /// max |v_i| (0 for an empty slice).
 pub(crate) fn max_abs32(v: &[f32]) -> f64 {
     v.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()))
+}
+
+/// Which optimiser to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// L-BFGS with a strong-Wolfe line search (fewest evaluations on style losses).
+    Lbfgs,
+    /// Adam.
+    Adam,
+}
+
+impl OptimizerKind {
+    /// Every kind, in the order front ends list them.
+    pub const ALL: [OptimizerKind; 2] = [OptimizerKind::Lbfgs, OptimizerKind::Adam];
+
+    /// The kind's short name (`lbfgs`, `adam`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Lbfgs => "lbfgs",
+            OptimizerKind::Adam => "adam",
+        }
+    }
+
+    /// A fresh optimiser; `step` is Adam's learning rate (RGB units per step) or L-BFGS's
+    /// initial step scale, `None` for the optimiser's default.
+    pub fn build(self, step: Option<f64>) -> Box<dyn Optimizer> {
+        match self {
+            OptimizerKind::Lbfgs => {
+                let mut c = LbfgsConfig::default();
+                if let Some(s) = step {
+                    c.initial_step = s;
+                }
+                Box::new(Lbfgs::new(c))
+            }
+            OptimizerKind::Adam => {
+                let mut c = AdamConfig::default();
+                if let Some(s) = step {
+                    c.lr = s;
+                }
+                Box::new(Adam::new(c))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown optimiser '{s}': expected lbfgs or adam"))
+    }
 }

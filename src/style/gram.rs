@@ -30,8 +30,8 @@ pub fn gram_masked(f: Tensor<4>, mask: &Tensor<4>) -> Tensor<2> {
 pub struct Gram;
 
 impl Statistic for Gram {
-    fn name(&self) -> &'static str {
-        "gram"
+    fn kind(&self) -> super::StatisticKind {
+        super::StatisticKind::Gram
     }
 
     fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary {

@@ -43,8 +43,8 @@ pub fn moments(f: Tensor<4>, mask: Option<&Tensor<4>>) -> (Tensor<2>, Tensor<2>)
 }
 
 impl Statistic for MeanStd {
-    fn name(&self) -> &'static str {
-        "meanstd"
+    fn kind(&self) -> super::StatisticKind {
+        super::StatisticKind::MeanStd
     }
 
     fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary {

@@ -154,8 +154,12 @@ impl MmdGauss {
 }
 
 impl Statistic for MmdGauss {
-    fn name(&self) -> &'static str {
-        "mmd-gauss"
+    fn kind(&self) -> super::StatisticKind {
+        super::StatisticKind::MmdGauss
+    }
+
+    fn variable_dims(&self) -> &'static [(usize, usize)] {
+        &[(0, 0), (1, 0)]
     }
 
     fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary {

@@ -26,8 +26,8 @@ pub struct Summary(pub Vec<Tensor<2>>);
 
 /// A definition of style at one layer.
 pub trait Statistic: Send + Sync {
-    /// Name used on the command line and in style profiles.
-    fn name(&self) -> &'static str;
+    /// Which statistic this is (its name in profiles and on the command line).
+    fn kind(&self) -> StatisticKind;
 
     /// Summary of activations `f` ([1, C, H, W]); with a mask ([1, 1, H, W], values in [0, 1])
     /// only the masked region counts, so the summary does not depend on where the region is.
@@ -52,6 +52,12 @@ pub trait Statistic: Send + Sync {
         }
     }
 
+    /// The (tensor, dimension) pairs of a summary whose length depends on the image (sample
+    /// sizes); every other dimension depends only on the layer's channel count.
+    fn variable_dims(&self) -> &'static [(usize, usize)] {
+        &[]
+    }
+
     /// Differentiable distance of activations `f` from `target`, normalised so that every layer
     /// contributes on the same scale (a scalar tensor of shape [1]).
     fn distance(&self, f: Tensor<4>, target: &Summary) -> Tensor<1>;
@@ -67,20 +73,70 @@ pub fn mask_at_layer(mask: &Tensor<4>, pools: usize) -> Tensor<4> {
     m
 }
 
-/// Names accepted by `--loss`.
-pub const STATISTICS: [&str; 4] = ["gram", "meanstd", "mmd-gauss", "swd"];
+/// The style statistics stylelearn knows: a value that front ends parse, profiles store and
+/// runs compare, and that builds the [`Statistic`] it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StatisticKind {
+    /// Gram matrices (Gatys et al.).
+    #[default]
+    Gram,
+    /// Per-channel mean and standard deviation.
+    MeanStd,
+    /// Gaussian-kernel MMD on a bounded feature sample.
+    MmdGauss,
+    /// Sliced Wasserstein distance.
+    Swd,
+}
 
-/// The statistic called `name`.
-pub fn by_name(name: &str) -> anyhow::Result<Box<dyn Statistic>> {
-    match name {
-        "gram" => Ok(Box::new(Gram)),
-        "meanstd" => Ok(Box::new(MeanStd)),
-        "mmd-gauss" => Ok(Box::new(MmdGauss::default())),
-        "swd" => Ok(Box::new(Swd::default())),
-        _ => anyhow::bail!(
-            "unknown --loss '{name}': expected one of {}",
-            STATISTICS.join(", ")
-        ),
+impl StatisticKind {
+    /// Every statistic, in the order front ends list them.
+    pub const ALL: [StatisticKind; 4] = [
+        StatisticKind::Gram,
+        StatisticKind::MeanStd,
+        StatisticKind::MmdGauss,
+        StatisticKind::Swd,
+    ];
+
+    /// The name used in style profiles and by front ends.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatisticKind::Gram => "gram",
+            StatisticKind::MeanStd => "meanstd",
+            StatisticKind::MmdGauss => "mmd-gauss",
+            StatisticKind::Swd => "swd",
+        }
+    }
+
+    /// The statistic itself.
+    pub fn build(self) -> Box<dyn Statistic> {
+        match self {
+            StatisticKind::Gram => Box::new(Gram),
+            StatisticKind::MeanStd => Box::new(MeanStd),
+            StatisticKind::MmdGauss => Box::new(MmdGauss::default()),
+            StatisticKind::Swd => Box::new(Swd::default()),
+        }
+    }
+}
+
+impl std::fmt::Display for StatisticKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for StatisticKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown statistic '{s}': expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 

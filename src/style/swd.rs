@@ -138,8 +138,12 @@ impl Swd {
 }
 
 impl Statistic for Swd {
-    fn name(&self) -> &'static str {
-        "swd"
+    fn kind(&self) -> super::StatisticKind {
+        super::StatisticKind::Swd
+    }
+
+    fn variable_dims(&self) -> &'static [(usize, usize)] {
+        &[(1, 1)]
     }
 
     fn summarise(&self, f: Tensor<4>, mask: Option<&Tensor<4>>) -> Summary {

@@ -10,14 +10,14 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{Statistic, Summary, mask_at_layer};
+use super::{Statistic, StatisticKind, Summary, mask_at_layer};
 use crate::vgg::{RELU_LAYERS, Vgg19, pools_before};
 
 /// The target statistics of a style: one summary per layer.
 #[derive(Clone, Debug)]
 pub struct StyleTarget {
-    /// Statistic name (see [`Statistic::name`]).
-    pub statistic: String,
+    /// The statistic the summaries are of.
+    pub statistic: StatisticKind,
     /// Layer indices into [`RELU_LAYERS`].
     pub layers: Vec<usize>,
     /// One summary per layer, in `layers` order.
@@ -105,7 +105,7 @@ impl<'a> TargetBuilder<'a> {
         let summaries = self.acc.into_iter().map(|s| s.expect("added")).collect();
         Ok((
             StyleTarget {
-                statistic: self.stat.name().to_string(),
+                statistic: self.stat.kind(),
                 layers: self.layers,
                 summaries,
                 total_weight: self.total,
@@ -140,26 +140,72 @@ struct ProfileMeta {
     tensors_per_layer: usize,
     total_weight: f64,
     sources: Vec<(String, f64)>,
+    /// md5 of the tensor data (every tensor's little-endian f32 bytes, in layer order); absent
+    /// in profiles written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_md5: Option<String>,
 }
 
 const PROFILE_FORMAT: &str = "stylelearn-style-profile-v1";
 
+/// md5 over byte slices, in order.
+fn md5_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p);
+    }
+    format!("{:x}", h.finalize())
+}
+
 impl StyleTarget {
-    /// Writes the profile (safetensors; metadata holds statistic, layers and dataset) atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The summaries at `layers` (every one of them in this target).
+    pub fn summaries_at(&self, layers: &[usize]) -> Vec<Summary> {
+        layers
+            .iter()
+            .map(|l| {
+                let i = self.layers.iter().position(|k| k == l);
+                self.summaries[i.expect("a layer of this target")].clone()
+            })
+            .collect()
+    }
+
+    /// Checks that every summary has the shape `net` gives for this statistic, so a profile of
+    /// another network, or a damaged one, is refused instead of failing inside the loss.
+    pub fn check_against(&self, net: &Vgg19) -> Result<()> {
+        let stat = self.statistic.build();
+        let probe = crate::image_io::noise(32, 32, 0).to_tensor(net.device());
+        let want = TargetBuilder::new(net, stat.as_ref(), &self.layers).summarise(probe, None);
+        let vary = stat.variable_dims();
+        for ((&l, have), want) in self.layers.iter().zip(&self.summaries).zip(&want) {
+            let ok = have.0.len() == want.0.len()
+                && have.0.iter().zip(&want.0).enumerate().all(|(t, (a, b))| {
+                    let (a, b) = (a.dims(), b.dims());
+                    (0..2).all(|d| a[d] == b[d] || vary.contains(&(t, d)))
+                });
+            if !ok {
+                let shapes = |s: &Summary| {
+                    s.0.iter()
+                        .map(|t| format!("{:?}", t.dims()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                bail!(
+                    "the style profile's {} statistics at {} have shapes {} where this network gives {} (make the profile again)",
+                    self.statistic,
+                    RELU_LAYERS[l],
+                    shapes(have),
+                    shapes(want)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile file's bytes (safetensors; metadata holds statistic, layers, dataset and a
+    /// checksum of the tensor data).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let k = self.summaries.first().map(|s| s.0.len()).unwrap_or(0);
-        let meta = ProfileMeta {
-            format: PROFILE_FORMAT.into(),
-            statistic: self.statistic.clone(),
-            layers: self
-                .layers
-                .iter()
-                .map(|&l| RELU_LAYERS[l].to_string())
-                .collect(),
-            tensors_per_layer: k,
-            total_weight: self.total_weight,
-            sources: self.sources.clone(),
-        };
         let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (&l, s) in self.layers.iter().zip(&self.summaries) {
             for (i, t) in s.0.iter().enumerate() {
@@ -170,6 +216,19 @@ impl StyleTarget {
                 data.push((format!("{}.{i}", RELU_LAYERS[l]), t.dims().to_vec(), bytes));
             }
         }
+        let meta = ProfileMeta {
+            format: PROFILE_FORMAT.into(),
+            statistic: self.statistic.name().to_string(),
+            layers: self
+                .layers
+                .iter()
+                .map(|&l| RELU_LAYERS[l].to_string())
+                .collect(),
+            tensors_per_layer: k,
+            total_weight: self.total_weight,
+            sources: self.sources.clone(),
+            data_md5: Some(md5_of(data.iter().map(|(_, _, b)| b.as_slice()))),
+        };
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
             .map(|(n, shape, b)| {
@@ -185,11 +244,16 @@ impl StyleTarget {
             .collect::<Result<_>>()?;
         let mut md = HashMap::new();
         md.insert("stylelearn".to_string(), serde_json::to_string(&meta)?);
-        let bytes = safetensors::serialize(views, &Some(md))?;
-        crate::image_io::write_atomic(path, &bytes)
+        Ok(safetensors::serialize(views, &Some(md))?)
     }
 
-    /// Reads a profile written by [`StyleTarget::save`].
+    /// Writes the profile atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::image_io::write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Reads a profile written by [`StyleTarget::save`], checking its format, checksum and
+    /// values. Shapes are checked against the network by whoever uses it.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read style profile {}", path.display()))?;
@@ -209,11 +273,20 @@ impl StyleTarget {
         if meta.format != PROFILE_FORMAT {
             bail!("{}: unsupported profile format '{}'", bad(), meta.format);
         }
+        let statistic: StatisticKind = meta
+            .statistic
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{}: {e}", bad()))?;
         let st = safetensors::SafeTensors::deserialize(&bytes).with_context(bad)?;
         let mut layers = Vec::new();
         let mut summaries = Vec::new();
+        let mut raw: Vec<&[u8]> = Vec::new();
         for name in &meta.layers {
-            layers.push(crate::vgg::layer_index(name).with_context(bad)?);
+            let l = crate::vgg::layer_index(name).with_context(bad)?;
+            if layers.contains(&l) {
+                bail!("{}: layer {name} appears twice", bad());
+            }
+            layers.push(l);
             let mut ts = Vec::new();
             for i in 0..meta.tensors_per_layer {
                 let key = format!("{name}.{i}");
@@ -224,11 +297,18 @@ impl StyleTarget {
                 if view.dtype() != safetensors::Dtype::F32 || shape.len() != 2 {
                     bail!("{}: tensor {key} is not a 2-D f32 tensor", bad());
                 }
+                raw.push(view.data());
                 let v: Vec<f32> = view
                     .data()
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect();
+                if v.iter().any(|x| !x.is_finite()) {
+                    bail!(
+                        "style profile {}: tensor {key} holds non-finite values (the file is damaged: make it again)",
+                        path.display()
+                    );
+                }
                 ts.push(Tensor::<2>::from_data(
                     TensorData::new(v, [shape[0], shape[1]]),
                     device,
@@ -236,8 +316,16 @@ impl StyleTarget {
             }
             summaries.push(Summary(ts));
         }
+        if let Some(want) = &meta.data_md5
+            && md5_of(raw) != *want
+        {
+            bail!(
+                "style profile {} is damaged: its data does not match its checksum (make it again)",
+                path.display()
+            );
+        }
         Ok(Self {
-            statistic: meta.statistic,
+            statistic,
             layers,
             summaries,
             total_weight: meta.total_weight,

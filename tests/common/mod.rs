@@ -13,7 +13,7 @@ use stylelearn::weights::VggWeights;
 pub fn weights() -> &'static VggWeights {
     static W: OnceLock<VggWeights> = OnceLock::new();
     W.get_or_init(|| {
-        stylelearn::setup::resolve_weights(None, true).expect("weights: run `stylelearn setup`")
+        stylelearn::setup::resolve_weights(None, &|_| {}).expect("weights: run `stylelearn setup`")
     })
 }
 

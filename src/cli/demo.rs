@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::image_io::{self, write_atomic};
-use crate::learn::{self, LearnConfig, Outputs};
-use crate::style;
-use crate::transfer::{self, StyleSource, TransferConfig};
-use crate::vgg::{Vgg19, parse_layers};
+use stylelearn::files::{LearnFiles, LearnJob, TransferFiles, TransferJob, snapshot_path};
+use stylelearn::image_io::{self, write_atomic};
+use stylelearn::learn::LearnSettings;
+use stylelearn::style::{self, StatisticKind};
+use stylelearn::transfer::{StyleSource, TransferSettings, defaults};
+use stylelearn::vgg::Vgg19;
+
+use super::progress::Progress;
 
 macro_rules! asset {
     ($p:literal) => {
@@ -45,8 +48,8 @@ pub fn unpack(dir: &Path) -> Result<PathBuf> {
 
 /// Relative Gram distance (mean over the 5 usual style layers) of `a` from the style of `b`.
 pub fn gram_distance(net: &Vgg19, a: &image_io::Rgb, b: &image_io::Rgb) -> Result<f64> {
-    let layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?;
-    let stat = style::by_name("gram")?;
+    let layers = defaults::STYLE_LAYERS;
+    let stat = StatisticKind::Gram.build();
     let d = style::image_distance(
         net,
         stat.as_ref(),
@@ -72,34 +75,62 @@ pub fn run(
     let started = std::time::Instant::now();
     let data = unpack(out)?;
     let style_png = out.join("learned_style.png");
-    let snapshots: Vec<usize> = [15, 150, iters]
-        .into_iter()
-        .filter(|&s| s <= iters)
-        .collect();
-    let cfg = LearnConfig {
+    // The final image is shown as itself, so snapshots stop before the last iteration.
+    let snapshots: Vec<usize> = [15, 150].into_iter().filter(|&s| s < iters).collect();
+    let settings = LearnSettings {
         size: STYLE_SIDE,
         iters,
-        snapshots: snapshots.clone(),
         max_side: Some(PHOTO_SIDE),
-        quiet,
-        ..LearnConfig::new(vec![data], style_png.clone())
+        ..LearnSettings::new(vec![data])
     };
-    let learned = learn::learn(net, &cfg)?;
-    let outputs = Outputs::for_image(&style_png);
+    let outputs = LearnFiles {
+        output: style_png.clone(),
+        snapshots: snapshots.clone(),
+    };
+    let job = LearnJob::new(settings, outputs.clone())?;
+    let learned = job
+        .run(net, &mut Progress::new("learn the dataset's style", quiet))?
+        .outcome;
+    let mut written = vec![
+        style_png.clone(),
+        outputs.curve_csv(),
+        outputs.curve_png(),
+        outputs.profile(),
+    ];
+    written.extend(snapshots.iter().map(|&s| snapshot_path(&style_png, s)));
     // The learned image is used at its own pixel scale (it was matched to the dataset at the
     // dataset's scale), so it is not enlarged to the photo's size.
     let from_image = StyleSource::Images(vec![(style_png.clone(), 1.0)]);
-    let from_profile = StyleSource::Profile(outputs.profile.clone());
-    let tcfg =
-        |content: &str, output: &str, style: &StyleSource, preserve_color: bool| TransferConfig {
+    let from_profile = StyleSource::Profile(outputs.profile());
+    let mut transfer = |content: &str,
+                        output: &str,
+                        label: &str,
+                        style: &StyleSource,
+                        preserve_color: bool|
+     -> Result<()> {
+        let settings = TransferSettings {
             size: PHOTO_SIDE,
             iters: transfer_iters,
             style_scale: STYLE_SIDE as f64 / PHOTO_SIDE as f64,
             preserve_color,
-            quiet,
-            ..TransferConfig::new(out.join(content), style.clone(), out.join(output))
+            ..TransferSettings::new(out.join(content), style.clone())
         };
-    transfer::transfer(net, &tcfg("photo.png", "result.png", &from_image, false))?;
+        let files = TransferFiles {
+            output: out.join(output),
+            log: None,
+            snapshot_every: None,
+        };
+        let job = TransferJob::new(settings, files, net.device())?;
+        written.extend(job.run(net, &mut Progress::new(label, quiet))?.files);
+        Ok(())
+    };
+    transfer(
+        "photo.png",
+        "result.png",
+        "photo, learned style image",
+        &from_image,
+        false,
+    )?;
     let variants = [
         (
             "held_out_result.png",
@@ -115,13 +146,19 @@ pub fn run(
         ),
         (
             "held_out_profile_color.png",
-            "style profile + --preserve-color",
+            "style profile + preserve colour",
             &from_profile,
             true,
         ),
     ];
-    for (file, _, style, keep) in &variants {
-        transfer::transfer(net, &tcfg("held_out.png", file, style, *keep))?;
+    for (file, what, style, keep) in &variants {
+        transfer(
+            "held_out.png",
+            file,
+            &format!("held-out photo, {what}"),
+            style,
+            *keep,
+        )?;
     }
     // Closed loop: how close is each stylisation of the held-out photo to the filter's own?
     let truth = image_io::load(&out.join("held_out_filtered.png"))?;
@@ -148,7 +185,7 @@ then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><
     }
     let _ = write!(html, "<h2>Learned style image and snapshots</h2>");
     for s in &snapshots {
-        let f = outputs.snapshot(*s);
+        let f = snapshot_path(&style_png, *s);
         let f = f.file_name().unwrap_or_default().to_string_lossy();
         let _ = write!(
             html,
@@ -172,10 +209,10 @@ then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><
 <figure><img src='held_out_filtered.png' height=192><figcaption>the filter's output (truth)</figcaption></figure>",
         learned.iters,
         learned.evals,
-        name(&outputs.curve_png),
-        name(&outputs.curve_csv),
-        name(&outputs.profile),
-        name(&outputs.profile),
+        name(&outputs.curve_png()),
+        name(&outputs.curve_csv()),
+        name(&outputs.profile()),
+        name(&outputs.profile()),
     );
     for (file, what, _) in &rows {
         let _ = write!(
@@ -199,6 +236,14 @@ then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><
     );
     write_atomic(&out.join("index.html"), html.as_bytes())?;
     if !quiet {
+        eprintln!(
+            "wrote {}",
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         eprintln!("demo written to {} (open index.html)", out.display());
         eprintln!(
             "closed loop, Gram distance to the filter's own output of a held-out photo: raw photo {d_raw:.3}"

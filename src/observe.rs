@@ -1,0 +1,106 @@
+//! How a running job talks to its front end: an [`Observer`] receives every stage, every
+//! dataset image and every optimisation step, and may ask the run to stop.
+//!
+//! The engine prints nothing and handles no signals. A command line draws progress bars from
+//! these calls and turns Ctrl-C into [`Control::Stop`]; a web page could stream the records.
+use crate::color;
+use crate::image_io::Rgb;
+use crate::loss::Breakdown;
+
+/// Whether the run goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop after this step: the run returns the image reached so far, marked as stopped.
+    Stop,
+}
+
+/// What a stage does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageKind {
+    /// Reading the dataset's images into style statistics (`items` images).
+    ReadDataset,
+    /// Optimising an image (`items` iterations).
+    Optimise,
+}
+
+/// A stage of a run, announced before it starts.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub kind: StageKind,
+    /// Index among the run's optimisation stages (pyramid scale); 0 for the dataset.
+    pub index: usize,
+    /// Number of optimisation stages of the run.
+    pub count: usize,
+    /// Images to read, or iterations to run.
+    pub items: usize,
+    /// Size of the optimised image (0×0 for the dataset stage).
+    pub width: usize,
+    pub height: usize,
+}
+
+/// One optimisation step, handed to the observer after it is taken.
+pub struct Step<'a> {
+    /// Stage index (pyramid scale).
+    pub stage: usize,
+    /// Iteration, 1-based and counted across stages.
+    pub iter: usize,
+    /// Iteration within this stage, 1-based.
+    pub stage_iter: usize,
+    /// Loss evaluations so far, across stages.
+    pub evals: usize,
+    /// The loss at the latest evaluation.
+    pub loss: &'a Breakdown,
+    /// The style layers (indices into [`crate::vgg::RELU_LAYERS`]) of `loss.per_layer`.
+    pub style_layers: &'a [usize],
+    pub(crate) pixels: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+    pub(crate) chroma: Option<&'a Rgb>,
+}
+
+impl Step<'_> {
+    /// The current image as it would be saved (clipped to [0, 1], colours restored when the
+    /// run keeps the photo's colours).
+    pub fn image(&self) -> Rgb {
+        finish_image(self.pixels, self.width, self.height, self.chroma)
+    }
+}
+
+/// Something the user should know that is not an error (a skipped dataset image).
+#[derive(Clone, Debug)]
+pub enum Notice {
+    Skipped {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// Receives a run's progress. Every method has a default that does nothing.
+pub trait Observer {
+    /// A stage starts.
+    fn stage(&mut self, _stage: &Stage) {}
+    /// An image of the dataset was read (`done` of `total`).
+    fn item(&mut self, _done: usize, _total: usize) -> Control {
+        Control::Continue
+    }
+    /// An optimisation step was taken.
+    fn step(&mut self, _step: &Step<'_>) -> Control {
+        Control::Continue
+    }
+    /// A notice.
+    fn notice(&mut self, _notice: &Notice) {}
+}
+
+/// An observer that watches nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Optimised pixels → a saveable image: clipped to [0, 1], colours restored when `chroma`.
+pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, chroma: Option<&Rgb>) -> Rgb {
+    let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
+    match chroma {
+        Some(c) => color::with_chroma(&img, c),
+        None => img,
+    }
+}
