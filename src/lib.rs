@@ -13,6 +13,7 @@ pub mod color;
 pub mod dataset;
 pub mod demo;
 pub mod image_io;
+pub mod judge;
 pub mod learn;
 pub mod log;
 pub mod loss;
