@@ -22,6 +22,7 @@ mod driver;
 pub mod error;
 pub mod files;
 pub mod image_io;
+pub mod judge;
 pub mod learn;
 pub mod log;
 pub mod loss;
