@@ -60,7 +60,7 @@ pub enum Error {
     #[error("{}: {problem}", setting.describe())]
     Setting { setting: Setting, problem: String },
     /// An input file cannot be used (unreadable, wrong format, too small, damaged).
-    #[error("{}", crate::error::chain(source))]
+    #[error("{}", crate::error::about(path, source))]
     Input {
         path: PathBuf,
         #[source]
@@ -128,6 +128,17 @@ impl Error {
 /// An anyhow error with its whole context chain on one line.
 pub(crate) fn chain(e: &anyhow::Error) -> String {
     format!("{e:#}")
+}
+
+/// An input error's text: its context chain, led by the file's name unless the chain says it.
+pub(crate) fn about(path: &std::path::Path, e: &anyhow::Error) -> String {
+    let text = chain(e);
+    let name = path.display().to_string();
+    if name.is_empty() || text.contains(&name) {
+        text
+    } else {
+        format!("{name}: {text}")
+    }
 }
 
 /// Checks that a float setting is finite and within `min..` (inclusive or not).

@@ -104,6 +104,7 @@ fn names(layers: &[usize]) -> Layers {
 /// ‖F−F꜀‖²/‖F꜀‖² at the content layers; tv = mean squared neighbour difference of the RGB
 /// image in [0,1].
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct TransferArgs {
     /// The photo to stylise.
     pub content: PathBuf,
@@ -291,6 +292,7 @@ impl DatasetArgs {
 }
 
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct LearnArgs {
     #[command(flatten)]
     pub data: DatasetArgs,
