@@ -359,6 +359,11 @@ impl StyleInputs {
         })
     }
 
+    /// The long side of each optimisation stage.
+    pub(crate) fn scales(&self) -> &[usize] {
+        &self.scales
+    }
+
     fn deepest(&self, s: &TransferSettings) -> usize {
         deepest_layer(&self.style_layers, s)
     }
