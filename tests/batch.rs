@@ -215,3 +215,55 @@ fn the_library_summarises_the_style_once_and_reports_every_photo() {
     );
     assert_eq!(names(&out), ["a.jpg", "a.log.csv", "b.jpg", "b.log.csv"]);
 }
+
+#[test]
+fn ctrl_c_stops_the_batch_and_leaves_the_photo_in_progress_unwritten() {
+    let dir = tmp();
+    let photos = photos(dir.path());
+    let out = dir.path().join("styled");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stylelearn"))
+        .args([
+            "transfer",
+            photos.to_str().unwrap(),
+            "--style",
+            data(STYLE).to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "48",
+            "--iters",
+            "100000",
+            "-q",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = out.join(".stylelearn-partial.a.log.csv");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&log)
+        .map(|s| s.lines().count() < 3)
+        .unwrap_or(true)
+    {
+        assert!(start.elapsed().as_secs() < 120, "no progress within 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let k = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{e}");
+    assert!(
+        e.contains("interrupted") && e.contains("not written"),
+        "{e}"
+    );
+    // A stopped photo is not published (a rerun would take it for done); nothing is left.
+    let left = if out.exists() {
+        names(&out)
+    } else {
+        Vec::new()
+    };
+    assert!(left.is_empty(), "{left:?}");
+}
