@@ -267,3 +267,16 @@ fn ctrl_c_stops_the_batch_and_leaves_the_photo_in_progress_unwritten() {
     };
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn one_photo_into_an_existing_folder_is_named_after_the_photo() {
+    let dir = tmp();
+    let photos = photos(dir.path());
+    let out = dir.path().join("styled");
+    std::fs::create_dir(&out).unwrap();
+    let o = batch_cli(&[&photos.join("b.jpg")], &out, &["--format", "webp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(names(&out), ["b.log.csv", "b.webp"]);
+    let img = image_io::load(&out.join("b.webp")).unwrap();
+    assert_eq!(img.width.max(img.height), 32);
+}
