@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::image_io::{self, Rgb};
 
-const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
+pub(crate) const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
 
 /// Which part of each masked image to learn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Entry {
     pub from_folder: bool,
 }
 
-fn is_image_name(p: &Path) -> bool {
+pub(crate) fn is_image_name(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))

@@ -83,6 +83,13 @@ pub enum Error {
         profile: crate::style::StatisticKind,
         requested: crate::style::StatisticKind,
     },
+    /// Two photos of a batch would be written to the same output (same file stem).
+    #[error("photos {} and {} would both be written to {}: rename one, or stylise them into different folders", first.display(), second.display(), output.display())]
+    NameClash {
+        output: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+    },
     /// The run would need more memory than the machine has.
     #[error(
         "this run needs about {needed_mib} MiB of memory but about {available_mib} MiB is available: {advice}"

@@ -17,7 +17,7 @@ use crate::log::LossLog;
 use crate::observe::{Control, Notice, Observer, Stage, Step};
 use crate::outputs::{OutputSet, Staged, extension, sibling};
 use crate::style::StyleTarget;
-use crate::transfer::{TransferOutcome, TransferPlan, TransferSettings};
+use crate::transfer::{TargetCache, TransferOutcome, TransferPlan, TransferSettings};
 use crate::vgg::{RELU_LAYERS, Vgg19};
 
 /// Where a transfer's results go.
@@ -121,25 +121,15 @@ pub struct Written<T> {
 
 impl TransferJob {
     pub fn new(settings: TransferSettings, files: TransferFiles, device: &Device) -> Result<Self> {
-        image_output(&files.output)?;
-        if files.snapshot_every == Some(0) {
-            return Err(Error::setting(
-                crate::Setting::SnapshotEvery,
-                "must be at least 1",
-            ));
-        }
+        check_files(&files)?;
         let plan = TransferPlan::new(settings, device)?;
-        let mut outputs = OutputSet::new();
-        outputs.add(files.output.clone(), "the output image");
-        if let Some(l) = &files.log {
-            outputs.add(l.clone(), "the loss log");
-        }
-        if let Some(n) = files.snapshot_every {
-            let total = plan.settings().iters * plan.scales().len();
-            for it in (n..=total).step_by(n) {
-                outputs.add(snapshot_path(&files.output, it), "a snapshot");
-            }
-        }
+        Self::with_plan(plan, files)
+    }
+
+    /// A job for a plan already made (a batch's photo): checks the outputs against its inputs.
+    pub fn with_plan(plan: TransferPlan, files: TransferFiles) -> Result<Self> {
+        check_files(&files)?;
+        let outputs = transfer_outputs(&files, plan.settings().iters * plan.scales().len());
         outputs.check(&plan.inputs())?;
         Ok(Self {
             plan,
@@ -153,6 +143,18 @@ impl TransferJob {
         &self,
         net: &Vgg19,
         observer: &mut dyn Observer,
+    ) -> Result<Written<TransferOutcome>> {
+        self.run_cached(net, observer, &mut TargetCache::default(), true)
+    }
+
+    /// [`Self::run`] with a batch's style-target cache; a run the observer stopped publishes
+    /// its latest image only when `publish_stopped` (otherwise it leaves nothing, like a failure).
+    pub(crate) fn run_cached(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        cache: &mut TargetCache,
+        publish_stopped: bool,
     ) -> Result<Written<TransferOutcome>> {
         let mut staged = self.outputs.stage()?;
         let log = match &self.files.log {
@@ -177,15 +179,49 @@ impl TransferJob {
             error: None,
             inner: observer,
         };
-        let outcome = self.plan.run(net, &mut fo)?;
+        let outcome = self.plan.run_cached(net, &mut fo, cache)?;
         if let Some(e) = fo.error.take() {
             return Err(e);
         }
         drop(fo);
+        if outcome.stopped && !publish_stopped {
+            // Dropping the staged files removes them.
+            return Ok(Written {
+                outcome,
+                files: Vec::new(),
+            });
+        }
         outcome.image.save(staged.partial(&self.files.output))?;
         let files = staged.commit()?;
         Ok(Written { outcome, files })
     }
+}
+
+/// Checks a transfer's output format and snapshot interval.
+fn check_files(files: &TransferFiles) -> Result<()> {
+    image_output(&files.output)?;
+    if files.snapshot_every == Some(0) {
+        return Err(Error::setting(
+            crate::Setting::SnapshotEvery,
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Every file a transfer of `total_iters` iterations may write.
+pub(crate) fn transfer_outputs(files: &TransferFiles, total_iters: usize) -> OutputSet {
+    let mut outputs = OutputSet::new();
+    outputs.add(files.output.clone(), "the output image");
+    if let Some(l) = &files.log {
+        outputs.add(l.clone(), "the loss log");
+    }
+    if let Some(n) = files.snapshot_every {
+        for it in (n..=total_iters).step_by(n) {
+            outputs.add(snapshot_path(&files.output, it), "a snapshot");
+        }
+    }
+    outputs
 }
 
 /// A learn run whose inputs and outputs have been checked.

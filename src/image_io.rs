@@ -32,6 +32,22 @@ pub fn load(path: &Path) -> Result<Rgb> {
     Ok(Rgb::from_dynamic(&img))
 }
 
+/// The size (width, height) of an image file from its header, without decoding the pixels.
+pub fn dimensions(path: &Path) -> Result<(usize, usize)> {
+    let (w, h) = image::ImageReader::open(path)
+        .with_context(|| format!("cannot read image {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read image {}", path.display()))?
+        .into_dimensions()
+        .with_context(|| {
+            format!(
+                "{} is not a readable image (PNG, JPEG or WebP expected)",
+                path.display()
+            )
+        })?;
+    Ok((w as usize, h as usize))
+}
+
 /// Reads a mask (white = inside) as values in [0, 1], which must be `width`×`height`.
 pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
     let bytes =

@@ -5,7 +5,7 @@
 //! `stylelearn` binary (`src/main.rs`, `src/cli/`) is one front end. See `ARCHITECTURE.md`.
 //!
 //! Where things live:
-//! - Runs: [`transfer`] (Gatys et al. style transfer), [`learn`] (the style image behind a
+//! - Runs: [`transfer`] (Gatys et al. style transfer), [`batch`] (many photos, one style), [`learn`] (the style image behind a
 //!   dataset, and its style profile), [`files`] (the same runs with file outputs published
 //!   together), `driver` (the optimisation loop), [`observe`] (the observer and per-step records).
 //! - Maths: [`loss`] (content + style + total variation), [`style`] (style statistics: Gram,
@@ -17,6 +17,7 @@
 //!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves).
 //! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
 //!   texture distances that are not VGG-19, for closed-loop evaluation).
+pub mod batch;
 pub mod color;
 pub mod dataset;
 mod driver;

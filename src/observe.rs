@@ -3,7 +3,11 @@
 //!
 //! The engine prints nothing and handles no signals. A command line draws progress bars from
 //! these calls and turns Ctrl-C into [`Control::Stop`]; a web page could stream the records.
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::color;
+use crate::error::Error;
 use crate::image_io::Rgb;
 use crate::loss::Breakdown;
 
@@ -67,12 +71,42 @@ impl Step<'_> {
     }
 }
 
-/// Something the user should know that is not an error (a skipped dataset image).
+/// Something the user should know that is not an error of the run: a skipped dataset image,
+/// a batch's progress through its photos.
 #[derive(Clone, Debug)]
 pub enum Notice {
     Skipped {
         path: std::path::PathBuf,
         reason: String,
+    },
+    /// A batch starts a photo (`index` counts from 0, of `count` photos).
+    PhotoStarted {
+        index: usize,
+        count: usize,
+        photo: PathBuf,
+        output: PathBuf,
+    },
+    /// A batch finished a photo and published its files.
+    PhotoDone {
+        index: usize,
+        count: usize,
+        photo: PathBuf,
+        files: Vec<PathBuf>,
+        seconds: f64,
+    },
+    /// A batch leaves out a photo whose output already exists (a rerun).
+    PhotoSkipped {
+        index: usize,
+        count: usize,
+        photo: PathBuf,
+        output: PathBuf,
+    },
+    /// A photo of a batch failed: nothing of it was written, and the batch goes on.
+    PhotoFailed {
+        index: usize,
+        count: usize,
+        photo: PathBuf,
+        error: Arc<Error>,
     },
 }
 

@@ -4,7 +4,8 @@
 //! [`TransferSettings`] are plain values; [`TransferPlan::new`] checks them and reads every input
 //! once, and [`TransferPlan::run`] optimises, reporting to an [`Observer`]. Nothing here writes
 //! files: see [`crate::files`] for runs whose results go to files.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::tensor::Device;
 
@@ -121,11 +122,27 @@ impl TransferSettings {
 pub struct TransferPlan {
     settings: TransferSettings,
     content: Rgb,
+    shared: Arc<StyleInputs>,
+}
+
+/// What every photo of a transfer shares, checked and read once: the style images (or the
+/// profile), the initial image, the scales and the style layers. [`TransferPlan::for_photo`]
+/// reuses them for another photo with the same settings.
+pub(crate) struct StyleInputs {
     styles: Vec<(Rgb, f64, PathBuf)>,
     profile: Option<StyleTarget>,
     init_image: Option<Rgb>,
     scales: Vec<usize>,
     style_layers: Vec<usize>,
+}
+
+/// Style targets already summarised, by output long side, for plans that share their style
+/// inputs (a batch): the style images are summarised once per size, not once per photo.
+#[derive(Default)]
+pub(crate) struct TargetCache {
+    by_long_side: Vec<(usize, Vec<Summary>)>,
+    /// How many times the style images were summarised.
+    pub computed: usize,
 }
 
 /// What a transfer produced.
@@ -165,7 +182,7 @@ pub(crate) fn check_step(step: Option<f64>) -> Result<()> {
     }
 }
 
-fn load_image(path: &std::path::Path, what: &str) -> Result<Rgb> {
+fn load_image(path: &Path, what: &str) -> Result<Rgb> {
     let img = image_io::load(path).map_err(|e| Error::input(path, e))?;
     vgg::check_size(img.height, img.width)
         .map_err(|e| Error::input(path, e.context(format!("{what} {}", path.display()))))?;
@@ -176,7 +193,50 @@ impl TransferPlan {
     /// Checks `settings` and reads every input (images, profile) once. `device` holds the
     /// profile's statistics.
     pub fn new(settings: TransferSettings, device: &Device) -> Result<Self> {
+        let shared = Arc::new(StyleInputs::read(&settings, device)?);
+        Self::with_style(settings, shared)
+    }
+
+    /// The same transfer for another photo: the style inputs are shared, not read again.
+    pub fn for_photo(&self, content: PathBuf) -> Result<Self> {
+        let settings = TransferSettings {
+            content,
+            ..self.settings.clone()
+        };
+        Self::with_style(settings, self.shared.clone())
+    }
+
+    /// Reads the photo of `settings` and checks it at every scale.
+    pub(crate) fn with_style(settings: TransferSettings, shared: Arc<StyleInputs>) -> Result<Self> {
         let s = &settings;
+        let content = load_image(&s.content, "content image")?;
+        let deepest = shared.deepest(s);
+        let avail = memory::available();
+        for &long in &shared.scales {
+            let (w, h) = content.size_for_long_side(long);
+            vgg::check_size(h, w).map_err(|e| {
+                Error::input(
+                    &s.content,
+                    e.context(format!(
+                        "content image {} at {long} px",
+                        s.content.display()
+                    )),
+                )
+            })?;
+            memory::check(w, h, deepest, true, avail, "the output")?;
+        }
+        Ok(Self {
+            settings,
+            content,
+            shared,
+        })
+    }
+}
+
+impl StyleInputs {
+    /// Checks `settings` (all but the photo) and reads the style images or profile and the
+    /// initial image.
+    pub(crate) fn read(s: &TransferSettings, device: &Device) -> Result<Self> {
         if s.iters == 0 {
             return Err(Error::setting(Setting::Iterations, "must be at least 1"));
         }
@@ -244,7 +304,6 @@ impl TransferPlan {
                 ));
             }
         }
-        let content = load_image(&s.content, "content image")?;
         let profile = match &s.style {
             StyleSource::Profile(p) => {
                 let t = StyleTarget::load(p, device).map_err(|e| Error::input(p, e))?;
@@ -271,25 +330,10 @@ impl TransferPlan {
             _ => None,
         };
         let style_layers = effective_style_layers(s, profile.as_ref())?;
-        // Every scale: the content fits, the style images fit, and memory suffices.
-        let deepest = *style_layers
-            .iter()
-            .chain(&s.content_layers)
-            .max()
-            .expect("non-empty");
+        // Every scale: the style images fit, and memory suffices.
+        let deepest = deepest_layer(&style_layers, s);
         let avail = memory::available();
         for &long in &scales {
-            let (w, h) = content.size_for_long_side(long);
-            vgg::check_size(h, w).map_err(|e| {
-                Error::input(
-                    &s.content,
-                    e.context(format!(
-                        "content image {} at {long} px",
-                        s.content.display()
-                    )),
-                )
-            })?;
-            memory::check(w, h, deepest, true, avail, "the output")?;
             for (img, _, path) in &styles {
                 let (sw, sh) =
                     img.size_for_long_side(((long as f64) * s.style_scale).round() as usize);
@@ -307,61 +351,97 @@ impl TransferPlan {
             }
         }
         Ok(Self {
-            scales,
-            style_layers,
-            content,
             styles,
             profile,
             init_image,
-            settings,
+            scales,
+            style_layers,
         })
     }
 
+    /// The long side of each optimisation stage.
+    pub(crate) fn scales(&self) -> &[usize] {
+        &self.scales
+    }
+
+    fn deepest(&self, s: &TransferSettings) -> usize {
+        deepest_layer(&self.style_layers, s)
+    }
+}
+
+/// The deepest layer a run reads (style or content).
+fn deepest_layer(style_layers: &[usize], s: &TransferSettings) -> usize {
+    *style_layers
+        .iter()
+        .chain(&s.content_layers)
+        .max()
+        .expect("non-empty")
+}
+
+/// The files every photo of a transfer reads besides the photo, with what each is.
+pub(crate) fn style_inputs(s: &TransferSettings) -> Vec<(PathBuf, &'static str)> {
+    let mut v = Vec::new();
+    match &s.style {
+        StyleSource::Images(list) => {
+            v.extend(list.iter().map(|(p, _)| (p.clone(), "a style image")))
+        }
+        StyleSource::Profile(p) => v.push((p.clone(), "the style profile")),
+    }
+    if let Init::Image(p) = &s.init {
+        v.push((p.clone(), "the initial image"));
+    }
+    v
+}
+
+impl TransferPlan {
     pub fn settings(&self) -> &TransferSettings {
         &self.settings
     }
 
     /// The style layers the run matches.
     pub fn style_layers(&self) -> &[usize] {
-        &self.style_layers
+        &self.shared.style_layers
     }
 
     /// The long side of each optimisation stage.
     pub fn scales(&self) -> &[usize] {
-        &self.scales
+        &self.shared.scales
     }
 
     /// The output's size (width, height) at the last scale.
     pub fn output_size(&self) -> (usize, usize) {
         self.content
-            .size_for_long_side(*self.scales.last().expect("non-empty"))
+            .size_for_long_side(*self.shared.scales.last().expect("non-empty"))
     }
 
     /// Files the run reads, with what each is (to keep outputs from replacing them).
     pub fn inputs(&self) -> Vec<(PathBuf, &'static str)> {
-        let s = &self.settings;
-        let mut v = vec![(s.content.clone(), "the content image")];
-        match &s.style {
-            StyleSource::Images(list) => {
-                v.extend(list.iter().map(|(p, _)| (p.clone(), "a style image")))
-            }
-            StyleSource::Profile(p) => v.push((p.clone(), "the style profile")),
-        }
-        if let Init::Image(p) = &s.init {
-            v.push((p.clone(), "the initial image"));
-        }
+        let mut v = vec![(self.settings.content.clone(), "the content image")];
+        v.extend(style_inputs(&self.settings));
         v
     }
 
     /// Runs the transfer on `net`, reporting to `observer`.
     pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<TransferOutcome> {
+        self.run_cached(net, observer, &mut TargetCache::default())
+    }
+
+    /// [`Self::run`], taking the style targets from `cache` when plans sharing this plan's
+    /// style inputs already summarised them at a size, and keeping them there otherwise.
+    pub(crate) fn run_cached(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        cache: &mut TargetCache,
+    ) -> Result<TransferOutcome> {
         let s = &self.settings;
         let stat = s.statistic.build();
-        if let Some(p) = &self.profile {
+        if let Some(p) = &self.shared.profile {
             p.check_against(net)
                 .map_err(|e| Error::input(profile_path(s), e))?;
         }
         let names: Vec<String> = self
+            .shared
             .style_layers
             .iter()
             .map(|&l| vgg::RELU_LAYERS[l].to_string())
@@ -371,7 +451,7 @@ impl TransferPlan {
         let (mut iters, mut evals, mut seconds) = (0, 0, 0.0);
         let mut last = Breakdown::default();
         let mut stopped = false;
-        for (stage, &long) in self.scales.iter().enumerate() {
+        for (stage, &long) in self.shared.scales.iter().enumerate() {
             let content = self.content.fit_long_side(long);
             let (w, h) = (content.width, content.height);
             let content_in = if s.preserve_color {
@@ -379,7 +459,7 @@ impl TransferPlan {
             } else {
                 content.clone()
             };
-            let targets = self.targets_at(net, stat.as_ref(), long, &content);
+            let targets = self.targets_at(net, stat.as_ref(), long, &content, cache);
             let mut loss = ImageLoss::new(net, w, h);
             loss.content = Some(ContentTerm::new(
                 net,
@@ -389,7 +469,7 @@ impl TransferPlan {
             ));
             loss.style = Some(StyleTerm::new(
                 s.statistic.build(),
-                self.style_layers.clone(),
+                self.shared.style_layers.clone(),
                 s.layer_weights.clone(),
                 targets,
                 s.style_weight,
@@ -397,7 +477,7 @@ impl TransferPlan {
             loss.tv_weight = s.tv_weight;
             let mut xv = match &x {
                 Some((prev, pw, ph)) => Rgb::from_planar(*pw, *ph, prev.clone()).resize(w, h).data,
-                None => match (&s.init, &self.init_image) {
+                None => match (&s.init, &self.shared.init_image) {
                     (Init::Noise, _) => image_io::noise(w, h, s.seed).data,
                     (Init::Image(_), Some(img)) => {
                         let img = img.resize(w, h);
@@ -413,7 +493,7 @@ impl TransferPlan {
             observer.stage(&Stage {
                 kind: StageKind::Optimise,
                 index: stage,
-                count: self.scales.len(),
+                count: self.shared.scales.len(),
                 items: s.iters,
                 width: w,
                 height: h,
@@ -424,7 +504,7 @@ impl TransferPlan {
                 stage,
                 iters_before: iters,
                 evals_before: evals,
-                style_layers: &self.style_layers,
+                style_layers: &self.shared.style_layers,
                 chroma,
             };
             let mut rec = Recorder {
@@ -445,7 +525,7 @@ impl TransferPlan {
             seconds += out.seconds;
             last = loss.last.clone();
             let done = (xv, w, h);
-            if out.stopped || stage + 1 == self.scales.len() {
+            if out.stopped || stage + 1 == self.shared.scales.len() {
                 let image = finish_image(&done.0, w, h, chroma);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
@@ -463,20 +543,28 @@ impl TransferPlan {
         unreachable!("at least one scale; the last one returns (stopped: {stopped}, {last:?})")
     }
 
-    /// The style targets at output scale `long`.
+    /// The style targets at output scale `long`. They depend on the photo only through its
+    /// luminance with `preserve_color`; otherwise they are kept in `cache` by size.
     fn targets_at(
         &self,
         net: &Vgg19,
         stat: &dyn style::Statistic,
         long: usize,
         content: &Rgb,
+        cache: &mut TargetCache,
     ) -> Vec<Summary> {
         let s = &self.settings;
-        if let Some(t) = &self.profile {
-            return t.summaries_at(&self.style_layers);
+        if let Some(t) = &self.shared.profile {
+            return t.summaries_at(&self.shared.style_layers);
         }
-        let b = TargetBuilder::new(net, stat, &self.style_layers);
+        let cacheable = !s.preserve_color;
+        if cacheable && let Some((_, t)) = cache.by_long_side.iter().find(|(l, _)| *l == long) {
+            return t.clone();
+        }
+        cache.computed += 1;
+        let b = TargetBuilder::new(net, stat, &self.shared.style_layers);
         let parts: Vec<(Vec<Summary>, f64)> = self
+            .shared
             .styles
             .iter()
             .filter(|(_, w, _)| *w > 0.0)
@@ -491,7 +579,11 @@ impl TransferPlan {
             })
             .collect();
         let refs: Vec<(&[Summary], f64)> = parts.iter().map(|(s, w)| (s.as_slice(), *w)).collect();
-        style::target::blend(stat, &refs)
+        let targets = style::target::blend(stat, &refs);
+        if cacheable {
+            cache.by_long_side.push((long, targets.clone()));
+        }
+        targets
     }
 }
 

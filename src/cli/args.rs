@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use stylelearn::batch::{BatchFiles, FORMATS};
 use stylelearn::dataset::Region;
 use stylelearn::files::{LearnFiles, TransferFiles};
 use stylelearn::learn::{LearnSettings, defaults as ldef};
@@ -45,7 +46,8 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Apply a style to a photo (Gatys et al.): content + style + total-variation loss.
+    /// Apply a style to a photo, or to many photos into a folder (Gatys et al.): content +
+    /// style + total-variation loss.
     /// The defaults (512 px, 300 iterations) take about 15 minutes on a 2-core CPU.
     Transfer(TransferArgs),
     /// Learn the style image whose statistics match a set of stylised images.
@@ -106,8 +108,10 @@ fn names(layers: &[usize]) -> Layers {
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TransferArgs {
-    /// The photo to stylise.
-    pub content: PathBuf,
+    /// The photo to stylise; or several photos and/or folders of photos (folders: their
+    /// images, not recursive), each written into the -o folder.
+    #[arg(required = true, value_name = "PHOTO_OR_FOLDER")]
+    pub content: Vec<PathBuf>,
     /// Style image(s), comma-separated.
     #[arg(
         long,
@@ -119,9 +123,15 @@ pub struct TransferArgs {
     /// A style profile from `stylelearn learn` / `profile`, instead of style images.
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
-    /// Output image (.png, .jpg, .webp).
+    /// Output image (.png, .jpg, .webp). With several photos, a folder of photos or an existing
+    /// folder here: the output folder (created if missing), holding OUT/<photo stem>.<format>
+    /// and OUT/<stem>.log.csv per photo; photos whose output exists are skipped.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Format of the images written into an output folder (with -o FILE, its extension sets
+    /// the format) [default: png].
+    #[arg(long, value_parser = PossibleValuesParser::new(FORMATS))]
+    pub format: Option<String>,
     /// Long side of the output in pixels.
     #[arg(long, default_value_t = tdef::SIZE)]
     pub size: usize,
@@ -173,13 +183,15 @@ pub struct TransferArgs {
     /// Random seed of the noise start (--init noise); the same seed gives the same image.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Write a snapshot every N iterations (OUT.iterNNNNN.ext).
+    /// Write a snapshot every N iterations (OUT.iterNNNNN.ext; in an output folder,
+    /// OUT/<stem>.iterNNNNN.<format>).
     #[arg(long, value_name = "N")]
     pub save_every: Option<usize>,
     /// Keep the content's colours: transfer on luminance only.
     #[arg(long)]
     pub preserve_color: bool,
-    /// Loss log CSV [default: OUT.log.csv beside the output].
+    /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
+    /// OUT/<stem>.log.csv].
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
@@ -190,9 +202,22 @@ pub struct TransferArgs {
     pub common: Common,
 }
 
+/// What a transfer command line asks for: one photo into one file, or a batch into a folder.
+pub enum TransferTarget {
+    One(TransferFiles),
+    /// The photos and folders to list, and where their outputs go.
+    Batch(Vec<PathBuf>, BatchFiles),
+}
+
 impl TransferArgs {
+    /// True when the outputs go into a folder: several photos, a folder of photos, or -o naming
+    /// an existing folder.
+    pub fn is_batch(&self) -> bool {
+        self.content.len() > 1 || self.content.iter().any(|p| p.is_dir()) || self.output.is_dir()
+    }
+
     /// The library's settings and output files for these arguments.
-    pub fn to_job(&self) -> Result<(TransferSettings, TransferFiles), String> {
+    pub fn to_job(&self) -> Result<(TransferSettings, TransferTarget), String> {
         let style = match &self.style_profile {
             Some(p) => StyleSource::Profile(p.clone()),
             None => {
@@ -227,8 +252,28 @@ impl TransferArgs {
             seed: self.seed,
             preserve_color: self.preserve_color,
             statistic: self.statistic,
-            ..TransferSettings::new(self.content.clone(), style)
+            ..TransferSettings::new(self.content[0].clone(), style)
         };
+        if self.is_batch() {
+            if self.log.is_some() {
+                return Err(
+                    "--log names one file: with an output folder each photo's log is OUT/<stem>.log.csv"
+                        .into(),
+                );
+            }
+            let files = BatchFiles {
+                out_dir: self.output.clone(),
+                format: self.format.clone().unwrap_or_else(|| "png".into()),
+                snapshot_every: self.save_every,
+            };
+            return Ok((settings, TransferTarget::Batch(self.content.clone(), files)));
+        }
+        if self.format.is_some() {
+            return Err(format!(
+                "--format is for an output folder: with -o {} the file's extension sets the format",
+                self.output.display()
+            ));
+        }
         let files = TransferFiles {
             output: self.output.clone(),
             log: Some(
@@ -238,7 +283,7 @@ impl TransferArgs {
             ),
             snapshot_every: self.save_every,
         };
-        Ok((settings, files))
+        Ok((settings, TransferTarget::One(files)))
     }
 }
 

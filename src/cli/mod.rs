@@ -1,6 +1,7 @@
 //! The command line's commands: each maps its arguments to a library job, runs it with a
 //! progress observer and prints the summary.
 pub mod args;
+mod batch;
 mod bench;
 mod demo;
 pub mod errors;
@@ -14,7 +15,7 @@ use stylelearn::files::{LearnJob, ProfileJob, TransferJob};
 use stylelearn::vgg::{self, Vgg19};
 use stylelearn::{Error, image_io, setup, style};
 
-use args::{Cli, Command, Common, DatasetArgs};
+use args::{Cli, Command, Common, DatasetArgs, TransferTarget};
 use errors::{Cmd, explain};
 use progress::Progress;
 
@@ -77,7 +78,12 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
         }
         Command::Transfer(a) => {
             let lib = |e: Error| explain(&e, Cmd::Transfer, false);
-            let (settings, files) = a.to_job()?;
+            let (settings, files) = match a.to_job()? {
+                (settings, TransferTarget::One(files)) => (settings, files),
+                (settings, TransferTarget::Batch(inputs, files)) => {
+                    return batch::run(&a, settings, &inputs, files);
+                }
+            };
             let job = TransferJob::new(settings, files, &device()).map_err(lib)?;
             let net = load_net(&a.common).map_err(text)?;
             let mut progress = Progress::new("transfer", a.common.quiet);

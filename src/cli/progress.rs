@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 use stylelearn::observe::{Control, Notice, Observer, Stage, StageKind, Step};
 
+use super::errors::{Cmd, explain};
+
 /// Set by the signal handler.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -106,9 +108,53 @@ impl Observer for Progress {
     }
 
     fn notice(&mut self, notice: &Notice) {
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string())
+        };
         let text = match notice {
             Notice::Skipped { path, reason } => {
                 format!("warning: skipping {}: {reason}", path.display())
+            }
+            Notice::PhotoStarted {
+                index,
+                count,
+                photo,
+                ..
+            } => {
+                // The bars of this photo's stages carry its name.
+                self.label = format!("{} ({}/{count})", name(photo), index + 1);
+                return;
+            }
+            Notice::PhotoDone {
+                photo,
+                files,
+                seconds,
+                ..
+            } => {
+                self.finish();
+                format!(
+                    "{}: done in {seconds:.0} s → {}",
+                    photo.display(),
+                    files
+                        .first()
+                        .map(|f| f.display().to_string())
+                        .unwrap_or_default()
+                )
+            }
+            Notice::PhotoSkipped { photo, output, .. } => format!(
+                "{}: skipped, {} exists (delete it to redo)",
+                photo.display(),
+                output.display()
+            ),
+            Notice::PhotoFailed { photo, error, .. } => {
+                self.finish();
+                let why = explain(error, Cmd::Transfer, false);
+                match why.contains(&photo.display().to_string()) {
+                    true => format!("failed: {why}"),
+                    false => format!("{}: failed: {why}", photo.display()),
+                }
             }
         };
         match &self.bar {
