@@ -137,7 +137,8 @@ fn outputs_are_checked_before_any_work() {
             o,
         ])
     };
-    fails_cleanly(w, &t("{}/folder.png"), &["folder"]);
+    // A transfer into an existing folder writes <stem>.png inside it (folder mode); a learn
+    // output must be a file.
     fails_cleanly(w, &t("{}/file/out.png"), &["not a folder"]);
     fails_cleanly(w, &t("{}/out.gif"), &[".png"]);
     fails_cleanly(
