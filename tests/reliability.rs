@@ -306,6 +306,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
             .collect(),
         total_weight: 1.0,
         sources: vec![("x".into(), 1.0)],
+        palette: None,
     };
     wrong.save(&w.join("shapes.safetensors")).unwrap();
     fails_cleanly(
