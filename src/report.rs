@@ -347,7 +347,7 @@ impl Page {
         let _ = write!(
             html,
             "<title>{}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em}}\
-img{{border:1px solid #ccc;image-rendering:pixelated}}figure{{display:inline-block;margin:6px;vertical-align:top}}\
+img{{border:1px solid #ccc}}img.px{{image-rendering:pixelated}}figure{{display:inline-block;margin:6px;vertical-align:top}}\
 figcaption{{font-size:90%;max-width:220px;overflow-wrap:anywhere}}td,th{{padding:2px 10px;text-align:left;vertical-align:top}}\
 .running{{background:#fff3c4;padding:.5em 1em}}.path{{font-family:monospace;overflow-wrap:anywhere}}</style><h1>{}</h1>",
             esc(title),
@@ -414,7 +414,7 @@ the final report replaces it when the run ends.</p>",
         if let Some(png) = &state.image {
             let _ = write!(
                 self.html,
-                "<figure><img src=\"data:image/png;base64,{}\" width={width} alt=\"latest image\"><figcaption>latest image</figcaption></figure>",
+                "<figure><img src=\"data:image/png;base64,{}\" class=px width={width} alt=\"latest image\"><figcaption>latest image</figcaption></figure>",
                 base64(png)
             );
         }
@@ -594,20 +594,20 @@ pub(crate) fn learn_page(
         for &s in written_snapshots {
             p.figure(
                 &snapshot_path(&files.output, s),
-                "width=192",
+                "class=px width=192",
                 &format!("iteration {s}"),
             );
         }
         let last = state.rows.last().map(|r| r.0).unwrap_or(0);
         p.figure(
             &files.output,
-            "width=192",
+            "class=px width=192",
             &format!("learned image (iteration {last})"),
         );
         p.h2("Learning curve");
         p.figure(
             &files.curve_png(),
-            "width=720",
+            "width=900",
             "style loss per layer block and total",
         );
         let links = format!(
@@ -669,14 +669,14 @@ pub(crate) fn transfer_page(
         for &it in written_snapshots {
             p.figure(
                 &snapshot_path(&files.output, it),
-                "width=192",
+                "class=px width=192",
                 &format!("iteration {it}"),
             );
         }
         let last = state.rows.last().map(|r| r.0).unwrap_or(0);
         p.figure(
             &files.output,
-            "height=384",
+            "class=px height=384",
             &format!("result (iteration {last})"),
         );
     }
