@@ -214,3 +214,44 @@ pub fn learning_curve(log: &LossLog, path: &Path, title: &str) -> Result<()> {
     img.write_to(&mut png, image::ImageFormat::Png)?;
     crate::image_io::write_atomic(path, png.get_ref())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::Breakdown;
+
+    #[test]
+    fn layers_are_grouped_by_block_with_one_legend_entry_each() {
+        let names: Vec<String> = crate::vgg::RELU_LAYERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut log = LossLog::new(&names);
+        for it in 1..=3 {
+            let b = Breakdown {
+                total: 1.0 / it as f64,
+                per_layer: (0..16).map(|l| (l + it) as f64).collect(),
+                ..Breakdown::default()
+            };
+            log.row(it, it, 0, &b).unwrap();
+        }
+        let s = block_series(&log);
+        let labels: Vec<&str> = s.iter().filter_map(|s| s.label.as_deref()).collect();
+        assert_eq!(
+            labels,
+            [
+                "total",
+                "relu1_x mean (2 layers)",
+                "relu2_x mean (2 layers)",
+                "relu3_x mean (4 layers)",
+                "relu4_x mean (4 layers)",
+                "relu5_x mean (4 layers)"
+            ]
+        );
+        assert_eq!(s.len(), 6 + 16);
+        // relu1_x: layers 0 and 1 at iteration 1 are 1 and 2.
+        assert_eq!(s[1].points[0], (1, 1.5));
+        let path = tempfile::tempdir().unwrap();
+        learning_curve(&log, &path.path().join("c.png"), "t").unwrap();
+    }
+}
