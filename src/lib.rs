@@ -16,11 +16,13 @@
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
 //!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves).
 //! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
-//!   texture distances that are not VGG-19, for closed-loop evaluation).
+//!   texture distances that are not VGG-19, for closed-loop evaluation), [`evaluate`] (stylise
+//!   held-out photos by several routes and judge them against the filter's outputs).
 pub mod color;
 pub mod dataset;
 mod driver;
 pub mod error;
+pub mod evaluate;
 pub mod files;
 pub mod image_io;
 pub mod judge;
