@@ -16,12 +16,15 @@
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
 //!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves), [`report`] (a run's HTML report).
 //! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
-//!   texture distances that are not VGG-19, for closed-loop evaluation).
+//!   texture distances that are not VGG-19, for closed-loop evaluation), [`evaluate`] (stylise
+//!   held-out photos by several routes and judge them against the filter's outputs), [`batch`]
+//!   (many photos with one style), [`report`] (HTML report of a run).
 pub mod batch;
 pub mod color;
 pub mod dataset;
 mod driver;
 pub mod error;
+pub mod evaluate;
 pub mod files;
 pub mod image_io;
 pub mod judge;

@@ -5,6 +5,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use stylelearn::batch::{BatchFiles, FORMATS};
 use stylelearn::dataset::Region;
+use stylelearn::evaluate::{self, EvaluateSettings, Route};
 use stylelearn::files::{LearnFiles, TransferFiles};
 use stylelearn::learn::{LearnSettings, defaults as ldef};
 use stylelearn::optim::OptimizerKind;
@@ -62,6 +63,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Time one optimisation step at 256² and 512² and print a table.
     Bench(BenchArgs),
+    /// Closed-loop evaluation: stylise held-out photos by each route (learned image, profile,
+    /// profile keeping colours, one-image baseline, precomputed folders) and judge each result
+    /// against the filter's output of the same photo (colour and texture distances).
+    Evaluate(EvaluateArgs),
 }
 
 fn statistic_parser() -> impl clap::builder::TypedValueParser<Value = StatisticKind> {
@@ -470,4 +475,90 @@ pub struct BenchArgs {
     pub dataset_memory: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// A precomputed route: `NAME=DIR`.
+fn parse_route(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, dir) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected NAME=DIR"))?;
+    evaluate::check_route_name(name)?;
+    if dir.is_empty() {
+        return Err(format!("'{s}': give the folder after '='"));
+    }
+    Ok((name.to_string(), PathBuf::from(dir)))
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// Held-out pairs: a folder with photos/ and filtered/ holding the same file stems (the
+    /// benchmark's bench-data/FILTER/heldout).
+    pub pairs: PathBuf,
+    /// Route "image": the learned style image, used as the style of each transfer [default: none: no such route].
+    #[arg(long, value_name = "PNG")]
+    pub style_image: Option<PathBuf>,
+    /// Style scale of the "image" route: style image long side relative to the output's.
+    #[arg(long, default_value_t = tdef::STYLE_SCALE)]
+    pub style_scale: f64,
+    /// Routes "profile" and "profile-colour" (the same, keeping the photo's colours): a style
+    /// profile from `stylelearn learn` / `profile` [default: none: no such routes].
+    #[arg(long, value_name = "FILE")]
+    pub style_profile: Option<PathBuf>,
+    /// Route "baseline": ONE of the filter's outputs as the style image (the naive approach);
+    /// every route's means are also given as ratios to this one's [default: none: no ratios].
+    #[arg(long, value_name = "PNG")]
+    pub baseline: Option<PathBuf>,
+    /// A precomputed route: NAME=DIR, where DIR holds an already stylised image per photo,
+    /// named by the photo's stem (another tool's results); repeatable [default: none]. Names
+    /// "photo" and "filter" are reserved.
+    #[arg(long = "route", value_name = "NAME=DIR", value_parser = parse_route)]
+    pub routes: Vec<(String, PathBuf)>,
+    /// Long side of every transfer's output in pixels.
+    #[arg(long, default_value_t = evaluate::defaults::SIZE)]
+    pub size: usize,
+    /// Optimiser iterations of every transfer.
+    #[arg(long, default_value_t = evaluate::defaults::ITERS)]
+    pub iters: usize,
+    /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
+    /// is not a fair judge) [default: off].
+    #[arg(long)]
+    pub gram: bool,
+    /// Output folder (required): results.csv, means.csv, index.html, ROUTE/STEM.png results
+    /// and photo/, filter/ copies of the inputs; existing files of those names are replaced.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl EvaluateArgs {
+    /// The library's settings: routes in the order image, profile, profile-colour, baseline,
+    /// then the precomputed ones.
+    pub fn to_settings(&self) -> EvaluateSettings {
+        let mut routes = Vec::new();
+        if let Some(p) = &self.style_image {
+            routes.push(Route::Image {
+                path: p.clone(),
+                style_scale: self.style_scale,
+            });
+        }
+        if let Some(p) = &self.style_profile {
+            routes.push(Route::Profile(p.clone()));
+            routes.push(Route::ProfileColour(p.clone()));
+        }
+        if let Some(p) = &self.baseline {
+            routes.push(Route::Baseline(p.clone()));
+        }
+        for (name, dir) in &self.routes {
+            routes.push(Route::Precomputed {
+                name: name.clone(),
+                dir: dir.clone(),
+            });
+        }
+        let mut s = EvaluateSettings::new(self.pairs.clone(), routes);
+        s.transfer.size = self.size;
+        s.transfer.iters = self.iters;
+        s.gram = self.gram;
+        s
+    }
 }

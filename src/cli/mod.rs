@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::Device;
+use stylelearn::evaluate::{EvaluateJob, EvaluateObserver, Transfer};
 use stylelearn::files::{LearnJob, ProfileJob, TransferJob};
+use stylelearn::observe::{Control, Notice, Observer, Stage, Step};
 use stylelearn::vgg::{self, Vgg19};
 use stylelearn::{Error, image_io, setup, style};
 
@@ -190,6 +192,36 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
             println!("mean,{:.6}", d.iter().sum::<f64>() / d.len() as f64);
             Ok(Finished::Done)
         }
+        Command::Evaluate(a) => {
+            let lib = |e: Error| explain(&e, Cmd::Transfer, false);
+            let job =
+                EvaluateJob::new(a.to_settings(), a.output.clone(), &device()).map_err(lib)?;
+            let net = load_net(&a.common).map_err(text)?;
+            let mut progress = EvalProgress {
+                bars: Progress::new("evaluate", a.common.quiet),
+                quiet: a.common.quiet,
+            };
+            let done = job.run(&net, &mut progress).map_err(lib)?;
+            drop(progress);
+            let Some((ev, files)) = done else {
+                return Ok(Finished::Stopped(
+                    "interrupted: the evaluation was not finished and nothing was written".into(),
+                ));
+            };
+            if !a.common.quiet {
+                eprintln!(
+                    "judged {} photos × {} routes; wrote {} files: {}, {}, {} and the images",
+                    ev.stems.len(),
+                    ev.routes.len(),
+                    files.len(),
+                    job.results_csv().display(),
+                    job.means_csv().display(),
+                    job.index_html().display()
+                );
+            }
+            println!("{}", ev.means_markdown().trim_end());
+            Ok(Finished::Done)
+        }
         Command::Bench(a) => {
             if let Some(&s) = a.sizes.iter().find(|&&s| s < vgg::MIN_SIDE) {
                 return Err(format!(
@@ -223,5 +255,38 @@ fn left_out_note(left_out: &[PathBuf]) {
             left_out.len(),
             list(left_out)
         );
+    }
+}
+
+/// Progress of an evaluation: one bar per transfer, labelled with its route and photo.
+struct EvalProgress {
+    bars: Progress,
+    quiet: bool,
+}
+
+impl Observer for EvalProgress {
+    fn stage(&mut self, stage: &Stage) {
+        self.bars.stage(stage)
+    }
+    fn item(&mut self, done: usize, total: usize) -> Control {
+        self.bars.item(done, total)
+    }
+    fn step(&mut self, step: &Step<'_>) -> Control {
+        self.bars.step(step)
+    }
+    fn notice(&mut self, notice: &Notice) {
+        self.bars.notice(notice)
+    }
+}
+
+impl EvaluateObserver for EvalProgress {
+    fn transfer(&mut self, t: &Transfer<'_>) {
+        self.bars = Progress::new(
+            format!("[{}/{}] {} {}", t.index + 1, t.count, t.route, t.stem),
+            self.quiet,
+        );
+    }
+    fn as_observer(&mut self) -> &mut dyn Observer {
+        self
     }
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The closed-loop benchmark (issue 11): does stylelearn make new photos look like the filter?
+#
+# For each filter of scripts/make_benchmark.py: learn the style image (and profile) from the
+# filter's 12 training outputs, then `stylelearn evaluate` the 4 held-out photos by every route
+# (learned image, profile, profile keeping colours, the naive baseline: ONE training output as
+# the style, and "unfiltered": the photo as it is, doing nothing) against the filter's outputs
+# of those photos, and collect one markdown table:
+# filter × route × judge (colour, texture), with each mean's ratio to the baseline's.
+#
+# Usage (from anywhere; paths are relative to the repository root):
+#   python3 -m pip install -r scripts/requirements-bench.txt
+#   scripts/benchmark.sh
+#   SIZE=128 LEARN_ITERS=100 TRANSFER_ITERS=60 FILTERS=cartoon,grade scripts/benchmark.sh
+#
+# Settings (environment variables):
+#   SIZE=256            learned image side and every transfer's long side (the photos' size)
+#   LEARN_ITERS=500     iterations of `stylelearn learn`
+#   TRANSFER_ITERS=100  iterations of each transfer in `stylelearn evaluate`
+#   FILTERS=cartoon,painterly,grade,pencil
+#   PYTHON=python3      a python with the packages of scripts/requirements-bench.txt
+#   DATA=bench-data     where the benchmark is built
+#   OUT=bench-out       learned styles, evaluations (OUT/F/eval/index.html) and OUT/table.md
+#   BIN=target/release/stylelearn   (built with `cargo build --release` if missing)
+# The defaults take hours on a 2-core CPU (16 transfers of 100 iterations at 256 px per filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=${SIZE:-256}
+LEARN_ITERS=${LEARN_ITERS:-500}
+TRANSFER_ITERS=${TRANSFER_ITERS:-100}
+FILTERS=${FILTERS:-cartoon,painterly,grade,pencil}
+PYTHON=${PYTHON:-python3}
+DATA=${DATA:-bench-data}
+OUT=${OUT:-bench-out}
+BIN=${BIN:-target/release/stylelearn}
+
+if ! "$PYTHON" -c 'import numpy, scipy, skimage, sklearn, PIL' 2>/dev/null; then
+  echo "$PYTHON lacks the benchmark's packages: $PYTHON -m pip install -r scripts/requirements-bench.txt" >&2
+  echo "(or PYTHON=/path/to/venv/bin/python $0)" >&2
+  exit 1
+fi
+[ -x "$BIN" ] || cargo build --release
+"$BIN" setup -q >/dev/null
+
+"$PYTHON" scripts/make_benchmark.py "$DATA" --filters "$FILTERS"
+
+table="$OUT/table.md"
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
+IFS=',' read -r -a filters <<<"$FILTERS"
+for f in "${filters[@]}"; do
+  echo "== $f: learn ($SIZE px, $LEARN_ITERS iterations)" >&2
+  "$BIN" learn "$DATA/$f/train" -o "$OUT/$f/style.png" --size "$SIZE" --iters "$LEARN_ITERS" -q
+  # The baseline's style: the first training output by name (the same choice for every filter).
+  baseline=$(find "$DATA/$f/train" -maxdepth 1 -name '*.png' | LC_ALL=C sort | head -n 1)
+  echo "== $f: evaluate ($SIZE px, $TRANSFER_ITERS iterations per transfer; baseline $(basename "$baseline"))" >&2
+  "$BIN" evaluate "$DATA/$f/heldout" \
+    --style-image "$OUT/$f/style.png" \
+    --style-profile "$OUT/$f/style.profile.safetensors" \
+    --baseline "$baseline" \
+    --route unfiltered="$DATA/$f/heldout/photos" \
+    --size "$SIZE" --iters "$TRANSFER_ITERS" -q -o "$OUT/$f/eval" >/dev/null
+  # means.csv: route,colour,texture,colour_ratio,texture_ratio
+  awk -F, -v f="$f" 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", f, $1, $2, $4, $3, $5 }' \
+    "$OUT/$f/eval/means.csv" >>"$rows"
+done
+
+{
+  echo "Settings: SIZE=$SIZE LEARN_ITERS=$LEARN_ITERS TRANSFER_ITERS=$TRANSFER_ITERS; 4 held-out photos per filter;"
+  echo "distances from the filter's output (lower is closer), ratio < 1: closer than the one-image baseline."
+  echo
+  echo "| filter | route | colour (ΔE) | colour / baseline | texture | texture / baseline |"
+  echo "|---|---|---:|---:|---:|---:|"
+  cat "$rows"
+} >"$table"
+cat "$table"
+echo "wrote $table; pages: $OUT/<filter>/eval/index.html" >&2

@@ -1,0 +1,869 @@
+//! Closed-loop evaluation: does a route (a learned style image, a style profile, a one-image
+//! baseline, or another tool's results) make held-out photos look like the filter did?
+//!
+//! The held-out pairs are a folder with `photos/` and `filtered/` holding the same file stems
+//! (the benchmark's `heldout/` layout, see `scripts/make_benchmark.py`). Every photo is stylised
+//! by every [`Route`] with the same transfer settings, and each result is judged against the
+//! filter's output of that photo by [`crate::judge`] (colour and texture; optionally also the
+//! VGG-19 Gram distance, for information only: stylelearn optimises VGG-19 statistics).
+//!
+//! [`EvaluateSettings`] → [`EvaluatePlan::new`] (checks the pairs and every route's files and
+//! builds every transfer plan before any work) → [`EvaluatePlan::run`] → [`Evaluation`]: the
+//! distances per pair × route, each route's means, and each mean's ratio to the baseline's
+//! (below 1: closer to the filter than the naive one-image transfer).
+//! [`EvaluateJob`] is the same run with its files (`results.csv`, `means.csv`, `index.html`,
+//! the images) checked up front and published together.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+use crate::image_io::{self, Rgb};
+use crate::judge::{self, Judgement};
+use crate::observe::Observer;
+use crate::outputs::OutputSet;
+use crate::style::{self, StatisticKind};
+use crate::transfer::{self, StyleSource, TransferPlan, TransferSettings};
+use crate::vgg::{self, Vgg19};
+
+/// Image files a pairs folder may hold.
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
+
+/// Names of the output folders holding copies of the inputs (no route may use them).
+pub const PHOTO_DIR: &str = "photo";
+pub const FILTER_DIR: &str = "filter";
+
+/// One way of making a photo look like the filter.
+#[derive(Clone, Debug)]
+pub enum Route {
+    /// Transfer with a (learned) style image as the style, at `style_scale` (see
+    /// [`TransferSettings::style_scale`]).
+    Image { path: PathBuf, style_scale: f64 },
+    /// Transfer with a style profile.
+    Profile(PathBuf),
+    /// Transfer with a style profile, keeping the photo's colours (`preserve_color`).
+    ProfileColour(PathBuf),
+    /// The naive baseline: transfer with ONE of the filter's outputs as the style image.
+    Baseline(PathBuf),
+    /// Already stylised images in `dir`, one per photo, named by the photo's stem (another
+    /// tool's results, or a check of the judges).
+    Precomputed { name: String, dir: PathBuf },
+}
+
+impl Route {
+    /// The route's name: its output folder and its label in tables.
+    pub fn name(&self) -> &str {
+        match self {
+            Route::Image { .. } => "image",
+            Route::Profile(_) => "profile",
+            Route::ProfileColour(_) => "profile-colour",
+            Route::Baseline(_) => "baseline",
+            Route::Precomputed { name, .. } => name,
+        }
+    }
+}
+
+/// Checks a route name: letters, digits, `-`, `_`, `.`; not `.`/`..`; not an input folder.
+pub fn check_route_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "route name '{name}': use letters, digits, '-', '_' or '.' (not first)"
+        ));
+    }
+    if name == PHOTO_DIR || name == FILTER_DIR {
+        return Err(format!(
+            "route name '{name}' is reserved for the copies of the inputs"
+        ));
+    }
+    Ok(())
+}
+
+/// Everything an evaluation needs, as plain values.
+#[derive(Clone, Debug)]
+pub struct EvaluateSettings {
+    /// A folder with `photos/` and `filtered/` sharing file stems.
+    pub pairs: PathBuf,
+    pub routes: Vec<Route>,
+    /// The transfer settings every transferring route uses; its `content` and `style` are
+    /// replaced per photo and route (and `style_scale` / `preserve_color` by the route).
+    pub transfer: TransferSettings,
+    /// Also report the VGG-19 Gram distance (mean over the five standard style layers).
+    pub gram: bool,
+}
+
+impl EvaluateSettings {
+    /// Settings with the transfer defaults of `evaluate` (256 px, 100 iterations).
+    pub fn new(pairs: PathBuf, routes: Vec<Route>) -> Self {
+        let transfer = TransferSettings {
+            size: defaults::SIZE,
+            iters: defaults::ITERS,
+            ..TransferSettings::new(PathBuf::new(), StyleSource::Images(Vec::new()))
+        };
+        Self {
+            pairs,
+            routes,
+            transfer,
+            gram: false,
+        }
+    }
+}
+
+impl EvaluateSettings {
+    /// The long side every result is judged at: the transfers' output size.
+    pub fn judge_size(&self) -> usize {
+        let t = &self.transfer;
+        t.scales
+            .as_ref()
+            .and_then(|s| s.last().copied())
+            .unwrap_or(t.size)
+    }
+}
+
+/// Defaults of `evaluate`.
+pub mod defaults {
+    /// The benchmark's photos are 256 px on the long side.
+    pub const SIZE: usize = 256;
+    pub const ITERS: usize = 100;
+}
+
+/// A held-out pair: the photo and the filter's output of it.
+pub struct Pair {
+    pub stem: String,
+    pub photo_path: PathBuf,
+    pub filtered_path: PathBuf,
+    pub photo: Rgb,
+    pub filtered: Rgb,
+}
+
+/// What a route does for one photo.
+enum Work {
+    Transfer(Box<TransferPlan>),
+    Ready { image: Rgb, path: PathBuf },
+}
+
+/// A checked evaluation with its inputs read and every transfer planned.
+pub struct EvaluatePlan {
+    settings: EvaluateSettings,
+    pairs: Vec<Pair>,
+    /// [pair][route]
+    work: Vec<Vec<Work>>,
+}
+
+/// The distances of one result from the filter's output.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distances {
+    pub colour: f64,
+    pub texture: f64,
+    /// VGG-19 Gram distance, when asked for.
+    pub gram: Option<f64>,
+}
+
+impl Distances {
+    fn from(j: Judgement, gram: Option<f64>) -> Self {
+        Self {
+            colour: j.colour,
+            texture: j.texture,
+            gram,
+        }
+    }
+}
+
+/// One route's result for one photo.
+pub struct Cell {
+    pub image: Rgb,
+    pub distances: Distances,
+}
+
+/// A route's summary over the pairs.
+#[derive(Clone, Debug)]
+pub struct RouteSummary {
+    pub name: String,
+    /// Mean distances over the pairs.
+    pub mean: Distances,
+    /// Each mean divided by the baseline route's (`None` without a baseline route, or where
+    /// the baseline's mean is 0).
+    pub ratio: Option<Distances>,
+}
+
+/// What an evaluation found.
+pub struct Evaluation {
+    /// The pairs' stems, in order.
+    pub stems: Vec<String>,
+    /// [pair][route], routes in the settings' order.
+    pub cells: Vec<Vec<Cell>>,
+    /// Per route, in the settings' order.
+    pub routes: Vec<RouteSummary>,
+}
+
+fn is_image_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The images of `dir` by stem (an error for two files with one stem, or a non-UTF-8 stem).
+fn images_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    let fail = |m: String| Error::input(dir, anyhow!(m));
+    if !dir.is_dir() {
+        return Err(fail(format!("{} is not a folder", dir.display())));
+    }
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| fail(format!("cannot list {}: {e}", dir.display())))?;
+    let mut out = BTreeMap::new();
+    for ent in rd {
+        let p = ent
+            .map_err(|e| fail(format!("cannot list {}: {e}", dir.display())))?
+            .path();
+        if !p.is_file() || !is_image_name(&p) {
+            continue;
+        }
+        let stem = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| fail(format!("{}: file names must be UTF-8", p.display())))?
+            .to_string();
+        if stem.starts_with('.') {
+            continue;
+        }
+        if let Some(other) = out.insert(stem.clone(), p.clone()) {
+            return Err(fail(format!(
+                "{} and {} share the stem '{stem}': keep one",
+                other.display(),
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn load(path: &Path) -> Result<Rgb> {
+    let img = image_io::load(path).map_err(|e| Error::input(path, e))?;
+    vgg::check_size(img.height, img.width)
+        .map_err(|e| Error::input(path, e.context(path.display().to_string())))?;
+    Ok(img)
+}
+
+/// Reads the held-out pairs of `dir` (`photos/` and `filtered/` with the same stems).
+pub fn read_pairs(dir: &Path) -> Result<Vec<Pair>> {
+    let photos = images_by_stem(&dir.join("photos"))?;
+    let filtered = images_by_stem(&dir.join("filtered"))?;
+    if let Some((stem, p)) = photos.iter().find(|(s, _)| !filtered.contains_key(*s)) {
+        return Err(Error::input(
+            p,
+            anyhow!(
+                "photo {} has no filter output: expected {}/filtered/{stem}.png",
+                p.display(),
+                dir.display()
+            ),
+        ));
+    }
+    if let Some((stem, p)) = filtered.iter().find(|(s, _)| !photos.contains_key(*s)) {
+        return Err(Error::input(
+            p,
+            anyhow!(
+                "filter output {} has no photo: expected {}/photos/{stem}.png",
+                p.display(),
+                dir.display()
+            ),
+        ));
+    }
+    if photos.is_empty() {
+        return Err(Error::input(
+            dir,
+            anyhow!("{}/photos holds no images", dir.display()),
+        ));
+    }
+    photos
+        .into_iter()
+        .map(|(stem, photo_path)| {
+            let filtered_path = filtered[&stem].clone();
+            Ok(Pair {
+                photo: load(&photo_path)?,
+                filtered: load(&filtered_path)?,
+                stem,
+                photo_path,
+                filtered_path,
+            })
+        })
+        .collect()
+}
+
+impl EvaluatePlan {
+    /// Checks the settings, reads the pairs and every precomputed image, and plans every
+    /// transfer (which reads and checks each style image and profile). Nothing runs yet.
+    pub fn new(settings: EvaluateSettings, device: &Device) -> Result<Self> {
+        if settings.routes.is_empty() {
+            return Err(Error::Other(anyhow!(
+                "no routes to evaluate: give a style image, a style profile, a baseline or a precomputed route"
+            )));
+        }
+        for (i, r) in settings.routes.iter().enumerate() {
+            check_route_name(r.name()).map_err(|m| Error::Other(anyhow!(m)))?;
+            if settings.routes[..i].iter().any(|o| o.name() == r.name()) {
+                return Err(Error::Other(anyhow!(
+                    "route '{}' is given twice: every route needs its own name",
+                    r.name()
+                )));
+            }
+        }
+        if settings.judge_size() < vgg::MIN_SIDE {
+            let setting = if settings.transfer.scales.is_some() {
+                crate::Setting::Scales
+            } else {
+                crate::Setting::Size
+            };
+            return Err(Error::setting(
+                setting,
+                format!("must be at least {} px", vgg::MIN_SIDE),
+            ));
+        }
+        let pairs = read_pairs(&settings.pairs)?;
+        let mut work = Vec::with_capacity(pairs.len());
+        for pair in &pairs {
+            let mut row = Vec::with_capacity(settings.routes.len());
+            for route in &settings.routes {
+                let t =
+                    |style: StyleSource, style_scale: f64, preserve_color: bool| TransferSettings {
+                        content: pair.photo_path.clone(),
+                        style,
+                        style_scale,
+                        preserve_color,
+                        ..settings.transfer.clone()
+                    };
+                let base = &settings.transfer;
+                let ts = match route {
+                    Route::Image { path, style_scale } => Some(t(
+                        StyleSource::Images(vec![(path.clone(), 1.0)]),
+                        *style_scale,
+                        false,
+                    )),
+                    Route::Profile(p) => {
+                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, false))
+                    }
+                    Route::ProfileColour(p) => {
+                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, true))
+                    }
+                    Route::Baseline(p) => Some(t(
+                        StyleSource::Images(vec![(p.clone(), 1.0)]),
+                        base.style_scale,
+                        false,
+                    )),
+                    Route::Precomputed { .. } => None,
+                };
+                row.push(match (ts, route) {
+                    (Some(ts), _) => Work::Transfer(Box::new(TransferPlan::new(ts, device)?)),
+                    (None, Route::Precomputed { name, dir }) => {
+                        let found = images_by_stem(dir)?;
+                        let path = found.get(&pair.stem).cloned().ok_or_else(|| {
+                            Error::input(
+                                dir,
+                                anyhow!(
+                                    "route '{name}': {} has no image for photo '{}' (expected {}/{}.png)",
+                                    dir.display(),
+                                    pair.stem,
+                                    dir.display(),
+                                    pair.stem
+                                ),
+                            )
+                        })?;
+                        Work::Ready {
+                            image: load(&path)?,
+                            path,
+                        }
+                    }
+                    (None, _) => unreachable!("only precomputed routes have no transfer"),
+                });
+            }
+            work.push(row);
+        }
+        Ok(Self {
+            settings,
+            pairs,
+            work,
+        })
+    }
+
+    pub fn settings(&self) -> &EvaluateSettings {
+        &self.settings
+    }
+
+    pub fn pairs(&self) -> &[Pair] {
+        &self.pairs
+    }
+
+    /// The number of transfers the run makes.
+    pub fn transfers(&self) -> usize {
+        self.work
+            .iter()
+            .flatten()
+            .filter(|w| matches!(w, Work::Transfer(_)))
+            .count()
+    }
+
+    /// Files the evaluation reads, with what each is (to keep outputs from replacing them).
+    pub fn inputs(&self) -> Vec<(PathBuf, &'static str)> {
+        let mut v = Vec::new();
+        for (pair, row) in self.pairs.iter().zip(&self.work) {
+            v.push((pair.photo_path.clone(), "a held-out photo"));
+            v.push((pair.filtered_path.clone(), "a filter output"));
+            for w in row {
+                match w {
+                    Work::Transfer(p) => v.extend(
+                        p.inputs()
+                            .into_iter()
+                            .filter(|(_, what)| *what != "the content image"),
+                    ),
+                    Work::Ready { path, .. } => v.push((path.clone(), "a precomputed image")),
+                }
+            }
+        }
+        v
+    }
+
+    /// Stylises every photo by every route and judges each result against the filter's
+    /// output. Everything is judged at the transfers' size (the texture judge's bands are in
+    /// pixels): precomputed images are resized to that long side, and the filter's output to
+    /// each result's size. Returns `None` when the observer stopped a transfer.
+    pub fn run(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn EvaluateObserver,
+    ) -> Result<Option<Evaluation>> {
+        let count = self.transfers();
+        let long = self.settings.judge_size();
+        let mut index = 0;
+        let gram_stat = self.settings.gram.then(|| StatisticKind::Gram.build());
+        let mut cells = Vec::with_capacity(self.pairs.len());
+        for (pair, row) in self.pairs.iter().zip(&self.work) {
+            let mut out = Vec::with_capacity(row.len());
+            for (route, w) in self.settings.routes.iter().zip(row) {
+                let image = match w {
+                    // Judged at the transfers' size, like every other route.
+                    Work::Ready { image, .. } => image.fit_long_side(long),
+                    Work::Transfer(plan) => {
+                        observer.transfer(&Transfer {
+                            index,
+                            count,
+                            stem: &pair.stem,
+                            route: route.name(),
+                        });
+                        index += 1;
+                        let o = plan.run(net, observer.as_observer())?;
+                        if o.stopped {
+                            return Ok(None);
+                        }
+                        o.image
+                    }
+                };
+                let reference = pair.filtered.resize(image.width, image.height);
+                let gram = gram_stat.as_ref().map(|stat| {
+                    let d = style::image_distance(
+                        net,
+                        stat.as_ref(),
+                        image.to_tensor(net.device()),
+                        reference.to_tensor(net.device()),
+                        &transfer::defaults::STYLE_LAYERS,
+                    );
+                    d.iter().sum::<f64>() / d.len() as f64
+                });
+                let distances = Distances::from(judge::judge(&image, &reference), gram);
+                out.push(Cell { image, distances });
+            }
+            cells.push(out);
+        }
+        let routes = summarise(&self.settings.routes, &cells);
+        Ok(Some(Evaluation {
+            stems: self.pairs.iter().map(|p| p.stem.clone()).collect(),
+            cells,
+            routes,
+        }))
+    }
+}
+
+/// Means per route and their ratios to the baseline's.
+fn summarise(routes: &[Route], cells: &[Vec<Cell>]) -> Vec<RouteSummary> {
+    let n = cells.len() as f64;
+    let means: Vec<Distances> = (0..routes.len())
+        .map(|r| {
+            let sum = |f: &dyn Fn(&Distances) -> f64| {
+                cells.iter().map(|row| f(&row[r].distances)).sum::<f64>() / n
+            };
+            Distances {
+                colour: sum(&|d| d.colour),
+                texture: sum(&|d| d.texture),
+                gram: cells[0][r]
+                    .distances
+                    .gram
+                    .map(|_| sum(&|d| d.gram.unwrap_or(f64::NAN))),
+            }
+        })
+        .collect();
+    let baseline = routes
+        .iter()
+        .position(|r| matches!(r, Route::Baseline(_)))
+        .map(|i| means[i]);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    routes
+        .iter()
+        .zip(&means)
+        .map(|(r, m)| RouteSummary {
+            name: r.name().to_string(),
+            mean: *m,
+            ratio: baseline.map(|b| Distances {
+                colour: ratio(m.colour, b.colour),
+                texture: ratio(m.texture, b.texture),
+                gram: m.gram.zip(b.gram).map(|(a, b)| ratio(a, b)),
+            }),
+        })
+        .collect()
+}
+
+/// A transfer of the evaluation, announced before it starts.
+#[derive(Clone, Debug)]
+pub struct Transfer<'a> {
+    /// 0-based index among the evaluation's `count` transfers.
+    pub index: usize,
+    pub count: usize,
+    /// The photo's stem.
+    pub stem: &'a str,
+    pub route: &'a str,
+}
+
+/// An observer of an evaluation: each transfer is announced, then its stages and steps arrive
+/// as for a single transfer.
+pub trait EvaluateObserver: Observer {
+    fn transfer(&mut self, _transfer: &Transfer<'_>) {}
+    /// This observer as a plain [`Observer`] (for the transfers).
+    fn as_observer(&mut self) -> &mut dyn Observer;
+}
+
+impl EvaluateObserver for crate::observe::Silent {
+    fn as_observer(&mut self) -> &mut dyn Observer {
+        self
+    }
+}
+
+fn num(v: f64) -> String {
+    format!("{v:.4}")
+}
+
+impl Evaluation {
+    /// Whether the VGG-19 Gram distance was measured.
+    pub fn has_gram(&self) -> bool {
+        self.routes.first().is_some_and(|r| r.mean.gram.is_some())
+    }
+
+    /// `pair,route,colour,texture[,gram]`, one row per pair and route.
+    pub fn results_csv(&self) -> String {
+        let mut s = String::from("pair,route,colour,texture");
+        if self.has_gram() {
+            s.push_str(",gram");
+        }
+        s.push('\n');
+        for (stem, row) in self.stems.iter().zip(&self.cells) {
+            for (r, c) in self.routes.iter().zip(row) {
+                let d = c.distances;
+                let _ = write!(
+                    s,
+                    "{},{},{},{}",
+                    csv_field(stem),
+                    r.name,
+                    num(d.colour),
+                    num(d.texture)
+                );
+                if let Some(g) = d.gram {
+                    let _ = write!(s, ",{}", num(g));
+                }
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// `route,colour,texture[,gram],colour_ratio,texture_ratio[,gram_ratio]`: the means over the
+    /// pairs and their ratios to the baseline (empty without a baseline).
+    pub fn means_csv(&self) -> String {
+        let g = self.has_gram();
+        let mut s = String::from("route,colour,texture");
+        s.push_str(if g { ",gram" } else { "" });
+        s.push_str(",colour_ratio,texture_ratio");
+        s.push_str(if g { ",gram_ratio\n" } else { "\n" });
+        for r in &self.routes {
+            let _ = write!(
+                s,
+                "{},{},{}",
+                r.name,
+                num(r.mean.colour),
+                num(r.mean.texture)
+            );
+            if let Some(v) = r.mean.gram {
+                let _ = write!(s, ",{}", num(v));
+            }
+            let q = |v: Option<f64>| v.map(num).unwrap_or_default();
+            let _ = write!(
+                s,
+                ",{},{}",
+                q(r.ratio.map(|d| d.colour)),
+                q(r.ratio.map(|d| d.texture))
+            );
+            if g {
+                let _ = write!(s, ",{}", q(r.ratio.and_then(|d| d.gram)));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The means and ratios to the baseline as a markdown table (lower is closer to the filter).
+    pub fn means_markdown(&self) -> String {
+        let g = self.has_gram();
+        let mut s = String::from("| route | colour (ΔE) | texture |");
+        if g {
+            s.push_str(" gram (VGG) |");
+        }
+        s.push_str(" colour / baseline | texture / baseline |");
+        if g {
+            s.push_str(" gram / baseline |");
+        }
+        s.push_str("\n|---|---:|---:|");
+        s.push_str(if g {
+            "---:|---:|---:|---:|\n"
+        } else {
+            "---:|---:|\n"
+        });
+        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        for r in &self.routes {
+            let _ = write!(
+                s,
+                "| {} | {} | {} |",
+                r.name,
+                num(r.mean.colour),
+                num(r.mean.texture)
+            );
+            if let Some(v) = r.mean.gram {
+                let _ = write!(s, " {} |", num(v));
+            }
+            let _ = write!(
+                s,
+                " {} | {} |",
+                q(r.ratio.map(|d| d.colour)),
+                q(r.ratio.map(|d| d.texture))
+            );
+            if g {
+                let _ = write!(s, " {} |", q(r.ratio.and_then(|d| d.gram)));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// A page: per pair the photo, the filter's output and each route's result with its
+    /// distances, then the means and ratios. Image paths are relative to the page's folder.
+    pub fn html(&self, title: &str) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\
+             body{{font-family:sans-serif}} td{{vertical-align:top;text-align:center;padding:4px}}\
+             img{{max-width:256px}} .d{{font-size:small}} table.m td{{text-align:right}}</style>\
+             </head><body>\n<h1>{t}</h1>\n<p>Distances from the filter's output (lower is closer): \
+             colour = sliced Wasserstein distance of the Lab colours (ΔE), texture = RMS log ratio \
+             of Gabor filter-bank statistics{g}.</p>\n<table>\n<tr><th>photo</th><th>filter</th>",
+            t = esc(title),
+            g = if self.has_gram() {
+                ", gram = VGG-19 Gram distance (for information: stylelearn optimises it)"
+            } else {
+                ""
+            }
+        );
+        for r in &self.routes {
+            let _ = write!(s, "<th>{}</th>", esc(&r.name));
+        }
+        s.push_str("</tr>\n");
+        for (stem, row) in self.stems.iter().zip(&self.cells) {
+            let file = url(&format!("{stem}.png"));
+            let _ = write!(
+                s,
+                "<tr><td><img src=\"{PHOTO_DIR}/{file}\"><br>{st}</td><td><img src=\"{FILTER_DIR}/{file}\"></td>",
+                st = esc(stem)
+            );
+            for (r, c) in self.routes.iter().zip(row) {
+                let d = c.distances;
+                let _ = write!(
+                    s,
+                    "<td><img src=\"{}/{file}\"><div class=\"d\">colour {} · texture {}{}</div></td>",
+                    url(&r.name),
+                    num(d.colour),
+                    num(d.texture),
+                    d.gram
+                        .map(|g| format!(" · gram {}", num(g)))
+                        .unwrap_or_default()
+                );
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n<h2>Means over the pairs, and ratios to the baseline</h2>\n<table class=\"m\">\n<tr><th>route</th><th>colour</th><th>texture</th>");
+        let g = self.has_gram();
+        if g {
+            s.push_str("<th>gram</th>");
+        }
+        s.push_str("<th>colour / baseline</th><th>texture / baseline</th>");
+        if g {
+            s.push_str("<th>gram / baseline</th>");
+        }
+        s.push_str("</tr>\n");
+        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        for r in &self.routes {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td>",
+                esc(&r.name),
+                num(r.mean.colour),
+                num(r.mean.texture)
+            );
+            if let Some(v) = r.mean.gram {
+                let _ = write!(s, "<td>{}</td>", num(v));
+            }
+            let _ = write!(
+                s,
+                "<td>{}</td><td>{}</td>",
+                q(r.ratio.map(|d| d.colour)),
+                q(r.ratio.map(|d| d.texture))
+            );
+            if g {
+                let _ = write!(s, "<td>{}</td>", q(r.ratio.and_then(|d| d.gram)));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n</body></html>\n");
+        s
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Percent-encodes what a relative URL path cannot hold as is.
+fn url(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// An evaluation whose outputs have been checked: in `out_dir`, `results.csv`, `means.csv`,
+/// `index.html`, `photo/<stem>.png`, `filter/<stem>.png` and `<route>/<stem>.png`.
+pub struct EvaluateJob {
+    pub plan: EvaluatePlan,
+    pub out_dir: PathBuf,
+    outputs: OutputSet,
+}
+
+impl EvaluateJob {
+    pub fn results_csv(&self) -> PathBuf {
+        self.out_dir.join("results.csv")
+    }
+    pub fn means_csv(&self) -> PathBuf {
+        self.out_dir.join("means.csv")
+    }
+    pub fn index_html(&self) -> PathBuf {
+        self.out_dir.join("index.html")
+    }
+    fn image(&self, folder: &str, stem: &str) -> PathBuf {
+        self.out_dir.join(folder).join(format!("{stem}.png"))
+    }
+
+    /// Plans the evaluation and checks every output against the inputs and each other.
+    pub fn new(settings: EvaluateSettings, out_dir: PathBuf, device: &Device) -> Result<Self> {
+        if out_dir.exists() && !out_dir.is_dir() {
+            return Err(Error::Output {
+                path: out_dir,
+                problem: "is not a folder: give a folder for the results".into(),
+            });
+        }
+        let plan = EvaluatePlan::new(settings, device)?;
+        let mut job = Self {
+            plan,
+            out_dir,
+            outputs: OutputSet::new(),
+        };
+        let mut outputs = OutputSet::new();
+        outputs
+            .add(job.results_csv(), "the results table")
+            .add(job.means_csv(), "the means table")
+            .add(job.index_html(), "the results page");
+        for pair in job.plan.pairs() {
+            outputs.add(job.image(PHOTO_DIR, &pair.stem), "a copy of a photo");
+            outputs.add(
+                job.image(FILTER_DIR, &pair.stem),
+                "a copy of a filter output",
+            );
+            for r in &job.plan.settings().routes {
+                outputs.add(job.image(r.name(), &pair.stem), "a route's result");
+            }
+        }
+        outputs.check(&job.plan.inputs())?;
+        job.outputs = outputs;
+        Ok(job)
+    }
+
+    /// Runs the evaluation and publishes every file together. `None`: the observer stopped it
+    /// and nothing was written.
+    pub fn run(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn EvaluateObserver,
+    ) -> Result<Option<(Evaluation, Vec<PathBuf>)>> {
+        let mut staged = self.outputs.stage()?;
+        let Some(ev) = self.plan.run(net, observer)? else {
+            return Ok(None);
+        };
+        for (pair, row) in self.plan.pairs().iter().zip(&ev.cells) {
+            pair.photo
+                .save(staged.partial(&self.image(PHOTO_DIR, &pair.stem)))?;
+            pair.filtered
+                .save(staged.partial(&self.image(FILTER_DIR, &pair.stem)))?;
+            for (r, c) in ev.routes.iter().zip(row) {
+                c.image
+                    .save(staged.partial(&self.image(&r.name, &pair.stem)))?;
+            }
+        }
+        let text = |staged: &mut crate::outputs::Staged, path: PathBuf, body: String| {
+            image_io::write_atomic(staged.partial(&path), body.as_bytes()).map_err(Error::Other)
+        };
+        text(&mut staged, self.results_csv(), ev.results_csv())?;
+        text(&mut staged, self.means_csv(), ev.means_csv())?;
+        let title = format!(
+            "stylelearn evaluate: {}",
+            self.plan.settings().pairs.display()
+        );
+        text(&mut staged, self.index_html(), ev.html(&title))?;
+        let files = staged.commit()?;
+        Ok(Some((ev, files)))
+    }
+}

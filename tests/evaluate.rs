@@ -1,0 +1,335 @@
+//! `evaluate` with the real VGG-19 at 40 px and a few iterations: a copy of the filter's outputs
+//! scores exactly 0, the baseline's ratio is exactly 1, a profile route runs end to end through
+//! the command line, and bad input fails before anything is written.
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use stylelearn::evaluate::{EvaluateJob, EvaluatePlan, EvaluateSettings, Route};
+use stylelearn::image_io::Rgb;
+use stylelearn::observe::Silent;
+
+const STEMS: [&str; 2] = ["alpha", "beta"];
+
+/// A "photo": a two-colour split with a stripe pattern whose frequency depends on `seed`.
+fn photo(w: usize, h: usize, seed: usize) -> Rgb {
+    let base = two_colour(
+        w,
+        h,
+        w / 3 + seed,
+        [0.2 + 0.1 * seed as f32, 0.5, 0.3],
+        [0.6, 0.3, 0.7 - 0.1 * seed as f32],
+    );
+    let n = w * h;
+    let mut data = base.data.clone();
+    for y in 0..h {
+        for x in 0..w {
+            let s = 0.15 * ((x + 2 * y) as f32 * (0.4 + 0.2 * seed as f32)).sin();
+            for c in 0..3 {
+                data[c * n + y * w + x] = (data[c * n + y * w + x] + s).clamp(0.0, 1.0);
+            }
+        }
+    }
+    Rgb::from_planar(w, h, data)
+}
+
+/// A "filter": posterised, warm and contrasty.
+fn filter(img: &Rgb) -> Rgb {
+    let n = img.width * img.height;
+    let mut out = img.clone();
+    for (i, v) in out.data.iter_mut().enumerate() {
+        let warm = [0.15, 0.0, -0.15][i / n];
+        *v = (((*v - 0.5) * 1.6 + 0.5 + warm) * 4.0).round() / 4.0;
+        *v = v.clamp(0.0, 1.0);
+    }
+    out
+}
+
+/// Held-out pairs in `dir`/pairs, a style image in `dir`/style.png; returns the pairs folder.
+fn make_pairs(dir: &Path) -> PathBuf {
+    let pairs = dir.join("pairs");
+    std::fs::create_dir_all(pairs.join("photos")).unwrap();
+    std::fs::create_dir_all(pairs.join("filtered")).unwrap();
+    for (i, stem) in STEMS.iter().enumerate() {
+        let p = photo(48, 40, i);
+        p.save(&pairs.join("photos").join(format!("{stem}.png")))
+            .unwrap();
+        filter(&p)
+            .save(&pairs.join("filtered").join(format!("{stem}.png")))
+            .unwrap();
+    }
+    filter(&photo(40, 40, 3))
+        .save(&dir.join("style.png"))
+        .unwrap();
+    pairs
+}
+
+fn settings(pairs: PathBuf, routes: Vec<Route>) -> EvaluateSettings {
+    let mut s = EvaluateSettings::new(pairs, routes);
+    s.transfer.size = 40;
+    s.transfer.iters = 3;
+    s
+}
+
+/// Every file under `dir`, relative, sorted.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p.clone());
+            }
+            out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_copy_of_the_filter_outputs_scores_zero_and_the_baseline_ratio_is_one() {
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let routes = vec![
+        Route::Baseline(d.path().join("style.png")),
+        Route::Precomputed {
+            name: "copy".into(),
+            dir: pairs.join("filtered"),
+        },
+        Route::Precomputed {
+            name: "unfiltered".into(),
+            dir: pairs.join("photos"),
+        },
+    ];
+    let net = net();
+    let plan = EvaluatePlan::new(settings(pairs, routes), net.device()).unwrap();
+    assert_eq!(plan.transfers(), 2);
+    let ev = plan.run(&net, &mut Silent).unwrap().expect("not stopped");
+    assert_eq!(ev.stems, STEMS);
+    for row in &ev.cells {
+        let copy = row[1].distances;
+        assert_eq!(
+            (copy.colour, copy.texture),
+            (0.0, 0.0),
+            "a copy of the filter output"
+        );
+        let photo = row[2].distances;
+        assert!(
+            photo.colour > 1.0 && photo.texture > 0.01,
+            "the unfiltered photo should be far from the filter output: {photo:?}"
+        );
+        assert_eq!(row[0].image.width.max(row[0].image.height), 40);
+    }
+    let names: Vec<&str> = ev.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["baseline", "copy", "unfiltered"]);
+    let base = ev.routes[0].ratio.expect("a baseline route gives ratios");
+    assert_eq!((base.colour, base.texture), (1.0, 1.0));
+    let copy = ev.routes[1].ratio.unwrap();
+    assert_eq!((copy.colour, copy.texture), (0.0, 0.0));
+    assert!(ev.routes[0].mean.colour > 0.0 && ev.routes[0].mean.texture > 0.0);
+    // Without a baseline there are no ratios.
+    let d2 = tmp();
+    let pairs2 = make_pairs(d2.path());
+    let only = vec![Route::Precomputed {
+        name: "copy".into(),
+        dir: pairs2.join("filtered"),
+    }];
+    let ev = EvaluatePlan::new(settings(pairs2, only), net.device())
+        .unwrap()
+        .run(&net, &mut Silent)
+        .unwrap()
+        .unwrap();
+    assert!(ev.routes[0].ratio.is_none());
+}
+
+#[test]
+fn a_profile_route_runs_end_to_end_through_the_command_line() {
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let train = d.path().join("train");
+    std::fs::create_dir_all(&train).unwrap();
+    for i in 0..2 {
+        filter(&photo(40, 40, i + 4))
+            .save(&train.join(format!("t{i}.png")))
+            .unwrap();
+    }
+    let profile = d.path().join("p.safetensors");
+    let o = cli(&[
+        "profile",
+        &s(&train),
+        "--max-side",
+        "40",
+        "-o",
+        &s(&profile),
+        "-q",
+    ]);
+    assert!(o.status.success(), "profile: {}", stderr(&o));
+    let out = d.path().join("out");
+    let o = cli(&[
+        "evaluate",
+        &s(&pairs),
+        "--style-image",
+        &s(&d.path().join("style.png")),
+        "--style-profile",
+        &s(&profile),
+        "--baseline",
+        &s(&train.join("t0.png")),
+        "--route",
+        &format!("copy={}", s(&pairs.join("filtered"))),
+        "--size",
+        "40",
+        "--iters",
+        "3",
+        "-q",
+        "-o",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "evaluate: {}", stderr(&o));
+    let routes = ["image", "profile", "profile-colour", "baseline", "copy"];
+    let table = String::from_utf8_lossy(&o.stdout);
+    for r in routes {
+        assert!(
+            table.contains(&format!("| {r} |")),
+            "{r} missing from:\n{table}"
+        );
+    }
+    assert!(
+        table.contains("| baseline |") && table.contains("1.0000 | 1.0000 |"),
+        "{table}"
+    );
+    let mut expected: Vec<PathBuf> = ["index.html", "means.csv", "results.csv"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    for folder in ["photo", "filter"].iter().chain(&routes) {
+        expected.push(PathBuf::from(folder));
+        for stem in STEMS {
+            expected.push(Path::new(folder).join(format!("{stem}.png")));
+        }
+    }
+    expected.sort();
+    assert_eq!(tree(&out), expected);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "pair,route,colour,texture");
+    assert_eq!(lines.len(), 1 + STEMS.len() * routes.len());
+    assert!(lines.contains(&"alpha,copy,0.0000,0.0000"), "{csv}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for r in routes {
+        assert!(html.contains(&format!("src=\"{r}/beta.png\"")), "{r}");
+    }
+    let img = stylelearn::image_io::load(&out.join("profile-colour/alpha.png")).unwrap();
+    assert_eq!((img.width, img.height), (40, 33));
+    // A route reading the output folder would overwrite its own input: refused.
+    let o = cli(&[
+        "evaluate",
+        &s(&pairs),
+        "--route",
+        &format!("copy={}", s(&out.join("copy"))),
+        "--size",
+        "40",
+        "-q",
+        "-o",
+        &s(&out),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("same file as a precomputed image"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_input_fails_with_a_clear_error_before_anything_is_written() {
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let style = d.path().join("style.png");
+    let run = |pairs: &Path, out: &Path, extra: &[&str]| {
+        let (p, o, st) = (s(pairs), s(out), s(&style));
+        let mut args = vec![
+            "evaluate",
+            &p,
+            "--baseline",
+            &st,
+            "--size",
+            "40",
+            "--iters",
+            "2",
+            "-q",
+            "-o",
+            &o,
+        ];
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
+    // An output folder that is a file.
+    let file = d.path().join("results");
+    std::fs::write(&file, b"mine").unwrap();
+    let o = run(&pairs, &file, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is not a folder"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+    // A photo without its filter output.
+    std::fs::remove_file(pairs.join("filtered/beta.png")).unwrap();
+    let out = d.path().join("out");
+    let o = run(&pairs, &out, &[]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("beta.png has no filter output"), "{e}");
+    assert!(!out.exists(), "nothing may be written");
+    filter(&photo(48, 40, 1))
+        .save(&pairs.join("filtered/beta.png"))
+        .unwrap();
+    // A precomputed route missing a photo's image.
+    let partial = d.path().join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::copy(pairs.join("filtered/alpha.png"), partial.join("alpha.png")).unwrap();
+    let route = format!("other={}", s(&partial));
+    let o = run(&pairs, &out, &["--route", &route]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("route 'other'") && e.contains("no image for photo 'beta'"),
+        "{e}"
+    );
+    assert!(!out.exists(), "nothing may be written");
+    // A reserved or repeated route name.
+    let o = run(
+        &pairs,
+        &out,
+        &["--route", &format!("photo={}", s(&partial))],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("reserved"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &pairs,
+        &out,
+        &["--route", &format!("baseline={}", s(&partial))],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("given twice"),
+        "{}",
+        stderr(&o)
+    );
+    // The library refuses the same before any work: no files, no folder.
+    let net = net();
+    std::fs::remove_file(pairs.join("photos/alpha.png")).unwrap();
+    let e = EvaluateJob::new(
+        settings(pairs.clone(), vec![Route::Baseline(style.clone())]),
+        out.clone(),
+        net.device(),
+    )
+    .err()
+    .expect("a filter output without its photo");
+    assert!(e.to_string().contains("alpha.png has no photo"), "{e}");
+    assert!(!out.exists());
+}
