@@ -12,6 +12,7 @@ pub mod bench;
 pub mod color;
 pub mod dataset;
 pub mod demo;
+pub mod fastvgg;
 pub mod image_io;
 pub mod learn;
 pub mod log;

@@ -1,0 +1,280 @@
+//! A CPU-only VGG-19 forward and input-gradient on plain f32 slices, faster than the generic
+//! burn path for style transfer (issue 10).
+//!
+//! Style transfer needs only the gradient with respect to the image, never the weights', and
+//! every VGG conv is 3×3 / stride 1 / pad 1. So a forward keeps, per layer, the ReLU output
+//! (its mask) and the pools' argmax, and the backward runs, layer by layer, the same
+//! convolution with the kernel flipped and in/out channels swapped ([`conv::WinoWeights::backward`])
+//! on the masked incoming gradient, and routes the gradient through the pools.
+//!
+//! Convolution: Winograd F(2×2,3×3) on top of the `gemm` crate ([`conv::conv_wino2`]); an
+//! implicit-gemm variant ([`conv::conv_implicit`]) is kept for comparison. Timings of the
+//! candidates per layer shape: `cargo test --release --lib fastvgg::timing -- --ignored --nocapture`.
+//!
+//! AVX-512: the `gemm` crate (0.19, used here and by burn-flex) compiles its AVX-512 kernels only
+//! with its `x86-v4` feature (enabled through burn's `x86-v4` in Cargo.toml), and picks them at run
+//! time: `gemm_common::gemm_def!` (gemm-common-0.19.0/src/gemm.rs, `init_gemm_fn`) returns the
+//! `avx512f` kernel only if `feature_detected!("avx512f")` (= `std::arch::is_x86_feature_detected!`,
+//! gemm-common/src/lib.rs) holds, else the `fma` (AVX2) kernel, else the scalar one. Checked: the
+//! release binary built with x86-v4 runs `stylelearn bench --sizes 32 --steps 1` correctly under
+//! `qemu-x86_64 -cpu Haswell` (a CPU without AVX-512).
+//!
+//! No burn types are used in the kernels; [`CpuVgg`] is built from the 16 conv layers' OIHW
+//! weights and biases.
+pub mod conv;
+pub mod pool;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod timing;
+
+use conv::{Padded, WinoWeights, conv_wino2};
+use pool::{maxpool2, maxpool2_backward};
+
+use crate::weights::{InputConvention, VggWeights};
+
+/// Indices of the relu layers after which a 2×2 max-pool follows (as in `crate::vgg`).
+pub const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];
+
+struct Layer {
+    c: usize,
+    k: usize,
+    fwd: WinoWeights,
+    bwd: WinoWeights,
+    bias: Vec<f32>,
+}
+
+/// VGG-19's 16 conv+ReLU layers (or fewer) with 2×2 max-pools after relu 1, 3, 7, 11.
+pub struct CpuVgg {
+    layers: Vec<Layer>,
+}
+
+/// What a forward pass keeps: every layer's ReLU output up to the deepest requested one, the
+/// pools' outputs and argmax, and a contiguous copy of each requested activation.
+pub struct Tape {
+    h: usize,
+    w: usize,
+    input: Padded,
+    acts: Vec<Padded>,
+    pooled: Vec<Option<(Padded, Vec<u8>)>>,
+    layers: Vec<usize>,
+    feats: Vec<Vec<f32>>,
+}
+
+impl Tape {
+    /// The requested layers, in the order given to `forward`.
+    pub fn layers(&self) -> &[usize] {
+        &self.layers
+    }
+
+    /// The `i`-th requested activation as [C, H, W] and its (C, H, W).
+    pub fn feature(&self, i: usize) -> (&[f32], (usize, usize, usize)) {
+        let a = &self.acts[self.layers[i]];
+        (&self.feats[i], (a.c, a.h, a.w))
+    }
+
+    /// The activation of relu layer `layer`, if it was requested.
+    pub fn feature_of(&self, layer: usize) -> Option<(&[f32], (usize, usize, usize))> {
+        let i = self.layers.iter().position(|&l| l == layer)?;
+        Some(self.feature(i))
+    }
+
+    /// Input image size (H, W).
+    pub fn size(&self) -> (usize, usize) {
+        (self.h, self.w)
+    }
+}
+
+impl CpuVgg {
+    /// From `(weight OIHW [k][c][3][3], bias [k])` per conv layer, in network order.
+    pub fn new(convs: &[(&[f32], &[f32])]) -> Self {
+        let mut prev = 3;
+        let layers = convs
+            .iter()
+            .map(|&(w, b)| {
+                let k = b.len();
+                assert!(k > 0 && w.len() % (9 * k) == 0, "weight/bias shapes");
+                let c = w.len() / (9 * k);
+                assert_eq!(c, prev, "input channels must match the previous layer");
+                prev = k;
+                Layer {
+                    c,
+                    k,
+                    fwd: WinoWeights::forward(w, k, c),
+                    bwd: WinoWeights::backward(w, k, c),
+                    bias: b.to_vec(),
+                }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// From checked VGG-19 weights.
+    pub fn from_weights(w: &VggWeights) -> Self {
+        let convs: Vec<(&[f32], &[f32])> = w
+            .convs
+            .iter()
+            .map(|c| (c.weight.as_slice(), c.bias.as_slice()))
+            .collect();
+        Self::new(&convs)
+    }
+
+    /// Number of conv layers.
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Output channels of relu layer `l`.
+    pub fn channels(&self, l: usize) -> usize {
+        self.layers[l].k
+    }
+
+    /// Runs the network on a preprocessed image `x` ([3, h, w]) up to the deepest of `layers`.
+    pub fn forward(&self, x: &[f32], h: usize, w: usize, layers: &[usize]) -> Tape {
+        self.forward_reuse(None, x, h, w, layers)
+    }
+
+    /// [`forward`](Self::forward), reusing the buffers of an earlier tape of the same size.
+    pub fn forward_reuse(
+        &self,
+        old: Option<Tape>,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        layers: &[usize],
+    ) -> Tape {
+        let deepest = *layers.iter().max().expect("at least one layer");
+        assert!(deepest < self.layers.len(), "layer index");
+        assert_eq!(x.len(), 3 * h * w, "input must be [3, h, w]");
+        let (mut old_acts, mut old_pooled, old_input) = match old {
+            Some(t) if t.h == h && t.w == w => (t.acts, t.pooled, Some(t.input)),
+            _ => (Vec::new(), Vec::new(), None),
+        };
+        let mut input = match old_input {
+            Some(p) => p,
+            None => Padded::zeros(3, h, w),
+        };
+        input.set_chw(x);
+        old_acts.truncate(deepest + 1);
+        old_pooled.truncate(deepest + 1);
+        let mut old_acts = old_acts.into_iter();
+        let mut old_pooled = old_pooled.into_iter();
+        let mut acts: Vec<Padded> = Vec::with_capacity(deepest + 1);
+        let mut pooled: Vec<Option<(Padded, Vec<u8>)>> = Vec::with_capacity(deepest + 1);
+        let (mut ch, mut cw) = (h, w);
+        for l in 0..=deepest {
+            let layer = &self.layers[l];
+            let mut out = match old_acts.next() {
+                Some(p) if p.same_shape(layer.k, ch, cw) => p,
+                _ => Padded::zeros(layer.k, ch, cw),
+            };
+            let src = if l == 0 {
+                &input
+            } else if let Some((p, _)) = &pooled[l - 1] {
+                p
+            } else {
+                &acts[l - 1]
+            };
+            conv_wino2(src, None, &layer.fwd, Some(&layer.bias), true, &mut out);
+            let old_p = old_pooled.next().flatten();
+            let pool = if POOL_AFTER.contains(&l) && l < deepest {
+                let (mut p, mut arg) = match old_p {
+                    Some((p, a)) if p.same_shape(layer.k, ch / 2, cw / 2) => (p, a),
+                    _ => (Padded::zeros(layer.k, ch / 2, cw / 2), Vec::new()),
+                };
+                maxpool2(&out, &mut p, &mut arg);
+                (ch, cw) = (ch / 2, cw / 2);
+                Some((p, arg))
+            } else {
+                None
+            };
+            acts.push(out);
+            pooled.push(pool);
+        }
+        let feats = layers.iter().map(|&l| acts[l].to_chw()).collect();
+        Tape {
+            h,
+            w,
+            input,
+            acts,
+            pooled,
+            layers: layers.to_vec(),
+            feats,
+        }
+    }
+
+    /// d(loss)/d(preprocessed input), [3, h, w], given d(loss)/d(activation) at some relu layers
+    /// (each [C, H, W] of that layer; a layer may appear more than once: the gradients add).
+    /// Every layer must be at most the deepest layer of `tape`.
+    pub fn backward(&self, tape: &Tape, grads: &[(usize, Vec<f32>)]) -> Vec<f32> {
+        let deepest = tape.acts.len() - 1;
+        assert!(
+            grads.iter().all(|(l, _)| *l <= deepest),
+            "gradient given for a layer deeper than the forward pass"
+        );
+        let a = &tape.acts[deepest];
+        let mut g = Padded::zeros(a.c, a.h, a.w);
+        for l in (0..=deepest).rev() {
+            for (_, gr) in grads.iter().filter(|(gl, _)| *gl == l) {
+                g.add_chw(gr);
+            }
+            let layer = &self.layers[l];
+            let (h, w) = (tape.acts[l].h, tape.acts[l].w);
+            let mut dx = Padded::zeros(layer.c, h, w);
+            conv_wino2(&g, Some(&tape.acts[l]), &layer.bwd, None, false, &mut dx);
+            if l == 0 {
+                return dx.to_chw();
+            }
+            g = match &tape.pooled[l - 1] {
+                Some((_, arg)) => {
+                    let prev = &tape.acts[l - 1];
+                    let mut gin = Padded::zeros(prev.c, prev.h, prev.w);
+                    maxpool2_backward(&dx, arg, &mut gin);
+                    gin
+                }
+                None => dx,
+            };
+        }
+        unreachable!("the loop returns at layer 0")
+    }
+}
+
+/// The network input from an RGB image in [0, 1] ([3, h, w]), as `crate::vgg::Vgg19::preprocess`
+/// computes it: Caffe BGR·255 − mean, or torchvision (x − mean)/std.
+pub fn preprocess(rgb: &[f32], convention: InputConvention) -> Vec<f32> {
+    let n = rgb.len() / 3;
+    let (scale, shift, flip) = coefficients(convention);
+    let mut out = vec![0.0; rgb.len()];
+    for c in 0..3 {
+        let src = if flip { 2 - c } else { c };
+        for (o, &v) in out[c * n..(c + 1) * n].iter_mut().zip(&rgb[src * n..(src + 1) * n]) {
+            *o = v * scale[c] + shift[c];
+        }
+    }
+    out
+}
+
+/// Chains d(loss)/d(preprocessed input) back to d(loss)/d(rgb) through [`preprocess`].
+pub fn preprocess_backward(g: &[f32], convention: InputConvention) -> Vec<f32> {
+    let n = g.len() / 3;
+    let (scale, _, flip) = coefficients(convention);
+    let mut out = vec![0.0; g.len()];
+    for c in 0..3 {
+        let dst = if flip { 2 - c } else { c };
+        for (o, &v) in out[dst * n..(dst + 1) * n].iter_mut().zip(&g[c * n..(c + 1) * n]) {
+            *o = v * scale[c];
+        }
+    }
+    out
+}
+
+fn coefficients(convention: InputConvention) -> ([f32; 3], [f32; 3], bool) {
+    match convention {
+        InputConvention::CaffeBgr => ([255.0f32; 3], [-103.939f32, -116.779, -123.68], true),
+        InputConvention::TorchRgb => (
+            [1.0 / 0.229, 1.0 / 0.224, 1.0 / 0.225],
+            [-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225],
+            false,
+        ),
+    }
+}
