@@ -164,7 +164,7 @@ impl WinoWeights {
 
 /// Bytes of Winograd scratch (V and M) per block: sized to stay in this CPU's L3. Measured at
 /// 256² and 512² (see the module docs of `fastvgg`).
-pub const WINO_BLOCK_BYTES: usize = 6 << 20;
+pub const WINO_BLOCK_BYTES: usize = 12 << 20;
 
 /// `out = act(conv3x3(x ⊙ [mask > 0]) + bias)` by Winograd F(2×2, 3×3).
 ///
@@ -206,8 +206,8 @@ pub fn conv_wino2_blocked(
     let per_tile = 16 * (cdim + kdim) * 4;
     let rows_per_block = (block_bytes / per_tile / tw).clamp(1, th);
     let nt_max = rows_per_block * tw;
-    let mut v = vec![0.0f32; 16 * cdim * nt_max];
-    let mut m = vec![0.0f32; 16 * kdim * nt_max];
+    let mut v = scratch_take(16 * cdim * nt_max);
+    let mut m = scratch_take(16 * kdim * nt_max);
     let mut i0 = 0;
     while i0 < th {
         let rows = rows_per_block.min(th - i0);
@@ -256,7 +256,74 @@ pub fn conv_wino2_blocked(
         });
         i0 += rows;
     }
+    scratch_give(v);
+    scratch_give(m);
 }
+
+/// Winograd scratch kept between calls: fresh multi-MB buffers would cost page faults and
+/// zeroing on every convolution. The contents are never read before being written.
+static SCRATCH: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+fn scratch_take(n: usize) -> Vec<f32> {
+    let mut pool = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v = match pool.iter().position(|v| v.len() >= n) {
+        Some(i) => pool.swap_remove(i),
+        None => pool.pop().unwrap_or_default(),
+    };
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    v
+}
+
+fn scratch_give(v: Vec<f32>) {
+    let mut pool = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < 4 {
+        pool.push(v);
+    }
+}
+
+/// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them (checked at run time),
+/// else for the baseline target: the transforms' loops are auto-vectorised per build.
+macro_rules! multiversion {
+    ($name:ident, $generic:ident, ($($arg:ident : $ty:ty),* $(,)?)) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v4($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v3($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features the function was compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: as above.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            $generic($($arg),*)
+        }
+    };
+}
+
+multiversion!(input_transform_row, input_transform_row_generic, (
+    rows: [&[f32]; 4],
+    masks: Option<[&[f32]; 4]>,
+    tw: usize,
+    scratch: &mut [f32],
+    v: [&mut [f32]; 16],
+));
 
 /// Writes V[ξ][c][r·tw + j] for the tile rows i0..i0+rows of channel c.
 #[allow(clippy::too_many_arguments)]
@@ -275,56 +342,81 @@ unsafe fn input_transform(
     let n = tw + 1;
     let base = &x.data[c * plane..(c + 1) * plane];
     let mbase = mask.map(|m| &m.data[c * plane..(c + 1) * plane]);
-    // even/odd columns of the 4 input rows, then of the 4 row-transformed rows
-    let mut ev = vec![0.0f32; 4 * n];
-    let mut od = vec![0.0f32; 4 * n];
-    let mut te = vec![0.0f32; 4 * n];
-    let mut to = vec![0.0f32; 4 * n];
+    let mut scratch = vec![0.0f32; 16 * n];
     for r in 0..rows {
         let i = i0 + r;
-        for k in 0..4 {
-            let row = &base[(2 * i + k) * wp..][..2 * n];
-            let (ek, ok) = (&mut ev[k * n..][..n], &mut od[k * n..][..n]);
-            match mbase {
-                None => {
-                    for j in 0..n {
-                        ek[j] = row[2 * j];
-                        ok[j] = row[2 * j + 1];
-                    }
+        let rws: [&[f32]; 4] = std::array::from_fn(|k| &base[(2 * i + k) * wp..][..2 * n]);
+        let msk = mbase.map(|mb| std::array::from_fn(|k| &mb[(2 * i + k) * wp..][..2 * n]));
+        // SAFETY: the 16 runs V[ξ][c][r·tw..(r+1)·tw] are disjoint and inside V.
+        let out: [&mut [f32]; 16] = std::array::from_fn(|xi| unsafe {
+            std::slice::from_raw_parts_mut(v.add((xi * cdim + c) * nt + r * tw), tw)
+        });
+        input_transform_row(rws, msk, tw, &mut scratch, out);
+    }
+}
+
+/// One tile row: `rows` are the 4 padded input rows (2·(tw+1) values each), `v` the 16
+/// transformed runs of `tw` tiles. V = Bᵀ d B with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+#[inline(always)]
+fn input_transform_row_generic(
+    rows: [&[f32]; 4],
+    masks: Option<[&[f32]; 4]>,
+    tw: usize,
+    scratch: &mut [f32],
+    v: [&mut [f32]; 16],
+) {
+    let n = tw + 1;
+    // even/odd columns of the 4 rows: ev[k], od[k]; then the row transform into te[k], to[k]
+    let (ev, rest) = scratch.split_at_mut(4 * n);
+    let (od, rest) = rest.split_at_mut(4 * n);
+    let (te, rest) = rest.split_at_mut(4 * n);
+    let to = &mut rest[..4 * n];
+    for k in 0..4 {
+        let row = &rows[k][..2 * n];
+        let e = &mut ev[k * n..(k + 1) * n];
+        let o = &mut od[k * n..(k + 1) * n];
+        match masks {
+            None => {
+                for ((p, e), o) in row.chunks_exact(2).zip(e.iter_mut()).zip(o.iter_mut()) {
+                    *e = p[0];
+                    *o = p[1];
                 }
-                Some(mb) => {
-                    let mrow = &mb[(2 * i + k) * wp..][..2 * n];
-                    for j in 0..n {
-                        ek[j] = if mrow[2 * j] > 0.0 { row[2 * j] } else { 0.0 };
-                        ok[j] = if mrow[2 * j + 1] > 0.0 { row[2 * j + 1] } else { 0.0 };
-                    }
+            }
+            Some(ms) => {
+                let m = &ms[k][..2 * n];
+                for (((p, q), e), o) in
+                    row.chunks_exact(2).zip(m.chunks_exact(2)).zip(e.iter_mut()).zip(o.iter_mut())
+                {
+                    *e = if q[0] > 0.0 { p[0] } else { 0.0 };
+                    *o = if q[1] > 0.0 { p[1] } else { 0.0 };
                 }
             }
         }
-        for (src, dst) in [(&ev, &mut te), (&od, &mut to)] {
-            let (s0, s1, s2, s3) = (&src[..n], &src[n..2 * n], &src[2 * n..3 * n], &src[3 * n..]);
-            let (d01, d23) = dst.split_at_mut(2 * n);
-            let (d0, d1) = d01.split_at_mut(n);
-            let (d2, d3) = d23.split_at_mut(n);
-            for j in 0..n {
-                d0[j] = s0[j] - s2[j];
-                d1[j] = s1[j] + s2[j];
-                d2[j] = s2[j] - s1[j];
-                d3[j] = s1[j] - s3[j];
-            }
+    }
+    for (src, dst) in [(&*ev, &mut *te), (&*od, &mut *to)] {
+        let (s0, s1, s2, s3) = (&src[..n], &src[n..2 * n], &src[2 * n..3 * n], &src[3 * n..4 * n]);
+        let (d0, rest) = dst.split_at_mut(n);
+        let (d1, rest) = rest.split_at_mut(n);
+        let (d2, d3) = rest.split_at_mut(n);
+        let d3 = &mut d3[..n];
+        for j in 0..n {
+            d0[j] = s0[j] - s2[j];
+            d1[j] = s1[j] + s2[j];
+            d2[j] = s2[j] - s1[j];
+            d3[j] = s1[j] - s3[j];
         }
-        for k in 0..4 {
-            let (e, o) = (&te[k * n..][..n], &to[k * n..][..n]);
-            let at = |l: usize| unsafe {
-                std::slice::from_raw_parts_mut(v.add(((k * 4 + l) * cdim + c) * nt + r * tw), tw)
-            };
-            let (v0, v1, v2, v3) = (at(0), at(1), at(2), at(3));
-            for j in 0..tw {
-                v0[j] = e[j] - e[j + 1];
-                v1[j] = o[j] + e[j + 1];
-                v2[j] = e[j + 1] - o[j];
-                v3[j] = o[j] - o[j + 1];
-            }
+    }
+    let [v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15] = v;
+    let groups = [[v0, v1, v2, v3], [v4, v5, v6, v7], [v8, v9, v10, v11], [v12, v13, v14, v15]];
+    for (k, [a, b, c, d]) in groups.into_iter().enumerate() {
+        let (e0, e1) = (&te[k * n..k * n + tw], &te[k * n + 1..k * n + 1 + tw]);
+        let (o0, o1) = (&to[k * n..k * n + tw], &to[k * n + 1..k * n + 1 + tw]);
+        let (a, b, c, d) = (&mut a[..tw], &mut b[..tw], &mut c[..tw], &mut d[..tw]);
+        for j in 0..tw {
+            a[j] = e0[j] - e1[j];
+            b[j] = o0[j] + e1[j];
+            c[j] = e1[j] - o0[j];
+            d[j] = o0[j] - o1[j];
         }
     }
 }
@@ -346,32 +438,68 @@ fn output_transform(
     relu: bool,
     dst: &mut [f32],
 ) {
-    let mut row0 = vec![0.0f32; 2 * tw];
-    let mut row1 = vec![0.0f32; 2 * tw];
+    let mut scratch = vec![0.0f32; 8 * tw];
     for r in 0..rows {
         let mx: [&[f32]; 16] =
             std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
-        for j in 0..tw {
-            let s0 = [0, 1, 2, 3].map(|b| mx[b][j] + mx[4 + b][j] + mx[8 + b][j]);
-            let s1 = [0, 1, 2, 3].map(|b| mx[4 + b][j] - mx[8 + b][j] - mx[12 + b][j]);
-            let mut y = [
-                s0[0] + s0[1] + s0[2] + bias,
-                s0[1] - s0[2] - s0[3] + bias,
-                s1[0] + s1[1] + s1[2] + bias,
-                s1[1] - s1[2] - s1[3] + bias,
-            ];
-            if relu {
-                y = y.map(|v| v.max(0.0));
-            }
-            row0[2 * j] = y[0];
-            row0[2 * j + 1] = y[1];
-            row1[2 * j] = y[2];
-            row1[2 * j + 1] = y[3];
-        }
+        output_transform_row(mx, tw, bias, relu, &mut scratch);
         let yy = 2 * (i0 + r);
-        dst[(yy + 1) * wp + 1..][..w].copy_from_slice(&row0[..w]);
+        dst[(yy + 1) * wp + 1..][..w].copy_from_slice(&scratch[..w]);
         if yy + 1 < h {
-            dst[(yy + 2) * wp + 1..][..w].copy_from_slice(&row1[..w]);
+            dst[(yy + 2) * wp + 1..][..w].copy_from_slice(&scratch[2 * tw..2 * tw + w]);
+        }
+    }
+}
+
+multiversion!(output_transform_row, output_transform_row_generic, (
+    mx: [&[f32]; 16],
+    tw: usize,
+    bias: f32,
+    relu: bool,
+    scratch: &mut [f32],
+));
+
+/// One tile row: Y = Aᵀ m A, Aᵀ = [1 1 1 0; 0 1 −1 −1], plus bias, optional ReLU. Writes the two
+/// output rows (2·tw values each) to `scratch[..2tw]` and `scratch[2tw..4tw]`.
+#[inline(always)]
+fn output_transform_row_generic(
+    mx: [&[f32]; 16],
+    tw: usize,
+    bias: f32,
+    relu: bool,
+    scratch: &mut [f32],
+) {
+    let (row0, rest) = scratch.split_at_mut(2 * tw);
+    let (row1, rest) = rest.split_at_mut(2 * tw);
+    let (y00, rest) = rest.split_at_mut(tw);
+    let (y01, rest) = rest.split_at_mut(tw);
+    let (y10, y11) = rest.split_at_mut(tw);
+    let y11 = &mut y11[..tw];
+    let m: [&[f32]; 16] = mx.map(|s| &s[..tw]);
+    let clamp = |v: f32| if relu { v.max(0.0) } else { v };
+    for j in 0..tw {
+        // (no array::map here: it is not inlined into the target_feature builds)
+        let s0 = [
+            m[0][j] + m[4][j] + m[8][j],
+            m[1][j] + m[5][j] + m[9][j],
+            m[2][j] + m[6][j] + m[10][j],
+            m[3][j] + m[7][j] + m[11][j],
+        ];
+        let s1 = [
+            m[4][j] - m[8][j] - m[12][j],
+            m[5][j] - m[9][j] - m[13][j],
+            m[6][j] - m[10][j] - m[14][j],
+            m[7][j] - m[11][j] - m[15][j],
+        ];
+        y00[j] = clamp(s0[0] + s0[1] + s0[2] + bias);
+        y01[j] = clamp(s0[1] - s0[2] - s0[3] + bias);
+        y10[j] = clamp(s1[0] + s1[1] + s1[2] + bias);
+        y11[j] = clamp(s1[1] - s1[2] - s1[3] + bias);
+    }
+    for (row, even, odd) in [(row0, &*y00, &*y01), (row1, &*y10, &*y11)] {
+        for ((p, e), o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
+            p[0] = *e;
+            p[1] = *o;
         }
     }
 }

@@ -59,6 +59,15 @@ pub struct Tape {
     pooled: Vec<Option<(Padded, Vec<u8>)>>,
     layers: Vec<usize>,
     feats: Vec<Vec<f32>>,
+    /// Gradient buffers of earlier backward passes (zero borders), reused by the next one.
+    spare: std::sync::Mutex<Vec<Padded>>,
+}
+
+fn take(pool: &mut Vec<Padded>, c: usize, h: usize, w: usize) -> Padded {
+    match pool.iter().position(|p| p.same_shape(c, h, w)) {
+        Some(i) => pool.swap_remove(i),
+        None => Padded::zeros(c, h, w),
+    }
 }
 
 impl Tape {
@@ -146,9 +155,9 @@ impl CpuVgg {
         let deepest = *layers.iter().max().expect("at least one layer");
         assert!(deepest < self.layers.len(), "layer index");
         assert_eq!(x.len(), 3 * h * w, "input must be [3, h, w]");
-        let (mut old_acts, mut old_pooled, old_input) = match old {
-            Some(t) if t.h == h && t.w == w => (t.acts, t.pooled, Some(t.input)),
-            _ => (Vec::new(), Vec::new(), None),
+        let (mut old_acts, mut old_pooled, old_input, spare) = match old {
+            Some(t) if t.h == h && t.w == w => (t.acts, t.pooled, Some(t.input), t.spare),
+            _ => (Vec::new(), Vec::new(), None, Default::default()),
         };
         let mut input = match old_input {
             Some(p) => p,
@@ -200,6 +209,7 @@ impl CpuVgg {
             pooled,
             layers: layers.to_vec(),
             feats,
+            spare,
         }
     }
 
@@ -212,24 +222,31 @@ impl CpuVgg {
             grads.iter().all(|(l, _)| *l <= deepest),
             "gradient given for a layer deeper than the forward pass"
         );
+        let mut pool = std::mem::take(&mut *tape.spare.lock().unwrap_or_else(|e| e.into_inner()));
         let a = &tape.acts[deepest];
-        let mut g = Padded::zeros(a.c, a.h, a.w);
+        let mut g = take(&mut pool, a.c, a.h, a.w);
+        g.data.fill(0.0);
         for l in (0..=deepest).rev() {
             for (_, gr) in grads.iter().filter(|(gl, _)| *gl == l) {
                 g.add_chw(gr);
             }
             let layer = &self.layers[l];
             let (h, w) = (tape.acts[l].h, tape.acts[l].w);
-            let mut dx = Padded::zeros(layer.c, h, w);
+            let mut dx = take(&mut pool, layer.c, h, w);
             conv_wino2(&g, Some(&tape.acts[l]), &layer.bwd, None, false, &mut dx);
+            pool.push(g);
             if l == 0 {
-                return dx.to_chw();
+                let out = dx.to_chw();
+                pool.push(dx);
+                *tape.spare.lock().unwrap_or_else(|e| e.into_inner()) = pool;
+                return out;
             }
             g = match &tape.pooled[l - 1] {
                 Some((_, arg)) => {
                     let prev = &tape.acts[l - 1];
-                    let mut gin = Padded::zeros(prev.c, prev.h, prev.w);
+                    let mut gin = take(&mut pool, prev.c, prev.h, prev.w);
                     maxpool2_backward(&dx, arg, &mut gin);
+                    pool.push(dx);
                     gin
                 }
                 None => dx,

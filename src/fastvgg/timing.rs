@@ -155,3 +155,17 @@ fn network_fastvgg_vs_burn() {
         );
     }
 }
+
+#[test]
+#[ignore]
+fn profile_wino() {
+    let (c, k, s) = (64, 64, 256);
+    let x = rnd(c * s * s, 1);
+    let w = rnd(k * c * 9, 2);
+    let b = rnd(k, 3);
+    let xp = Padded::from_chw(&x, c, s, s);
+    let mut out = Padded::zeros(k, s, s);
+    let ww = WinoWeights::forward(&w, k, c);
+    let t = median_secs(30, || conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, 6 << 20));
+    println!("wino {:.1} ms", t * 1e3);
+}
