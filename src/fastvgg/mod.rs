@@ -22,6 +22,7 @@
 //! No burn types are used in the kernels; [`CpuVgg`] is built from the 16 conv layers' OIHW
 //! weights and biases.
 pub mod conv;
+pub mod loss_bridge;
 pub mod pool;
 #[cfg(test)]
 mod tests;

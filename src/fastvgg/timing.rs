@@ -151,7 +151,7 @@ fn network_fastvgg_vs_burn() {
             tf + tb,
             t_burn,
             t_burn / (tf + tb),
-            crate::bench::peak_rss_mib().unwrap_or(f64::NAN)
+            peak_rss_mib()
         );
     }
 }
@@ -168,4 +168,114 @@ fn profile_wino() {
     let ww = WinoWeights::forward(&w, k, c);
     let t = median_secs(30, || conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, 6 << 20));
     println!("wino {:.1} ms", t * 1e3);
+}
+
+/// Peak resident memory of this process so far (Linux VmHWM), MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            l.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// The `stylelearn bench` step (Gram at relu{1..5}_1 ×3, content at relu4_2, TV, range ×10,
+/// one Adam step) through burn's `Vgg19::features` and through [`super::loss_bridge`], at the
+/// sizes in $STEP_SIZES (default 256,512), median of $STEP_STEPS (default 5) after a warm-up,
+/// the two paths alternating. Prints `step SIZE fastvgg SECONDS burn SECONDS`.
+#[test]
+#[ignore]
+fn bridge_step_vs_burn_step() {
+    use crate::optim::{Adam, AdamConfig, Optimizer};
+    use crate::style::gram::gram;
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let sizes: Vec<usize> = env("STEP_SIZES", "256,512")
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    let steps: usize = env("STEP_STEPS", "5").parse().unwrap();
+    // STEP_ONLY=fastvgg times only the fastvgg path (for profiling)
+    let only_fast = env("STEP_ONLY", "") == "fastvgg";
+    let weights = crate::setup::resolve_weights(None, true)
+        .unwrap_or_else(|_| crate::weights::tests::synthetic(1, InputConvention::CaffeBgr));
+    let fast = CpuVgg::from_weights(&weights);
+    let d = Device::flex().autodiff();
+    let net = crate::vgg::Vgg19::new(&weights, &d);
+    let style_layers = [0usize, 2, 4, 8, 12];
+    let content_layer = 9usize;
+    let layers = [0usize, 2, 4, 8, 9, 12];
+    for s in sizes {
+        let content = crate::image_io::noise(s, s, 1).data;
+        let style = crate::image_io::noise(s, s, 2).data;
+        let t4 = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 3, s, s]), &d);
+        let targets: Vec<Tensor<2>> = net
+            .features(t4(&style).detach(), &style_layers)
+            .into_iter()
+            .map(|f| gram(f).detach())
+            .collect();
+        let tnorms: Vec<f32> = targets.iter().map(|t| t.clone().square().sum().into_scalar::<f32>()).collect();
+        let fc = net.features(t4(&content).detach(), &[content_layer]).remove(0).detach();
+        let cnorm: f32 = fc.clone().square().sum().into_scalar();
+        // features in `layers` order
+        let feature_loss = |f: &[Tensor<4>]| {
+            let mut style = Tensor::<1>::zeros([1], &d);
+            for (j, &l) in style_layers.iter().enumerate() {
+                let i = layers.iter().position(|&k| k == l).unwrap();
+                let dd = (gram(f[i].clone()) - targets[j].clone()).square().sum().div_scalar(tnorms[j].max(1e-12));
+                style = style + dd.mul_scalar(1.0 / style_layers.len() as f32);
+            }
+            let i = layers.iter().position(|&k| k == content_layer).unwrap();
+            let content = (f[i].clone() - fc.clone()).square().sum().div_scalar(cnorm.max(1e-12));
+            style.mul_scalar(3.0) + content
+        };
+        let image_loss = |x: Tensor<4>| {
+            let n = (3 * s * s) as f32;
+            let range = (x.clone().neg().clamp_min(0.0).square() + (x.clone() - 1.0).clamp_min(0.0).square())
+                .sum()
+                .div_scalar(n);
+            let dx = x.clone().slice([0..1, 0..3, 0..s, 1..s]) - x.clone().slice([0..1, 0..3, 0..s, 0..s - 1]);
+            let dy = x.clone().slice([0..1, 0..3, 1..s, 0..s]) - x.slice([0..1, 0..3, 0..s - 1, 0..s]);
+            range.mul_scalar(10.0) + (dx.square().sum() + dy.square().sum()).div_scalar(n)
+        };
+        let mut tape = None;
+        let mut fast_obj = |x: &[f32]| {
+            super::loss_bridge::eval_with_fastvgg(
+                &fast, &mut tape, weights.convention, x, s, s, &layers, &d, feature_loss, image_loss,
+            )
+        };
+        let mut burn_obj = |x: &[f32]| -> anyhow::Result<(f64, Vec<f32>)> {
+            let xt = t4(x).require_grad();
+            let loss = feature_loss(&net.features(xt.clone(), &layers)) + image_loss(xt.clone());
+            let v = loss.clone().into_scalar::<f32>() as f64;
+            let g = xt.grad(&loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+            Ok((v, g))
+        };
+        let (mut xf, mut xb) = (content.clone(), content.clone());
+        let (mut of, mut ob) = (Adam::new(AdamConfig::default()), Adam::new(AdamConfig::default()));
+        // both paths agree on the first loss value
+        let lf = fast_obj(&xf).unwrap().0;
+        let lb = burn_obj(&xb).unwrap().0;
+        assert!((lf - lb).abs() <= 1e-3 * lb.abs(), "loss {lf} vs {lb}");
+        of.step(&mut xf, &mut fast_obj).unwrap();
+        ob.step(&mut xb, &mut burn_obj).unwrap();
+        let (mut tf, mut tb) = (Vec::new(), Vec::new());
+        for _ in 0..steps.max(1) {
+            let st = Instant::now();
+            of.step(&mut xf, &mut fast_obj).unwrap();
+            tf.push(st.elapsed().as_secs_f64());
+            if only_fast {
+                continue;
+            }
+            let st = Instant::now();
+            ob.step(&mut xb, &mut burn_obj).unwrap();
+            tb.push(st.elapsed().as_secs_f64());
+        }
+        let med = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        println!("step {s} fastvgg {:.4} burn {:.4} peak_rss_mib {:.0}", med(tf), med(tb), peak_rss_mib());
+    }
 }
