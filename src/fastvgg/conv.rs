@@ -113,52 +113,81 @@ impl SendPtr {
     }
 }
 
-/// Weights of one 3×3 conv in the Winograd F(2×2,3×3) domain: `u[ξ][k][c]` = (G g G^T)[ξ] for
-/// output channel k, input channel c, ξ = 4·row + col of the 4×4 transformed kernel.
+/// Weights of one 3×3 conv in the Winograd domain: `u[ξ][k][c]` = (G g Gᵀ)[ξ] for output
+/// channel k, input channel c, ξ = α·row + col of the α×α transformed kernel; α = tile + 2.
+/// `tile` 2 is F(2×2,3×3) (α = 4), `tile` 4 is F(4×4,3×3) (α = 6, points 0, ±1, ±2).
 #[derive(Clone, Debug)]
 pub struct WinoWeights {
     /// input channels
     pub c: usize,
     /// output channels
     pub k: usize,
+    /// output tile side: 2 or 4
+    pub tile: usize,
     pub u: Vec<f32>,
 }
 
 impl WinoWeights {
-    /// From OIHW weights `[k][c][3][3]`.
+    /// F(2×2,3×3) weights from OIHW weights `[k][c][3][3]`.
     pub fn forward(w: &[f32], k: usize, c: usize) -> Self {
-        assert_eq!(w.len(), k * c * 9);
-        Self::build(k, c, |o, i, dy, dx| w[((o * c + i) * 3 + dy) * 3 + dx])
+        Self::forward_tile(w, k, c, 2)
     }
 
-    /// Weights of the input-gradient convolution of OIHW weights `[k][c][3][3]`: c outputs,
-    /// k inputs, kernel rotated by 180°.
+    /// F(2×2,3×3) weights of the input-gradient convolution of OIHW weights `[k][c][3][3]`:
+    /// c outputs, k inputs, kernel rotated by 180°.
     pub fn backward(w: &[f32], k: usize, c: usize) -> Self {
-        assert_eq!(w.len(), k * c * 9);
-        Self::build(c, k, |o, i, dy, dx| w[((i * c + o) * 3 + 2 - dy) * 3 + 2 - dx])
+        Self::backward_tile(w, k, c, 2)
     }
 
-    fn build(k: usize, c: usize, g: impl Fn(usize, usize, usize, usize) -> f32) -> Self {
-        const G: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
-        let mut u = vec![0.0f32; 16 * k * c];
+    /// [`forward`](Self::forward) for output tile side `tile` (2 or 4).
+    pub fn forward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
+        assert_eq!(w.len(), k * c * 9);
+        Self::build(k, c, tile, |o, i, dy, dx| w[((o * c + i) * 3 + dy) * 3 + dx])
+    }
+
+    /// [`backward`](Self::backward) for output tile side `tile` (2 or 4).
+    pub fn backward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
+        assert_eq!(w.len(), k * c * 9);
+        Self::build(c, k, tile, |o, i, dy, dx| w[((i * c + o) * 3 + 2 - dy) * 3 + 2 - dx])
+    }
+
+    fn build(
+        k: usize,
+        c: usize,
+        tile: usize,
+        g: impl Fn(usize, usize, usize, usize) -> f32,
+    ) -> Self {
+        const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+        const G4: [[f64; 3]; 6] = [
+            [0.25, 0.0, 0.0],
+            [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+            [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+            [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+            [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+            [0.0, 0.0, 1.0],
+        ];
+        let gm: &[[f64; 3]] = match tile {
+            2 => &G2,
+            4 => &G4,
+            _ => panic!("Winograd tile must be 2 or 4, not {tile}"),
+        };
+        let a = tile + 2;
+        let mut u = vec![0.0f32; a * a * k * c];
         for o in 0..k {
             for i in 0..c {
-                // t = G g (4×3), then u = t G^T (4×4)
-                let mut t = [[0.0f32; 3]; 4];
-                for (r, gr) in G.iter().enumerate() {
-                    for col in 0..3 {
-                        t[r][col] = (0..3).map(|m| gr[m] * g(o, i, m, col)).sum();
-                    }
-                }
-                for r in 0..4 {
-                    for (s, gs) in G.iter().enumerate() {
-                        let v: f32 = (0..3).map(|m| t[r][m] * gs[m]).sum();
-                        u[((r * 4 + s) * k + o) * c + i] = v;
+                // t = G g (α×3), then u = t Gᵀ (α×α), in f64
+                for (r, gr) in gm.iter().enumerate() {
+                    let t: [f64; 3] = std::array::from_fn(|col| {
+                        (0..3).map(|m| gr[m] * g(o, i, m, col) as f64).sum()
+                    });
+                    for (s, gs) in gm.iter().enumerate() {
+                        let v: f64 = (0..3).map(|m| t[m] * gs[m]).sum();
+                        u[((r * a + s) * k + o) * c + i] = v as f32;
                     }
                 }
             }
         }
-        Self { c, k, u }
+        Self { c, k, tile, u }
     }
 }
 
@@ -166,7 +195,8 @@ impl WinoWeights {
 /// 256² and 512² (see the module docs of `fastvgg`).
 pub const WINO_BLOCK_BYTES: usize = 12 << 20;
 
-/// `out = act(conv3x3(x ⊙ [mask > 0]) + bias)` by Winograd F(2×2, 3×3).
+/// `out = act(conv3x3(x ⊙ [mask > 0]) + bias)` by Winograd F(2×2,3×3) or F(4×4,3×3)
+/// (`wt.tile`).
 ///
 /// `x`: `wt.c` channels; `out`: `wt.k` channels of the same h×w, whose border must be zero (only
 /// the interior is written). `mask`: same shape as `x`; where it is ≤ 0, `x` is read as 0 (the
@@ -202,12 +232,14 @@ pub fn conv_wino2_blocked(
     if let Some(b) = bias {
         assert_eq!(b.len(), kdim);
     }
-    let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
-    let per_tile = 16 * (cdim + kdim) * 4;
+    let tile = wt.tile;
+    let a2 = (tile + 2) * (tile + 2);
+    let (th, tw) = (h.div_ceil(tile), w.div_ceil(tile));
+    let per_tile = a2 * (cdim + kdim) * 4;
     let rows_per_block = (block_bytes / per_tile / tw).clamp(1, th);
     let nt_max = rows_per_block * tw;
-    let mut v = scratch_take(16 * cdim * nt_max);
-    let mut m = scratch_take(16 * kdim * nt_max);
+    let mut v = scratch_take(a2 * cdim * nt_max);
+    let mut m = scratch_take(a2 * kdim * nt_max);
     let mut i0 = 0;
     while i0 < th {
         let rows = rows_per_block.min(th - i0);
@@ -216,12 +248,18 @@ pub fn conv_wino2_blocked(
         let vp = SendPtr(v.as_mut_ptr());
         (0..cdim).into_par_iter().for_each(|c| {
             // SAFETY: channel c writes only V[ξ][c][..nt] for each ξ: disjoint per task.
-            unsafe { input_transform(x, mask, c, i0, rows, tw, nt, cdim, vp.get()) }
+            unsafe {
+                if tile == 2 {
+                    input_transform(x, mask, c, i0, rows, tw, nt, cdim, vp.get())
+                } else {
+                    input_transform4(x, mask, c, i0, rows, tw, nt, cdim, vp.get())
+                }
+            }
         });
-        // 2. sixteen gemms M[ξ] (nt × K) = V[ξ] (nt × C) · U[ξ] (C × K), parallel over ξ
+        // 2. α² gemms M[ξ] (nt × K) = V[ξ] (nt × C) · U[ξ] (C × K), parallel over ξ
         let (vp, mp) = (SendPtr(v.as_mut_ptr()), SendPtr(m.as_mut_ptr()));
         let up = wt.u.as_ptr() as usize;
-        (0..16usize).into_par_iter().for_each(|xi| unsafe {
+        (0..a2).into_par_iter().for_each(|xi| unsafe {
             gemm::gemm(
                 nt,
                 kdim,
@@ -252,7 +290,11 @@ pub fn conv_wino2_blocked(
             let b = bias.map_or(0.0, |b| b[k]);
             // SAFETY: channel k writes only its own output plane.
             let dst = unsafe { std::slice::from_raw_parts_mut(op.get().add(k * plane), plane) };
-            output_transform(m, k, kdim, nt, i0, rows, tw, h, w, owp, b, relu, dst);
+            if tile == 2 {
+                output_transform(m, k, kdim, nt, i0, rows, tw, h, w, owp, b, relu, dst);
+            } else {
+                output_transform4(m, k, kdim, nt, i0, rows, tw, h, w, owp, b, relu, dst);
+            }
         });
         i0 += rows;
     }
@@ -500,6 +542,262 @@ fn output_transform_row_generic(
         for ((p, e), o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
             p[0] = *e;
             p[1] = *o;
+        }
+    }
+}
+
+/// Bᵀ d for F(4×4,3×3): Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0;
+/// 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+#[inline(always)]
+fn bt6(d: [f32; 6]) -> [f32; 6] {
+    [
+        4.0 * d[0] - 5.0 * d[2] + d[4],
+        -4.0 * (d[1] + d[2]) + d[3] + d[4],
+        4.0 * (d[1] - d[2]) - d[3] + d[4],
+        2.0 * (d[3] - d[1]) - d[2] + d[4],
+        2.0 * (d[1] - d[3]) - d[2] + d[4],
+        4.0 * d[1] - 5.0 * d[3] + d[5],
+    ]
+}
+
+/// Aᵀ m for F(4×4,3×3): Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+#[inline(always)]
+fn at6(m: [f32; 6]) -> [f32; 4] {
+    let (p12, m12) = (m[1] + m[2], m[1] - m[2]);
+    let (p34, m34) = (m[3] + m[4], m[3] - m[4]);
+    [m[0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34, m12 + 8.0 * m34 + m[5]]
+}
+
+fn split6(buf: &mut [f32], n: usize) -> [&mut [f32]; 6] {
+    let mut it = buf.chunks_exact_mut(n);
+    std::array::from_fn(|_| it.next().expect("6 chunks"))
+}
+
+/// F(4×4,3×3) input transform: writes V[ξ][c][r·tw + j] (ξ < 36) for tile rows i0..i0+rows.
+#[allow(clippy::too_many_arguments)]
+unsafe fn input_transform4(
+    x: &Padded,
+    mask: Option<&Padded>,
+    c: usize,
+    i0: usize,
+    rows: usize,
+    tw: usize,
+    nt: usize,
+    cdim: usize,
+    v: *mut f32,
+) {
+    let (wp, plane) = (x.wp, x.plane());
+    let n = 4 * tw + 2;
+    let base = &x.data[c * plane..(c + 1) * plane];
+    let mbase = mask.map(|m| &m.data[c * plane..(c + 1) * plane]);
+    let mut scratch = vec![0.0f32; 6 * (4 * tw + 4) + 24 * (tw + 1)];
+    for r in 0..rows {
+        let i = i0 + r;
+        let rws: [&[f32]; 6] = std::array::from_fn(|k| &base[(4 * i + k) * wp..][..n]);
+        let msk = mbase.map(|mb| std::array::from_fn(|k| &mb[(4 * i + k) * wp..][..n]));
+        // SAFETY: the 36 runs V[ξ][c][r·tw..(r+1)·tw] are disjoint and inside V.
+        let out: [&mut [f32]; 36] = std::array::from_fn(|xi| unsafe {
+            std::slice::from_raw_parts_mut(v.add((xi * cdim + c) * nt + r * tw), tw)
+        });
+        input_transform4_row(rws, msk, tw, &mut scratch, out);
+    }
+}
+
+multiversion!(input_transform4_row, input_transform4_row_generic, (
+    rows: [&[f32]; 6],
+    masks: Option<[&[f32]; 6]>,
+    tw: usize,
+    scratch: &mut [f32],
+    v: [&mut [f32]; 36],
+));
+
+#[inline(always)]
+fn input_transform4_row_generic(
+    rows: [&[f32]; 6],
+    masks: Option<[&[f32]; 6]>,
+    tw: usize,
+    scratch: &mut [f32],
+    v: [&mut [f32]; 36],
+) {
+    let n = 4 * tw + 2;
+    let len = 4 * tw + 4;
+    let (tbuf, pbuf) = scratch.split_at_mut(6 * len);
+    // 1. along y, whole rows: t_a = Σ_b Bᵀ[a][b] row_b
+    {
+        let [t0, t1, t2, t3, t4, t5] = split6(tbuf, len);
+        let r: [&[f32]; 6] = rows.map(|s| &s[..n]);
+        let (t0, t1, t2, t3, t4, t5) =
+            (&mut t0[..n], &mut t1[..n], &mut t2[..n], &mut t3[..n], &mut t4[..n], &mut t5[..n]);
+        match masks {
+            None => {
+                for x in 0..n {
+                    let o = bt6([r[0][x], r[1][x], r[2][x], r[3][x], r[4][x], r[5][x]]);
+                    t0[x] = o[0];
+                    t1[x] = o[1];
+                    t2[x] = o[2];
+                    t3[x] = o[3];
+                    t4[x] = o[4];
+                    t5[x] = o[5];
+                }
+            }
+            Some(ms) => {
+                let q: [&[f32]; 6] = ms.map(|s| &s[..n]);
+                let sel = |v: f32, m: f32| if m > 0.0 { v } else { 0.0 };
+                for x in 0..n {
+                    let o = bt6([
+                        sel(r[0][x], q[0][x]),
+                        sel(r[1][x], q[1][x]),
+                        sel(r[2][x], q[2][x]),
+                        sel(r[3][x], q[3][x]),
+                        sel(r[4][x], q[4][x]),
+                        sel(r[5][x], q[5][x]),
+                    ]);
+                    t0[x] = o[0];
+                    t1[x] = o[1];
+                    t2[x] = o[2];
+                    t3[x] = o[3];
+                    t4[x] = o[4];
+                    t5[x] = o[5];
+                }
+            }
+        }
+    }
+    // 2. per row a: the 4 column phases p_q[j] = t_a[4j + q], j ≤ tw; then along x per tile:
+    //    d = (p0[j], p1[j], p2[j], p3[j], p0[j+1], p1[j+1])
+    let nn = tw + 1;
+    let mut outs = v.into_iter();
+    for a in 0..6 {
+        let t = &mut tbuf[a * len..(a + 1) * len];
+        t[n..].fill(0.0);
+        let (p0, rest) = pbuf.split_at_mut(nn);
+        let (p1, rest) = rest.split_at_mut(nn);
+        let (p2, p3) = rest.split_at_mut(nn);
+        let p3 = &mut p3[..nn];
+        for ((((ch, a0), a1), a2), a3) in t
+            .chunks_exact(4)
+            .zip(p0.iter_mut())
+            .zip(p1.iter_mut())
+            .zip(p2.iter_mut())
+            .zip(p3.iter_mut())
+        {
+            *a0 = ch[0];
+            *a1 = ch[1];
+            *a2 = ch[2];
+            *a3 = ch[3];
+        }
+        let (q0, q1, q2, q3) = (&p0[..tw], &p1[..tw], &p2[..tw], &p3[..tw]);
+        let (q4, q5) = (&p0[1..nn], &p1[1..nn]);
+        let [v0, v1, v2, v3, v4, v5]: [&mut [f32]; 6] =
+            std::array::from_fn(|_| outs.next().expect("36 outputs"));
+        let (v0, v1, v2, v3, v4, v5) =
+            (&mut v0[..tw], &mut v1[..tw], &mut v2[..tw], &mut v3[..tw], &mut v4[..tw], &mut v5[..tw]);
+        for j in 0..tw {
+            let o = bt6([q0[j], q1[j], q2[j], q3[j], q4[j], q5[j]]);
+            v0[j] = o[0];
+            v1[j] = o[1];
+            v2[j] = o[2];
+            v3[j] = o[3];
+            v4[j] = o[4];
+            v5[j] = o[5];
+        }
+    }
+}
+
+/// F(4×4,3×3) output transform of channel k: rows 4i..4i+3 of each tile row i.
+#[allow(clippy::too_many_arguments)]
+fn output_transform4(
+    m: &[f32],
+    k: usize,
+    kdim: usize,
+    nt: usize,
+    i0: usize,
+    rows: usize,
+    tw: usize,
+    h: usize,
+    w: usize,
+    wp: usize,
+    bias: f32,
+    relu: bool,
+    dst: &mut [f32],
+) {
+    let mut scratch = vec![0.0f32; 40 * tw];
+    for r in 0..rows {
+        let mx: [&[f32]; 36] =
+            std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
+        output_transform4_row(mx, tw, bias, relu, &mut scratch);
+        for p in 0..4 {
+            let y = 4 * (i0 + r) + p;
+            if y < h {
+                dst[(y + 1) * wp + 1..][..w].copy_from_slice(&scratch[p * 4 * tw..][..w]);
+            }
+        }
+    }
+}
+
+multiversion!(output_transform4_row, output_transform4_row_generic, (
+    mx: [&[f32]; 36],
+    tw: usize,
+    bias: f32,
+    relu: bool,
+    scratch: &mut [f32],
+));
+
+/// Y = Aᵀ m A (+ bias, optional ReLU) for one tile row: 4 output rows of 4·tw values in
+/// `scratch[..16tw]`; the rest holds the 24 intermediate runs. Two passes of 6 inputs → 4
+/// outputs each (one pass with 36 input streams did not vectorise).
+#[inline(always)]
+fn output_transform4_row_generic(
+    mx: [&[f32]; 36],
+    tw: usize,
+    bias: f32,
+    relu: bool,
+    scratch: &mut [f32],
+) {
+    let (rowbuf, sbuf) = scratch.split_at_mut(16 * tw);
+    let sbuf = &mut sbuf[..24 * tw];
+    // pass 1, per column b: s[p][b] = Σ_a Aᵀ[p][a] m[a][b]; stored at sbuf[(p·6 + b)·tw..]
+    for b in 0..6 {
+        let (i0, i1, i2, i3, i4, i5) =
+            (&mx[b][..tw], &mx[6 + b][..tw], &mx[12 + b][..tw], &mx[18 + b][..tw], &mx[24 + b][..tw], &mx[30 + b][..tw]);
+        let mut it = sbuf.chunks_exact_mut(tw);
+        let s: [&mut [f32]; 24] = std::array::from_fn(|_| it.next().expect("24 runs"));
+        let [s0, s1, s2, s3] = [0, 1, 2, 3].map(|p| s[p * 6 + b].as_mut_ptr());
+        // SAFETY: four distinct runs of tw values inside sbuf.
+        let (s0, s1, s2, s3) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(s0, tw),
+                std::slice::from_raw_parts_mut(s1, tw),
+                std::slice::from_raw_parts_mut(s2, tw),
+                std::slice::from_raw_parts_mut(s3, tw),
+            )
+        };
+        for j in 0..tw {
+            let o = at6([i0[j], i1[j], i2[j], i3[j], i4[j], i5[j]]);
+            s0[j] = o[0];
+            s1[j] = o[1];
+            s2[j] = o[2];
+            s3[j] = o[3];
+        }
+    }
+    // pass 2, per output row p: y[p][q] = Σ_b s[p][b] Aᵀ[q][b], interleaved into row p
+    let clamp = |v: f32| if relu { v.max(0.0) } else { v };
+    for p in 0..4 {
+        let sp = &sbuf[p * 6 * tw..(p + 1) * 6 * tw];
+        let (i0, i1, i2, i3, i4, i5) = (
+            &sp[..tw],
+            &sp[tw..2 * tw],
+            &sp[2 * tw..3 * tw],
+            &sp[3 * tw..4 * tw],
+            &sp[4 * tw..5 * tw],
+            &sp[5 * tw..6 * tw],
+        );
+        let row = &mut rowbuf[p * 4 * tw..(p + 1) * 4 * tw];
+        for (j, ch) in row.chunks_exact_mut(4).enumerate().take(tw) {
+            let o = at6([i0[j], i1[j], i2[j], i3[j], i4[j], i5[j]]);
+            ch[0] = clamp(o[0] + bias);
+            ch[1] = clamp(o[1] + bias);
+            ch[2] = clamp(o[2] + bias);
+            ch[3] = clamp(o[3] + bias);
         }
     }
 }

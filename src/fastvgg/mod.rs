@@ -34,6 +34,9 @@ use pool::{maxpool2, maxpool2_backward};
 
 use crate::weights::{InputConvention, VggWeights};
 
+/// Winograd output tile used by [`CpuVgg::new`]: 2 = F(2×2,3×3), 4 = F(4×4,3×3).
+pub const DEFAULT_TILE: usize = 2;
+
 /// Indices of the relu layers after which a 2×2 max-pool follows (as in `crate::vgg`).
 pub const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];
 
@@ -96,8 +99,14 @@ impl Tape {
 }
 
 impl CpuVgg {
-    /// From `(weight OIHW [k][c][3][3], bias [k])` per conv layer, in network order.
+    /// From `(weight OIHW [k][c][3][3], bias [k])` per conv layer, in network order, with the
+    /// default Winograd tile ([`DEFAULT_TILE`]).
     pub fn new(convs: &[(&[f32], &[f32])]) -> Self {
+        Self::with_tile(convs, DEFAULT_TILE)
+    }
+
+    /// [`new`](Self::new) with Winograd output tile `tile`: 2 for F(2×2,3×3), 4 for F(4×4,3×3).
+    pub fn with_tile(convs: &[(&[f32], &[f32])], tile: usize) -> Self {
         let mut prev = 3;
         let layers = convs
             .iter()
@@ -110,8 +119,8 @@ impl CpuVgg {
                 Layer {
                     c,
                     k,
-                    fwd: WinoWeights::forward(w, k, c),
-                    bwd: WinoWeights::backward(w, k, c),
+                    fwd: WinoWeights::forward_tile(w, k, c, tile),
+                    bwd: WinoWeights::backward_tile(w, k, c, tile),
                     bias: b.to_vec(),
                 }
             })
@@ -119,14 +128,19 @@ impl CpuVgg {
         Self { layers }
     }
 
-    /// From checked VGG-19 weights.
+    /// From checked VGG-19 weights, with the default Winograd tile.
     pub fn from_weights(w: &VggWeights) -> Self {
+        Self::from_weights_tile(w, DEFAULT_TILE)
+    }
+
+    /// From checked VGG-19 weights with Winograd output tile `tile` (2 or 4).
+    pub fn from_weights_tile(w: &VggWeights, tile: usize) -> Self {
         let convs: Vec<(&[f32], &[f32])> = w
             .convs
             .iter()
             .map(|c| (c.weight.as_slice(), c.bias.as_slice()))
             .collect();
-        Self::new(&convs)
+        Self::with_tile(&convs, tile)
     }
 
     /// Number of conv layers.

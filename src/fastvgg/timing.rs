@@ -65,22 +65,32 @@ fn conv_candidates() {
             "{c:>3}->{k:<3} {s:>3}²  {gflop:5.2} GFLOP  burn {:6.1} ms",
             t_burn * 1e3
         );
-        for strip in [4, 16] {
+        for strip in [16] {
             let t = median_secs(3, || conv_implicit(&xp, &w9, k, Some(&b), true, &mut out, strip));
             line += &format!("  implicit/{strip} {:6.1} ms", t * 1e3);
         }
         let ww = WinoWeights::forward(&w, k, c);
-        for mb in [1usize, 3, 6, 12, 24] {
+        for mb in [3usize, 6, 12, 24] {
             let t = median_secs(3, || {
                 conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, mb << 20)
             });
             line += &format!("  wino2/{mb}MB {:6.1} ms", t * 1e3);
         }
+        let ww4 = WinoWeights::forward_tile(&w, k, c, 4);
+        for mb in [3usize, 6, 12, 24] {
+            let t = median_secs(3, || {
+                conv_wino2_blocked(&xp, None, &ww4, Some(&b), true, &mut out, mb << 20)
+            });
+            line += &format!("  wino4/{mb}MB {:6.1} ms", t * 1e3);
+        }
         println!("{line}");
     }
 }
 
-/// The whole VGG-19 forward to relu5_1 and input-gradient: CpuVgg vs burn autodiff.
+/// The whole VGG-19 forward to relu5_1 and input-gradient: CpuVgg with F(2,3) and F(4,3)
+/// tiles vs burn autodiff, the three alternating (the machine may be shared), at $NET_SIZES
+/// (default 256,512), $NET_ROUNDS rounds (default 4). Also the relative error of the features
+/// and of the image gradient against burn, with the real weights when they are set up.
 #[test]
 #[ignore]
 fn network_fastvgg_vs_burn() {
@@ -89,17 +99,26 @@ fn network_fastvgg_vs_burn() {
         Err(_) => crate::weights::tests::synthetic(1, InputConvention::CaffeBgr),
     };
     println!("weights: {}", weights.source);
-    let fast = CpuVgg::from_weights(&weights);
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let sizes: Vec<usize> =
+        env("NET_SIZES", "256,512").split(',').map(|v| v.trim().parse().unwrap()).collect();
+    let rounds: usize = env("NET_ROUNDS", "4").parse().unwrap();
+    let fast = [2usize, 4].map(|t| CpuVgg::from_weights_tile(&weights, t));
     let d = Device::flex().autodiff();
     let net = crate::vgg::Vgg19::new(&weights, &d);
     let layers = [0usize, 2, 4, 8, 9, 12];
-    for s in [256usize, 512] {
+    let rel = |a: &[f32], b: &[f32]| {
+        let n: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+        let m: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+        (n / m.max(1e-300)).sqrt()
+    };
+    for s in sizes {
         let rgb = rnd(3 * s * s, 9).iter().map(|v| v * 0.5 + 0.5).collect::<Vec<_>>();
         let shapes: Vec<(usize, usize, usize)> = layers
             .iter()
             .map(|&l| {
                 let p = crate::vgg::pools_before(l);
-                (fast.channels(l), s >> p, s >> p)
+                (fast[0].channels(l), s >> p, s >> p)
             })
             .collect();
         let grads: Vec<(usize, Vec<f32>)> = layers
@@ -107,25 +126,6 @@ fn network_fastvgg_vs_burn() {
             .zip(&shapes)
             .map(|(&l, &(c, h, w))| (l, rnd(c * h * w, l as u64)))
             .collect();
-        let mut tape = None;
-        let (mut t_f, mut t_b) = (Vec::new(), Vec::new());
-        for _ in 0..4 {
-            let st = Instant::now();
-            let x = preprocess(&rgb, weights.convention);
-            let tp = fast.forward_reuse(tape.take(), &x, s, s, &layers);
-            t_f.push(st.elapsed().as_secs_f64());
-            let st = Instant::now();
-            let g = preprocess_backward(&fast.backward(&tp, &grads), weights.convention);
-            t_b.push(st.elapsed().as_secs_f64());
-            assert!(g.iter().all(|v| v.is_finite()));
-            tape = Some(tp);
-        }
-        let med = |mut v: Vec<f64>| {
-            v.remove(0);
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let (tf, tb) = (med(t_f), med(t_b));
         let rts: Vec<Tensor<4>> = grads
             .iter()
             .zip(&shapes)
@@ -133,41 +133,74 @@ fn network_fastvgg_vs_burn() {
                 Tensor::<4>::from_data(TensorData::new(r.clone(), [1, c, h, w]), &d)
             })
             .collect();
-        let t_burn = median_secs(2, || {
+        let burn_run = || {
             let xt = Tensor::<4>::from_data(TensorData::new(rgb.clone(), [1, 3, s, s]), &d)
                 .require_grad();
             let feats = net.features(xt.clone(), &layers);
             let mut loss = Tensor::<1>::zeros([1], &d);
-            for (f, r) in feats.into_iter().zip(&rts) {
-                loss = loss + (f * r.clone()).sum();
+            for (f, r) in feats.iter().zip(&rts) {
+                loss = loss + (f.clone() * r.clone()).sum();
             }
             let g = xt.grad(&loss.backward()).unwrap();
-            let _ = g.into_data();
-        });
-        println!(
-            "{s}²: fastvgg forward {:.3} s + backward {:.3} s = {:.3} s;  burn forward+backward {:.3} s;  speed-up {:.2}×;  peak RSS {:.0} MiB",
-            tf,
-            tb,
-            tf + tb,
-            t_burn,
-            t_burn / (tf + tb),
-            peak_rss_mib()
-        );
+            (feats, g.try_to_vec_as::<f32>().unwrap())
+        };
+        let mut tapes: [Option<Tape>; 2] = [None, None];
+        let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+        let mut t_burn = Vec::new();
+        for round in 0..rounds.max(2) {
+            let mut outs = Vec::new();
+            for (i, f) in fast.iter().enumerate() {
+                let st = Instant::now();
+                let x = preprocess(&rgb, weights.convention);
+                let tp = f.forward_reuse(tapes[i].take(), &x, s, s, &layers);
+                times[i][0].push(st.elapsed().as_secs_f64());
+                let st = Instant::now();
+                let g = preprocess_backward(&f.backward(&tp, &grads), weights.convention);
+                times[i][1].push(st.elapsed().as_secs_f64());
+                outs.push(g);
+                tapes[i] = Some(tp);
+            }
+            let st = Instant::now();
+            let (feats, g) = burn_run();
+            t_burn.push(st.elapsed().as_secs_f64());
+            if round == 0 {
+                for (i, tp) in tapes.iter().enumerate() {
+                    let tp = tp.as_ref().unwrap();
+                    let fe: Vec<String> = feats
+                        .iter()
+                        .enumerate()
+                        .map(|(k, f)| {
+                            let want = f.clone().try_to_vec_as::<f32>().unwrap();
+                            format!("{:.1e}", rel(tp.feature(k).0, &want))
+                        })
+                        .collect();
+                    println!(
+                        "{s}² F({},3): relative L2 error vs burn, features at relu {:?}: [{}], image gradient {:.1e}",
+                        [2, 4][i],
+                        layers,
+                        fe.join(", "),
+                        rel(&outs[i], &g)
+                    );
+                }
+            }
+        }
+        let med = |v: &Vec<f64>| {
+            let mut v = v[1..].to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let tb = med(&t_burn);
+        for (i, t) in times.iter().enumerate() {
+            let (tf, tbw) = (med(&t[0]), med(&t[1]));
+            println!(
+                "{s}² F({},3): fastvgg forward {tf:.3} s + backward {tbw:.3} s = {:.3} s;  burn forward+backward {tb:.3} s;  speed-up {:.2}×",
+                [2, 4][i],
+                tf + tbw,
+                tb / (tf + tbw)
+            );
+        }
+        println!("peak RSS {:.0} MiB", peak_rss_mib());
     }
-}
-
-#[test]
-#[ignore]
-fn profile_wino() {
-    let (c, k, s) = (64, 64, 256);
-    let x = rnd(c * s * s, 1);
-    let w = rnd(k * c * 9, 2);
-    let b = rnd(k, 3);
-    let xp = Padded::from_chw(&x, c, s, s);
-    let mut out = Padded::zeros(k, s, s);
-    let ww = WinoWeights::forward(&w, k, c);
-    let t = median_secs(30, || conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, 6 << 20));
-    println!("wino {:.1} ms", t * 1e3);
 }
 
 /// Peak resident memory of this process so far (Linux VmHWM), MiB.
@@ -200,7 +233,8 @@ fn bridge_step_vs_burn_step() {
     let only_fast = env("STEP_ONLY", "") == "fastvgg";
     let weights = crate::setup::resolve_weights(None, true)
         .unwrap_or_else(|_| crate::weights::tests::synthetic(1, InputConvention::CaffeBgr));
-    let fast = CpuVgg::from_weights(&weights);
+    let tile: usize = std::env::var("TILE").map_or(DEFAULT_TILE, |v| v.parse().unwrap());
+    let fast = CpuVgg::from_weights_tile(&weights, tile);
     let d = Device::flex().autodiff();
     let net = crate::vgg::Vgg19::new(&weights, &d);
     let style_layers = [0usize, 2, 4, 8, 12];
