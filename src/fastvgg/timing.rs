@@ -7,7 +7,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::conv::{Padded, WinoWeights, conv_implicit, conv_wino2_blocked, taps};
+use super::conv::{Padded, WINO_BLOCK_BYTES, WinoWeights, conv_implicit, conv_wino2_blocked, taps};
 use super::*;
 
 fn rnd(n: usize, seed: u64) -> Vec<f32> {
@@ -312,4 +312,22 @@ fn bridge_step_vs_burn_step() {
         };
         println!("step {s} fastvgg {:.4} burn {:.4} peak_rss_mib {:.0}", med(tf), med(tb), peak_rss_mib());
     }
+}
+
+/// One conv shape (64→64 at 256²) 30 times, for `perf record`; $TILE picks the Winograd tile.
+#[test]
+#[ignore]
+fn profile_wino() {
+    let (c, k, s) = (64, 64, 256);
+    let x = rnd(c * s * s, 1);
+    let w = rnd(k * c * 9, 2);
+    let b = rnd(k, 3);
+    let xp = Padded::from_chw(&x, c, s, s);
+    let mut out = Padded::zeros(k, s, s);
+    let tile: usize = std::env::var("TILE").map_or(2, |v| v.parse().unwrap());
+    let ww = WinoWeights::forward_tile(&w, k, c, tile);
+    let t = median_secs(30, || {
+        conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, WINO_BLOCK_BYTES)
+    });
+    println!("wino F({tile},3) {:.1} ms", t * 1e3);
 }
