@@ -42,12 +42,11 @@ pub fn eval_with_fastvgg(
     image_loss: impl FnOnce(Tensor<4>) -> Tensor<1>,
 ) -> Result<(f64, Vec<f32>)> {
     let x = preprocess(rgb, convention);
-    let t = net.forward_reuse(tape.take(), &x, h, w, layers);
+    let mut t = net.forward_reuse(tape.take(), &x, h, w, layers);
     let feats: Vec<Tensor<4>> = (0..layers.len())
         .map(|i| {
-            let (f, (c, fh, fw)) = t.feature(i);
-            Tensor::<4>::from_data(TensorData::new(f.to_vec(), [1, c, fh, fw]), device)
-                .require_grad()
+            let (f, (c, fh, fw)) = t.take_feature(i);
+            Tensor::<4>::from_data(TensorData::new(f, [1, c, fh, fw]), device).require_grad()
         })
         .collect();
     let img = Tensor::<4>::from_data(TensorData::new(rgb.to_vec(), [1, 3, h, w]), device)

@@ -86,6 +86,13 @@ impl Tape {
         (&self.feats[i], (a.c, a.h, a.w))
     }
 
+    /// Moves the `i`-th requested activation out of the tape (its slice is empty afterwards),
+    /// with its (C, H, W); the backward pass does not need it.
+    pub fn take_feature(&mut self, i: usize) -> (Vec<f32>, (usize, usize, usize)) {
+        let a = &self.acts[self.layers[i]];
+        (std::mem::take(&mut self.feats[i]), (a.c, a.h, a.w))
+    }
+
     /// The activation of relu layer `layer`, if it was requested.
     pub fn feature_of(&self, layer: usize) -> Option<(&[f32], (usize, usize, usize))> {
         let i = self.layers.iter().position(|&l| l == layer)?;

@@ -290,10 +290,14 @@ fn bridge_step_vs_burn_step() {
         let (mut of, mut ob) = (Adam::new(AdamConfig::default()), Adam::new(AdamConfig::default()));
         // both paths agree on the first loss value
         let lf = fast_obj(&xf).unwrap().0;
-        let lb = burn_obj(&xb).unwrap().0;
-        assert!((lf - lb).abs() <= 1e-3 * lb.abs(), "loss {lf} vs {lb}");
+        if !only_fast {
+            let lb = burn_obj(&xb).unwrap().0;
+            assert!((lf - lb).abs() <= 1e-3 * lb.abs(), "loss {lf} vs {lb}");
+        }
         of.step(&mut xf, &mut fast_obj).unwrap();
-        ob.step(&mut xb, &mut burn_obj).unwrap();
+        if !only_fast {
+            ob.step(&mut xb, &mut burn_obj).unwrap();
+        }
         let (mut tf, mut tb) = (Vec::new(), Vec::new());
         for _ in 0..steps.max(1) {
             let st = Instant::now();
