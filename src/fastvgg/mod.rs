@@ -35,7 +35,7 @@ use pool::{maxpool2, maxpool2_backward};
 use crate::weights::{InputConvention, VggWeights};
 
 /// Winograd output tile used by [`CpuVgg::new`]: 2 = F(2×2,3×3), 4 = F(4×4,3×3).
-pub const DEFAULT_TILE: usize = 2;
+pub const DEFAULT_TILE: usize = 4;
 
 /// Indices of the relu layers after which a 2×2 max-pool follows (as in `crate::vgg`).
 pub const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];

@@ -164,6 +164,10 @@ fn network_fastvgg_vs_burn() {
             let (feats, g) = burn_run();
             t_burn.push(st.elapsed().as_secs_f64());
             if round == 0 {
+                println!(
+                    "{s}² image gradient, F(2,3) vs F(4,3): relative L2 difference {:.1e}",
+                    rel(&outs[0], &outs[1])
+                );
                 for (i, tp) in tapes.iter().enumerate() {
                     let tp = tp.as_ref().unwrap();
                     let fe: Vec<String> = feats
