@@ -7,9 +7,41 @@
 //! convolution with the kernel flipped and in/out channels swapped ([`conv::WinoWeights::backward`])
 //! on the masked incoming gradient, and routes the gradient through the pools.
 //!
-//! Convolution: Winograd F(2×2,3×3) on top of the `gemm` crate ([`conv::conv_wino2`]); an
-//! implicit-gemm variant ([`conv::conv_implicit`]) is kept for comparison. Timings of the
-//! candidates per layer shape: `cargo test --release --lib fastvgg::timing -- --ignored --nocapture`.
+//! Convolution: Winograd on top of the `gemm` crate ([`conv::conv_wino2`]), F(4×4,3×3) by
+//! default ([`DEFAULT_TILE`]), F(2×2,3×3) selectable; the input/output transforms are
+//! vectorised across tiles, compiled for AVX-512 and AVX2 and picked at run time. Per block of
+//! tile rows (≈ [`conv::WINO_BLOCK_BYTES`] of scratch, to stay in L3): input transform (parallel
+//! over channels), α² gemms (parallel over ξ), output transform + bias + ReLU (parallel over
+//! output channels). An implicit-gemm variant ([`conv::conv_implicit`]: 9 gemms over shifted
+//! views of the padded input, no im2col buffer) is kept for comparison.
+//!
+//! Measured here (AMD EPYC Zen 5, 2 threads, x86-v4 on; the machine was shared with other jobs,
+//! load average 2–3 for the first set and 8–12 for the rest, so absolute times are inflated and
+//! only numbers from one run compare). One conv, ms, `fastvgg::timing::conv_candidates`:
+//!
+//! | layer | burn conv2d | implicit gemm | Winograd F(2,3) |
+//! |---|---:|---:|---:|
+//! | 64→64 at 256² | 79.9 | 26.1 | 19.6 |
+//! | 128→128 at 128² | 40.6 | 24.2 | 16.6 |
+//! | 256→256 at 64² | 34.5 | 23.6 | 14.0 |
+//! | 512→512 at 32² | 33.9 | 24.0 | 13.5 |
+//! | 512→512 at 16² | 11.7 | 7.5 | 3.6 |
+//! | 64→64 at 512² | 286.9 | 107.5 | 127.7 |
+//! | 512→512 at 64² | 149.3 | 98.5 | 49.8 |
+//!
+//! Scratch per block, F(2,3): 6 and 12 MB were equal or best on every shape, 24 MB best only
+//! for 512→512 at 64² (49.8 vs 56.0 ms) and worse on the 64–128-channel layers, 1–3 MB slower
+//! on the deep layers; 12 MB is used. F(4,3) against F(2,3) under the heavier load: 512→512 at 32² 39.6 vs 60.7 ms, 64→64 at 256²
+//! 62.9 vs 65.5 ms. The whole network (forward to relu5_1 + input gradient from relu
+//! {1_1,2_1,3_1,4_1,4_2,5_1}, real weights, `fastvgg::timing::network_fastvgg_vs_burn`, the three
+//! alternating): 128² F(4,3) 0.250 s, F(2,3) 0.363 s, burn autodiff 1.052 s; 256² 0.711, 1.037,
+//! 2.357 s; 512² 7.56, 11.35, 22.7 s. At load 2–3, F(2,3): 256² 0.362 s vs burn 1.054 s; 512²
+//! 1.94 s vs 4.31 s.
+//!
+//! Accuracy against burn (real weights, relative L2): activations 1e-7..8e-7 with F(2,3),
+//! 7e-7..3e-6 with F(4,3). Image gradients differ by up to ~1e-3 at 256²/512² for either tile
+//! (and between the two tiles): ReLU masks and max-pool argmax of near-zero / near-equal values
+//! flip under rounding; with synthetic weights at small sizes they agree to 3e-7 (tests).
 //!
 //! AVX-512: the `gemm` crate (0.19, used here and by burn-flex) compiles its AVX-512 kernels only
 //! with its `x86-v4` feature (enabled through burn's `x86-v4` in Cargo.toml), and picks them at run
