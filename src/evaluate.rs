@@ -336,6 +336,7 @@ impl EvaluatePlan {
                         style,
                         style_scale,
                         preserve_color,
+                        match_palette: settings.transfer.match_palette && !preserve_color,
                         ..settings.transfer.clone()
                     };
                 let base = &settings.transfer;

@@ -519,6 +519,16 @@ pub struct EvaluateArgs {
     /// Optimiser iterations of every transfer.
     #[arg(long, default_value_t = evaluate::defaults::ITERS)]
     pub iters: usize,
+    /// Style weight of every transfer (see `transfer --help`).
+    #[arg(long, default_value_t = tdef::STYLE_WEIGHT)]
+    pub style_weight: f32,
+    /// Content weight of every transfer (see `transfer --help`).
+    #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
+    pub content_weight: f32,
+    /// Every transfer (but "profile-colour", which keeps the photo's colours) takes its
+    /// style's palette (see `transfer --match-palette`).
+    #[arg(long)]
+    pub match_palette: bool,
     /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
     /// is not a fair judge) [default: off].
     #[arg(long)]
@@ -558,6 +568,9 @@ impl EvaluateArgs {
         let mut s = EvaluateSettings::new(self.pairs.clone(), routes);
         s.transfer.size = self.size;
         s.transfer.iters = self.iters;
+        s.transfer.style_weight = self.style_weight;
+        s.transfer.content_weight = self.content_weight;
+        s.transfer.match_palette = self.match_palette;
         s.gram = self.gram;
         s
     }
