@@ -1,7 +1,179 @@
 //! Colour: luminance-only transfer (`--preserve-color`, Gatys et al. 2016, "Preserving colour in
-//! neural artistic style transfer"). The style is transferred on luminance; the result keeps the
-//! content's chroma (YIQ colour space).
+//! neural artistic style transfer"): the style is transferred on luminance and the result keeps
+//! the content's chroma (YIQ colour space). And the opposite: a style's colour distribution
+//! ([`Palette`]: weighted histograms of CIE Lab L, a and b) and mapping a photo onto it
+//! (per-channel histogram matching), so a transfer can start from the style's palette.
+use serde::{Deserialize, Serialize};
+
 use crate::image_io::Rgb;
+
+/// sRGB in [0, 1] (clamped) to CIE Lab under D65.
+pub fn srgb_to_lab(rgb: [f32; 3]) -> [f64; 3] {
+    let lin = rgb.map(|v| {
+        let v = (v as f64).clamp(0.0, 1.0);
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    });
+    let [r, g, b] = lin;
+    let x = 0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b;
+    let y = 0.212_672_9 * r + 0.715_152_2 * g + 0.072_175_0 * b;
+    let z = 0.019_333_9 * r + 0.119_192_0 * g + 0.950_304_1 * b;
+    let f = |t: f64| {
+        const D: f64 = 6.0 / 29.0;
+        if t > D * D * D {
+            t.cbrt()
+        } else {
+            t / (3.0 * D * D) + 4.0 / 29.0
+        }
+    };
+    let (fx, fy, fz) = (f(x / 0.950_47), f(y), f(z / 1.088_83));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+/// CIE Lab (D65) to sRGB in [0, 1] (clamped): the inverse of [`srgb_to_lab`].
+pub fn lab_to_srgb(lab: [f64; 3]) -> [f32; 3] {
+    let fy = (lab[0] + 16.0) / 116.0;
+    let fx = fy + lab[1] / 500.0;
+    let fz = fy - lab[2] / 200.0;
+    let finv = |t: f64| {
+        const D: f64 = 6.0 / 29.0;
+        if t > D {
+            t * t * t
+        } else {
+            3.0 * D * D * (t - 4.0 / 29.0)
+        }
+    };
+    let (x, y, z) = (finv(fx) * 0.950_47, finv(fy), finv(fz) * 1.088_83);
+    let r = 3.240_454_2 * x - 1.537_138_5 * y - 0.498_531_4 * z;
+    let g = -0.969_266_0 * x + 1.876_010_8 * y + 0.041_556_0 * z;
+    let b = 0.055_643_4 * x - 0.204_025_9 * y + 1.057_225_2 * z;
+    [r, g, b].map(|v| {
+        let v = v.clamp(0.0, 1.0);
+        let s = if v <= 0.003_130_8 {
+            12.92 * v
+        } else {
+            1.055 * v.powf(1.0 / 2.4) - 0.055
+        };
+        s as f32
+    })
+}
+
+/// Bins per Lab channel in a [`Palette`].
+const PALETTE_BINS: usize = 256;
+/// Range of each Lab channel: L in [0, 100], a and b in [-128, 128].
+const LAB_RANGE: [(f64, f64); 3] = [(0.0, 100.0), (-128.0, 128.0), (-128.0, 128.0)];
+
+/// A colour distribution: one normalised histogram per CIE Lab channel. Palettes of several
+/// images combine by weighted mean, so a dataset streams into one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Palette {
+    /// `[L, a, b]` histograms of [`PALETTE_BINS`] bins, each summing to 1.
+    pub hist: [Vec<f64>; 3],
+}
+
+fn bin_of(v: f64, c: usize) -> usize {
+    let (lo, hi) = LAB_RANGE[c];
+    (((v - lo) / (hi - lo) * PALETTE_BINS as f64) as isize).clamp(0, PALETTE_BINS as isize - 1)
+        as usize
+}
+
+impl Palette {
+    /// The palette of `img`; with a mask (one value in [0, 1] per pixel) only the masked
+    /// region counts.
+    pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Self {
+        let n = img.width * img.height;
+        let mut hist = [0, 1, 2].map(|_| vec![0.0f64; PALETTE_BINS]);
+        for i in 0..n {
+            let w = mask.map_or(1.0, |m| m[i] as f64);
+            if w <= 0.0 {
+                continue;
+            }
+            let lab = srgb_to_lab([img.data[i], img.data[n + i], img.data[2 * n + i]]);
+            for c in 0..3 {
+                hist[c][bin_of(lab[c], c)] += w;
+            }
+        }
+        for h in &mut hist {
+            let s: f64 = h.iter().sum();
+            if s > 0.0 {
+                h.iter_mut().for_each(|v| *v /= s);
+            }
+        }
+        Self { hist }
+    }
+
+    /// The weighted mean of palettes (weights need not sum to 1).
+    pub fn mix(parts: &[(&Palette, f64)]) -> Option<Self> {
+        let total: f64 = parts.iter().map(|(_, w)| w).sum();
+        if parts.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut hist = [0, 1, 2].map(|_| vec![0.0f64; PALETTE_BINS]);
+        for (p, w) in parts {
+            for c in 0..3 {
+                for (acc, v) in hist[c].iter_mut().zip(&p.hist[c]) {
+                    *acc += v * w / total;
+                }
+            }
+        }
+        Some(Self { hist })
+    }
+
+    /// `img` with each Lab channel's distribution mapped onto this palette's (histogram
+    /// matching: a pixel at quantile q of the image's channel moves to quantile q of the
+    /// palette's). Structure and shading order are kept; the colours become the style's.
+    pub fn apply(&self, img: &Rgb) -> Rgb {
+        let n = img.width * img.height;
+        let labs: Vec<[f64; 3]> = (0..n)
+            .map(|i| srgb_to_lab([img.data[i], img.data[n + i], img.data[2 * n + i]]))
+            .collect();
+        let own = Palette::of(img, None);
+        // Per channel: the palette's CDF, and the image's CDF below each bin.
+        let cdfs: Vec<(Vec<f64>, Vec<f64>)> = (0..3)
+            .map(|c| {
+                let cum = |h: &[f64]| -> Vec<f64> {
+                    h.iter()
+                        .scan(0.0, |s, v| {
+                            *s += v;
+                            Some(*s)
+                        })
+                        .collect()
+                };
+                (cum(&self.hist[c]), cum(&own.hist[c]))
+            })
+            .collect();
+        let map = |v: f64, c: usize| -> f64 {
+            let (lo, hi) = LAB_RANGE[c];
+            let width = (hi - lo) / PALETTE_BINS as f64;
+            let (target, source) = (&cdfs[c].0, &cdfs[c].1);
+            let b = bin_of(v, c);
+            // The pixel's quantile in the image, interpolated within its bin.
+            let frac = ((v - lo) / width - b as f64).clamp(0.0, 1.0);
+            let below = if b == 0 { 0.0 } else { source[b - 1] };
+            let q = below + frac * own.hist[c][b];
+            // The palette's value at that quantile.
+            let j = target.partition_point(|&t| t < q).min(PALETTE_BINS - 1);
+            let prev = if j == 0 { 0.0 } else { target[j - 1] };
+            let inside = if self.hist[c][j] > 0.0 {
+                ((q - prev) / self.hist[c][j]).clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            lo + (j as f64 + inside) * width
+        };
+        let mut out = vec![0.0f32; 3 * n];
+        for (i, lab) in labs.iter().enumerate() {
+            let rgb = lab_to_srgb([map(lab[0], 0), map(lab[1], 1), map(lab[2], 2)]);
+            for c in 0..3 {
+                out[c * n + i] = rgb[c];
+            }
+        }
+        Rgb::from_planar(img.width, img.height, out)
+    }
+}
 
 const TO_YIQ: [[f32; 3]; 3] = [
     [0.299, 0.587, 0.114],
@@ -69,6 +241,87 @@ fn mean_std(v: &[f32]) -> (f32, f32) {
 
 #[cfg(test)]
 mod tests {
+    use super::{Palette, lab_to_srgb, srgb_to_lab};
+
+    #[test]
+    fn lab_round_trips() {
+        for rgb in [
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 1.0],
+            [0.9, 0.2, 0.1],
+            [0.1, 0.5, 0.7],
+        ] {
+            let back = lab_to_srgb(srgb_to_lab(rgb));
+            for c in 0..3 {
+                assert!((back[c] - rgb[c]).abs() < 1e-4, "{rgb:?} -> {back:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn matching_a_palette_takes_its_colours_and_keeps_the_order_of_shades() {
+        let photo = crate::image_io::noise(40, 30, 1);
+        let mut style = crate::image_io::noise(20, 20, 2);
+        // A warm, dark palette.
+        let m = 400;
+        for i in 0..m {
+            style.data[i] = 0.3 + 0.7 * style.data[i];
+            style.data[m + i] *= 0.6;
+            style.data[2 * m + i] *= style.data[2 * m + i] * 0.5;
+        }
+        let target = Palette::of(&style, None);
+        let mapped = target.apply(&photo);
+        let err = |p: &Palette| -> f64 {
+            (0..3)
+                .map(|c| {
+                    let (mut a, mut b, mut d) = (0.0, 0.0, 0.0f64);
+                    for (x, y) in p.hist[c].iter().zip(&target.hist[c]) {
+                        a += x;
+                        b += y;
+                        d = d.max((a - b).abs());
+                    }
+                    d
+                })
+                .fold(0.0, f64::max)
+        };
+        let before = err(&Palette::of(&photo, None));
+        let after = err(&Palette::of(&mapped, None));
+        assert!(
+            after < 0.1 && after < before / 3.0,
+            "CDF distance {before} -> {after}"
+        );
+        // Shading order is kept: a darker photo pixel stays darker.
+        let n = photo.width * photo.height;
+        let l = |img: &Rgb, i: usize| {
+            srgb_to_lab([img.data[i], img.data[n + i], img.data[2 * n + i]])[0]
+        };
+        for (i, j) in [(0, n - 1), (5, 700), (40, 1000)] {
+            assert_eq!(l(&photo, i) < l(&photo, j), l(&mapped, i) <= l(&mapped, j));
+        }
+        // A photo's own palette changes it very little.
+        let same = Palette::of(&photo, None).apply(&photo);
+        let diff = same
+            .data
+            .iter()
+            .zip(&photo.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 0.03, "{diff}");
+    }
+
+    #[test]
+    fn palettes_mix_by_weight_and_masks_select_pixels() {
+        let red = Rgb::from_planar(2, 1, vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        let blue = Rgb::from_planar(2, 1, vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+        let (pr, pb) = (Palette::of(&red, None), Palette::of(&blue, None));
+        let m = Palette::mix(&[(&pr, 3.0), (&pb, 1.0)]).unwrap();
+        let peak = |p: &Palette| p.hist[1].iter().cloned().fold(0.0, f64::max);
+        assert!((peak(&m) - 0.75).abs() < 1e-9);
+        let half = Rgb::from_planar(2, 1, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(Palette::of(&half, Some(&[1.0, 0.0])), pr);
+        assert!(Palette::mix(&[]).is_none());
+    }
+
     use super::*;
 
     #[test]

@@ -25,6 +25,7 @@ pub enum Setting {
     Snapshots,
     Styles,
     Statistic,
+    Colours,
 }
 
 impl Setting {
@@ -49,6 +50,7 @@ impl Setting {
             Setting::Snapshots => "the snapshot iterations",
             Setting::Styles => "the style images",
             Setting::Statistic => "the style statistic",
+            Setting::Colours => "the colour handling",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::learn::{LearnOutcome, LearnPlan, LearnSettings};
 use crate::log::LossLog;
 use crate::observe::{Control, Notice, Observer, RunState, Stage, Start, Step};
 use crate::outputs::{OutputSet, Staged, extension, sibling};
+use crate::report::{self, LiveObserver, LivePage, report_path};
 use crate::style::StyleTarget;
 use crate::transfer::{TargetCache, TransferOutcome, TransferPlan, TransferSettings};
 use crate::vgg::{RELU_LAYERS, Vgg19};
@@ -288,6 +289,14 @@ impl TransferJob {
         };
         let every = self.files.snapshot_every;
         let snapshot_at = move |it: usize| every.is_some_and(|n| it.is_multiple_of(n));
+        let mut live = LivePage::new(report_path(&self.files.output));
+        let render = |st: &_| report::transfer_page(&self.plan, &self.files, &[], st);
+        let mut lo = LiveObserver {
+            page: &mut live,
+            render: &render,
+            error: None,
+            inner: observer,
+        };
         let mut fo = FileObserver {
             staged: &mut staged,
             output: &self.files.output,
@@ -296,14 +305,15 @@ impl TransferJob {
             checkpoints: self.checkpoints.as_ref(),
             stopping: false,
             error: None,
-            inner: observer,
+            inner: &mut lo,
         };
         let start = self.checkpoints.as_ref().and_then(|c| c.start.as_ref());
         let outcome = self.plan.run_inner(net, &mut fo, cache, start)?;
-        if let Some(e) = fo.error.take() {
+        let failed = fo.error.take();
+        drop(fo);
+        if let Some(e) = failed.or(lo.error.take()) {
             return Err(e);
         }
-        drop(fo);
         if outcome.stopped && !publish_stopped {
             // Dropping the staged files removes them.
             return Ok(Written {
@@ -312,7 +322,12 @@ impl TransferJob {
             });
         }
         outcome.image.save(staged.partial(&self.files.output))?;
+        let snaps: Vec<usize> = (1..=outcome.iters).filter(|&i| snapshot_at(i)).collect();
+        live.end(outcome.stopped, outcome.iters, outcome.evals);
+        let page = report::transfer_page(&self.plan, &self.files, &snaps, &live.state);
+        write_report(&mut staged, &self.files.output, &page)?;
         let files = staged.commit()?;
+        live.finish();
         if let Some(c) = &self.checkpoints
             && !outcome.stopped
         {
@@ -320,6 +335,15 @@ impl TransferJob {
         }
         Ok(Written { outcome, files })
     }
+}
+
+/// Writes a run's final report page into its partial file.
+fn write_report(staged: &mut Staged, output: &Path, page: &str) -> Result<()> {
+    let path = report_path(output);
+    std::fs::write(staged.partial(&path), page).map_err(|e| Error::Output {
+        path,
+        problem: format!("cannot write the report: {e}"),
+    })
 }
 
 fn layer_names(layers: &[usize]) -> Vec<String> {
@@ -342,6 +366,7 @@ fn check_files(files: &TransferFiles) -> Result<()> {
 pub(crate) fn transfer_outputs(files: &TransferFiles, total_iters: usize) -> OutputSet {
     let mut outputs = OutputSet::new();
     outputs.add(files.output.clone(), "the output image");
+    outputs.add(report_path(&files.output), "the report");
     if let Some(l) = &files.log {
         outputs.add(l.clone(), "the loss log");
     }
@@ -380,7 +405,8 @@ impl LearnJob {
             .add(files.output.clone(), "the learned image")
             .add(files.curve_csv(), "the learning curve")
             .add(files.curve_png(), "the learning-curve plot")
-            .add(files.profile(), "the style profile");
+            .add(files.profile(), "the style profile")
+            .add(report_path(&files.output), "the report");
         for &s in &files.snapshots {
             outputs.add(snapshot_path(&files.output, s), "a snapshot");
         }
@@ -432,6 +458,14 @@ impl LearnJob {
         }
         let snaps = self.files.snapshots.clone();
         let snapshot_at = move |it: usize| snaps.contains(&it);
+        let mut live = LivePage::new(report_path(&self.files.output));
+        let render = |st: &_| report::learn_page(&self.plan, &self.files, &[], st);
+        let mut lo = LiveObserver {
+            page: &mut live,
+            render: &render,
+            error: None,
+            inner: observer,
+        };
         let mut fo = FileObserver {
             staged: &mut staged,
             output: &self.files.output,
@@ -440,14 +474,15 @@ impl LearnJob {
             checkpoints: self.checkpoints.as_ref(),
             stopping: false,
             error: None,
-            inner: observer,
+            inner: &mut lo,
         };
         let start = self.checkpoints.as_ref().and_then(|c| c.start.as_ref());
         let outcome = self.plan.run_from(net, &mut fo, start)?;
-        if let Some(e) = fo.error.take() {
+        let failed = fo.error.take();
+        drop(fo);
+        if let Some(e) = failed.or(lo.error.take()) {
             return Err(e);
         }
-        drop(fo);
         outcome.target.save(staged.partial(&self.files.profile()))?;
         outcome.image.save(staged.partial(&self.files.output))?;
         crate::plot::learning_curve(
@@ -455,7 +490,12 @@ impl LearnJob {
             staged.partial(&self.files.curve_png()),
             "stylelearn learn: style loss",
         )?;
+        let snaps: Vec<usize> = (1..=outcome.iters).filter(|&i| snapshot_at(i)).collect();
+        live.end(outcome.stopped, outcome.iters, outcome.evals);
+        let page = report::learn_page(&self.plan, &self.files, &snaps, &live.state);
+        write_report(&mut staged, &self.files.output, &page)?;
         let files = staged.commit()?;
+        live.finish();
         if let Some(c) = &self.checkpoints
             && !outcome.stopped
         {

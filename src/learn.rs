@@ -245,6 +245,7 @@ impl LearnPlan {
             width: 0,
             height: 0,
         });
+        let mut palettes: Vec<(crate::color::Palette, f64)> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let loaded = match dataset::load_entry(e, s.max_side, s.region) {
                 Ok(l) => l,
@@ -258,6 +259,10 @@ impl LearnPlan {
                 Err(err) => return Err(Error::input(&e.path, err)),
             };
             let dev = net.device();
+            palettes.push((
+                crate::color::Palette::of(&loaded.image, loaded.mask.as_deref()),
+                e.weight,
+            ));
             let mask = loaded.mask.map(|m| {
                 Tensor::<4>::from_data(
                     TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
@@ -277,7 +282,11 @@ impl LearnPlan {
                 )));
             }
         }
-        Ok(b.finish()?)
+        let (mut target, each) = b.finish()?;
+        let parts: Vec<(&crate::color::Palette, f64)> =
+            palettes.iter().map(|(p, w)| (p, *w)).collect();
+        target.palette = crate::color::Palette::mix(&parts);
+        Ok((target, each))
     }
 
     /// Reads the dataset, then learns the style image, reporting to `observer`.

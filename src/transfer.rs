@@ -89,6 +89,10 @@ pub struct TransferSettings {
     pub seed: u64,
     /// Transfer luminance only and keep the photo's colours.
     pub preserve_color: bool,
+    /// Start from the photo with its colours mapped onto the style's colour distribution (the
+    /// style images' or the profile's [`crate::color::Palette`]), and use that as the content
+    /// too, so the result takes the style's palette.
+    pub match_palette: bool,
     pub statistic: StatisticKind,
 }
 
@@ -113,6 +117,7 @@ impl TransferSettings {
             init: Init::Content,
             seed: 0,
             preserve_color: false,
+            match_palette: false,
             statistic: StatisticKind::Gram,
         }
     }
@@ -134,6 +139,8 @@ pub(crate) struct StyleInputs {
     init_image: Option<Rgb>,
     scales: Vec<usize>,
     style_layers: Vec<usize>,
+    /// The palette the photo is mapped onto (`match_palette`).
+    palette: Option<crate::color::Palette>,
 }
 
 /// Style targets already summarised, by output long side, for plans that share their style
@@ -239,6 +246,12 @@ impl StyleInputs {
     pub(crate) fn read(s: &TransferSettings, device: &Device) -> Result<Self> {
         if s.iters == 0 {
             return Err(Error::setting(Setting::Iterations, "must be at least 1"));
+        }
+        if s.match_palette && s.preserve_color {
+            return Err(Error::setting(
+                Setting::Colours,
+                "keeping the photo's colours and taking the style's palette exclude each other",
+            ));
         }
         check_number(Setting::StyleScale, s.style_scale, 0.0, false)?;
         check_number(Setting::ContentWeight, s.content_weight as f64, 0.0, true)?;
@@ -350,12 +363,41 @@ impl StyleInputs {
                 memory::check(sw, sh, deepest, false, avail, "a style image")?;
             }
         }
+        let palette = if s.match_palette {
+            match &profile {
+                Some(t) => Some(t.palette.clone().ok_or_else(|| {
+                    let path = match &s.style {
+                        StyleSource::Profile(p) => p.clone(),
+                        StyleSource::Images(_) => PathBuf::new(),
+                    };
+                    Error::input(
+                        &path,
+                        anyhow::anyhow!(
+                            "style profile {} holds no colour distribution (it was made by an older stylelearn): make it again",
+                            path.display()
+                        ),
+                    )
+                })?),
+                None => {
+                    let own: Vec<(crate::color::Palette, f64)> = styles
+                        .iter()
+                        .map(|(img, w, _)| (crate::color::Palette::of(img, None), *w))
+                        .collect();
+                    let parts: Vec<(&crate::color::Palette, f64)> =
+                        own.iter().map(|(p, w)| (p, *w)).collect();
+                    crate::color::Palette::mix(&parts)
+                }
+            }
+        } else {
+            None
+        };
         Ok(Self {
             styles,
             profile,
             init_image,
             scales,
             style_layers,
+            palette,
         })
     }
 
@@ -489,6 +531,10 @@ impl TransferPlan {
                 continue;
             }
             let content = self.content.fit_long_side(long);
+            let content = match &self.shared.palette {
+                Some(p) => p.apply(&content),
+                None => content,
+            };
             let (w, h) = (content.width, content.height);
             let content_in = if s.preserve_color {
                 color::luminance(&content, None)

@@ -76,7 +76,14 @@ fn a_folder_is_stylised_a_bad_photo_fails_alone_and_a_rerun_skips_the_done_ones(
     assert!(!e.contains("panicked"), "{e}");
     assert_eq!(
         names(&out),
-        ["a.log.csv", "a.png", "b.log.csv", "b.png"],
+        [
+            "a.html",
+            "a.log.csv",
+            "a.png",
+            "b.html",
+            "b.log.csv",
+            "b.png"
+        ],
         "the bad photo leaves no file, partial or final"
     );
     for name in ["a.png", "b.png"] {
@@ -113,7 +120,7 @@ fn a_folder_is_stylised_a_bad_photo_fails_alone_and_a_rerun_skips_the_done_ones(
         })
         .collect();
     assert!(before == after, "a rerun rewrote a done photo's files");
-    assert_eq!(names(&out).len(), 4);
+    assert_eq!(names(&out).len(), 6);
 }
 
 #[test]
@@ -213,7 +220,17 @@ fn the_library_summarises_the_style_once_and_reports_every_photo() {
         r.style_summaries, 1,
         "one output size: the style is summarised once"
     );
-    assert_eq!(names(&out), ["a.jpg", "a.log.csv", "b.jpg", "b.log.csv"]);
+    assert_eq!(
+        names(&out),
+        [
+            "a.html",
+            "a.jpg",
+            "a.log.csv",
+            "b.html",
+            "b.jpg",
+            "b.log.csv"
+        ]
+    );
 }
 
 #[test]
@@ -276,7 +293,7 @@ fn one_photo_into_an_existing_folder_is_named_after_the_photo() {
     std::fs::create_dir(&out).unwrap();
     let o = batch_cli(&[&photos.join("b.jpg")], &out, &["--format", "webp"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(names(&out), ["b.log.csv", "b.webp"]);
+    assert_eq!(names(&out), ["b.html", "b.log.csv", "b.webp"]);
     let img = image_io::load(&out.join("b.webp")).unwrap();
     assert_eq!(img.width.max(img.height), 32);
 }

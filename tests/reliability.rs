@@ -137,7 +137,8 @@ fn outputs_are_checked_before_any_work() {
             o,
         ])
     };
-    fails_cleanly(w, &t("{}/folder.png"), &["folder"]);
+    // A transfer into an existing folder writes <stem>.png inside it (folder mode); a learn
+    // output must be a file.
     fails_cleanly(w, &t("{}/file/out.png"), &["not a folder"]);
     fails_cleanly(w, &t("{}/out.gif"), &[".png"]);
     fails_cleanly(
@@ -305,6 +306,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
             .collect(),
         total_weight: 1.0,
         sources: vec![("x".into(), 1.0)],
+        palette: None,
     };
     wrong.save(&w.join("shapes.safetensors")).unwrap();
     fails_cleanly(

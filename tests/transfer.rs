@@ -419,3 +419,42 @@ fn a_non_finite_loss_is_a_clear_error_and_writes_nothing() {
     assert!(!e.contains("panicked"), "{e}");
     assert!(!out.exists());
 }
+
+#[test]
+fn match_palette_takes_the_style_s_colours() {
+    let net = net();
+    let dir = tmp();
+    // A style in greens and yellows; the photo is mostly warm and dark.
+    let style = two_colour(48, 48, 24, [0.1, 0.7, 0.2], [0.9, 0.9, 0.1]);
+    let style_path = dir.path().join("green.png");
+    style.save(&style_path).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Images(vec![(style_path, 1.0)]);
+    s.iters = 5;
+    let plain = transfer(&net, &s).unwrap().image;
+    s.match_palette = true;
+    let matched = transfer(&net, &s).unwrap().image;
+    let target = channel_means(&style);
+    let dist = |img: &Rgb| {
+        let m = channel_means(img);
+        (0..3)
+            .map(|c| (m[c] - target[c]).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    };
+    assert!(
+        dist(&matched) < 0.5 * dist(&plain),
+        "mean colour distance to the style: matched {} vs plain {}",
+        dist(&matched),
+        dist(&plain)
+    );
+    // Keeping the photo's colours and taking the style's exclude each other.
+    s.preserve_color = true;
+    assert!(matches!(
+        transfer(&net, &s),
+        Err(stylelearn::Error::Setting {
+            setting: stylelearn::Setting::Colours,
+            ..
+        })
+    ));
+}

@@ -204,6 +204,11 @@ pub struct TransferArgs {
     /// Keep the content's colours: transfer on luminance only.
     #[arg(long)]
     pub preserve_color: bool,
+    /// Take the style's colours: start from the photo with its colours mapped onto the style's
+    /// colour distribution (histogram matching of CIE Lab channels; the profile's, or the style
+    /// images' weighted by --style-blend).
+    #[arg(long, conflicts_with = "preserve_color")]
+    pub match_palette: bool,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
     /// OUT/<stem>.log.csv].
     #[arg(long)]
@@ -267,6 +272,7 @@ impl TransferArgs {
             init: self.init.clone(),
             seed: self.seed,
             preserve_color: self.preserve_color,
+            match_palette: self.match_palette,
             statistic: self.statistic,
             ..TransferSettings::new(self.content[0].clone(), style)
         };

@@ -88,16 +88,8 @@ pub fn run(
         snapshots: snapshots.clone(),
     };
     let job = LearnJob::new(settings, outputs.clone())?;
-    let learned = job
-        .run(net, &mut Progress::new("learn the dataset's style", quiet))?
-        .outcome;
-    let mut written = vec![
-        style_png.clone(),
-        outputs.curve_csv(),
-        outputs.curve_png(),
-        outputs.profile(),
-    ];
-    written.extend(snapshots.iter().map(|&s| snapshot_path(&style_png, s)));
+    let run = job.run(net, &mut Progress::new("learn the dataset's style", quiet))?;
+    let (learned, mut written) = (run.outcome, run.files);
     // The learned image is used at its own pixel scale (it was matched to the dataset at the
     // dataset's scale), so it is not enlarged to the photo's size.
     let from_image = StyleSource::Images(vec![(style_png.clone(), 1.0)]);
@@ -201,7 +193,8 @@ then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><
     let _ = write!(
         html,
         "<figure><img src='learned_style.png' width=192><figcaption>final ({} iterations, {} evaluations)</figcaption></figure>\
-<h2>Learning curve</h2><img src='{}' width=720><p>Data: <a href='{}'>curve CSV</a>; style profile: <a href='{}'>{}</a></p>\
+<h2>Learning curve</h2><img src='{}' width=720><p>Data: <a href='{}'>curve CSV</a>; style profile: <a href='{}'>{}</a>. \
+Each run's own report: <a href=learned_style.html>learning</a>, <a href=result.html>transfer</a>.</p>\
 <h2>Applying the learned style</h2><figure><img src='photo.png' height=192><figcaption>photo</figcaption></figure>\
 <figure><img src='result.png' height=192><figcaption>stylelearn transfer, learned style image</figcaption></figure>\
 <h2>Closed-loop check on a held-out photo</h2>\

@@ -19,31 +19,7 @@ const RANGE: f64 = 210.0;
 /// Histogram bins over [−RANGE, RANGE] (0.1 ΔE wide; values are interpolated within a bin).
 const BINS: usize = 4200;
 
-/// sRGB in [0, 1] (clamped) to CIE Lab under D65.
-pub fn srgb_to_lab(rgb: [f32; 3]) -> [f64; 3] {
-    let lin = rgb.map(|v| {
-        let v = (v as f64).clamp(0.0, 1.0);
-        if v <= 0.04045 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    });
-    let [r, g, b] = lin;
-    let x = 0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b;
-    let y = 0.212_672_9 * r + 0.715_152_2 * g + 0.072_175_0 * b;
-    let z = 0.019_333_9 * r + 0.119_192_0 * g + 0.950_304_1 * b;
-    let f = |t: f64| {
-        const D: f64 = 6.0 / 29.0;
-        if t > D * D * D {
-            t.cbrt()
-        } else {
-            t / (3.0 * D * D) + 4.0 / 29.0
-        }
-    };
-    let (fx, fy, fz) = (f(x / 0.950_47), f(y), f(z / 1.088_83));
-    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
-}
+pub use crate::color::srgb_to_lab;
 
 /// The Lab points of an image, one per pixel.
 pub fn lab_pixels(img: &Rgb) -> Vec<[f64; 3]> {

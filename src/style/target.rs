@@ -26,6 +26,8 @@ pub struct StyleTarget {
     pub total_weight: f64,
     /// (source, weight) of every image folded in.
     pub sources: Vec<(String, f64)>,
+    /// The colour distribution of the images (in their masked regions), when known.
+    pub palette: Option<crate::color::Palette>,
 }
 
 /// Streams images into a [`StyleTarget`]; optionally keeps each image's summaries (only for the
@@ -110,6 +112,7 @@ impl<'a> TargetBuilder<'a> {
                 summaries,
                 total_weight: self.total,
                 sources: self.sources,
+                palette: None,
             },
             self.each,
         ))
@@ -144,6 +147,9 @@ struct ProfileMeta {
     /// in profiles written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data_md5: Option<String>,
+    /// The dataset's colour distribution (absent in older profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    palette: Option<crate::color::Palette>,
 }
 
 const PROFILE_FORMAT: &str = "stylelearn-style-profile-v1";
@@ -228,6 +234,7 @@ impl StyleTarget {
             total_weight: self.total_weight,
             sources: self.sources.clone(),
             data_md5: Some(md5_of(data.iter().map(|(_, _, b)| b.as_slice()))),
+            palette: self.palette.clone(),
         };
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
@@ -330,6 +337,7 @@ impl StyleTarget {
             summaries,
             total_weight: meta.total_weight,
             sources: meta.sources,
+            palette: meta.palette,
         })
     }
 }
