@@ -14,11 +14,11 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::log::LogRow;
+use crate::log::{LogRow, LossLog};
 use crate::loss::Breakdown;
 use crate::observe::{RunState, Start};
 use crate::optim::OptimState;
-use crate::outputs::sibling;
+use crate::outputs::{OutputSet, sibling};
 
 const FORMAT: &str = "stylelearn-checkpoint-1";
 /// Fixed columns of a curve row before the per-layer values.
@@ -161,6 +161,66 @@ pub fn save(path: &Path, key: &RunKey, state: &RunState, rows: &[LogRow]) -> Res
     write()
         .with_context(|| format!("cannot write the checkpoint {}", path.display()))
         .map_err(Error::Other)
+}
+
+/// A job's checkpoints: the file, how often (iterations; 0: never), and the state the job
+/// resumes from.
+pub(crate) struct Checkpoints {
+    pub path: PathBuf,
+    pub every: usize,
+    pub key: RunKey,
+    pub start: Option<Start>,
+    /// Iterations of the whole run (no checkpoint is worth writing at the last).
+    pub total: usize,
+}
+
+impl Checkpoints {
+    /// Checkpoints of the job whose output is `output`, checked against its inputs and
+    /// outputs; with `resume`, the checkpoint there is read and must match `key`.
+    pub(crate) fn new(
+        output: &Path,
+        every: usize,
+        resume: bool,
+        key: RunKey,
+        total: usize,
+        outputs: &OutputSet,
+        inputs: &[(PathBuf, &'static str)],
+    ) -> Result<Self> {
+        let path = path_for(output);
+        let mut all = outputs.clone();
+        all.add(path.clone(), "the checkpoint");
+        all.check(inputs)?;
+        let start = match resume {
+            true => Some(load(&path, &key)?),
+            false => None,
+        };
+        Ok(Self {
+            path,
+            every,
+            key,
+            start,
+            total,
+        })
+    }
+
+    /// A log that holds (and, with a file, first writes) the resumed run's rows.
+    pub(crate) fn log(&self, mut log: LossLog) -> Result<LossLog> {
+        for r in self.start.iter().flat_map(|s| &s.rows) {
+            log.row(r.iter, r.evals, r.stage, &r.b)?;
+        }
+        Ok(log)
+    }
+
+    /// Removes the checkpoint once the run's outputs are published.
+    pub(crate) fn finish(&self) -> Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Output {
+                path: self.path.clone(),
+                problem: format!("cannot remove the finished run's checkpoint: {e}"),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn refuse(path: &Path, problem: impl Into<String>) -> Error {

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::checkpoint::{self, RunKey};
+use crate::checkpoint::{self, Checkpoints, RunKey};
 use crate::error::{Error, Result};
 use crate::image_io;
 use crate::learn::{LearnOutcome, LearnPlan, LearnSettings};
 use crate::log::LossLog;
-use crate::observe::{Control, Notice, Observer, RunState, Stage, Start, Step};
+use crate::observe::{Control, Notice, Observer, RunState, Stage, Step};
 use crate::outputs::{OutputSet, Staged, extension, sibling};
 use crate::report::{self, LiveObserver, LivePage, report_path};
 use crate::style::StyleTarget;
@@ -65,66 +65,6 @@ fn image_output(path: &Path) -> Result<()> {
         problem: format!("{e:#}"),
     })?;
     Ok(())
-}
-
-/// A job's checkpoints: the file, how often (iterations; 0: never), and the state the job
-/// resumes from.
-struct Checkpoints {
-    path: PathBuf,
-    every: usize,
-    key: RunKey,
-    start: Option<Start>,
-    /// Iterations of the whole run (no checkpoint is worth writing at the last).
-    total: usize,
-}
-
-impl Checkpoints {
-    /// Checkpoints of the job whose output is `output`, checked against its inputs and
-    /// outputs; with `resume`, the checkpoint there is read and must match `key`.
-    fn new(
-        output: &Path,
-        every: usize,
-        resume: bool,
-        key: RunKey,
-        total: usize,
-        outputs: &OutputSet,
-        inputs: &[(PathBuf, &'static str)],
-    ) -> Result<Self> {
-        let path = checkpoint::path_for(output);
-        let mut all = outputs.clone();
-        all.add(path.clone(), "the checkpoint");
-        all.check(inputs)?;
-        let start = match resume {
-            true => Some(checkpoint::load(&path, &key)?),
-            false => None,
-        };
-        Ok(Self {
-            path,
-            every,
-            key,
-            start,
-            total,
-        })
-    }
-
-    /// A log that holds (and, with a file, first writes) the resumed run's rows.
-    fn log(&self, mut log: LossLog) -> Result<LossLog> {
-        for r in self.start.iter().flat_map(|s| &s.rows) {
-            log.row(r.iter, r.evals, r.stage, &r.b)?;
-        }
-        Ok(log)
-    }
-
-    /// Removes the checkpoint once the run's outputs are published.
-    fn finish(&self) -> Result<()> {
-        match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Output {
-                path: self.path.clone(),
-                problem: format!("cannot remove the finished run's checkpoint: {e}"),
-            }),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// Writes snapshots, log rows and checkpoints as steps arrive, then hands them on.
