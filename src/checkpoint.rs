@@ -211,6 +211,14 @@ impl Checkpoints {
         Ok(log)
     }
 
+    /// The resumed run's rows as the run report keeps them: (iteration, total, content, style).
+    pub(crate) fn report_rows(&self) -> impl Iterator<Item = (usize, f64, f64, f64)> + '_ {
+        self.start
+            .iter()
+            .flat_map(|s| &s.rows)
+            .map(|r| (r.iter, r.b.total, r.b.content, r.b.style))
+    }
+
     /// Removes the checkpoint once the run's outputs are published.
     pub(crate) fn finish(&self) -> Result<()> {
         match std::fs::remove_file(&self.path) {

@@ -230,6 +230,10 @@ impl TransferJob {
         let every = self.files.snapshot_every;
         let snapshot_at = move |it: usize| every.is_some_and(|n| it.is_multiple_of(n));
         let mut live = LivePage::new(report_path(&self.files.output));
+        // A resumed run's report shows its whole curve.
+        live.state
+            .rows
+            .extend(self.checkpoints.iter().flat_map(|c| c.report_rows()));
         let render = |st: &_| report::transfer_page(&self.plan, &self.files, &[], st);
         let mut lo = LiveObserver {
             page: &mut live,
@@ -399,6 +403,10 @@ impl LearnJob {
         let snaps = self.files.snapshots.clone();
         let snapshot_at = move |it: usize| snaps.contains(&it);
         let mut live = LivePage::new(report_path(&self.files.output));
+        // A resumed run's report shows its whole curve.
+        live.state
+            .rows
+            .extend(self.checkpoints.iter().flat_map(|c| c.report_rows()));
         let render = |st: &_| report::learn_page(&self.plan, &self.files, &[], st);
         let mut lo = LiveObserver {
             page: &mut live,

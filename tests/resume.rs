@@ -271,6 +271,12 @@ fn an_interrupted_pyramid_transfer_resumes_from_its_stage() {
         rows.iter().all(|&(i, s)| s == usize::from(i > 30)),
         "{rows:?}"
     );
+    // The run report's curve (total loss) has every iteration, not only the resumed ones.
+    let html = std::fs::read_to_string(w.join("t.html")).unwrap();
+    let i = html.find("<polyline").expect("a curve in the report");
+    let pts = html[i..].split("points=\"").nth(1).unwrap();
+    let pts = &pts[..pts.find('"').unwrap()];
+    assert_eq!(pts.split(' ').count(), 60, "{pts}");
     let img = image_io::load(&out).unwrap();
     assert_eq!(img.width.max(img.height), 48);
     assert!(!w.join("t.checkpoint").exists());
