@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::image_io::Rgb;
 use crate::loss::ImageLoss;
-use crate::observe::{Control, Observer, Step};
+use crate::observe::{Control, Observer, RunState, Step};
 use crate::optim::Optimizer;
 
 /// Where a stage sits in its run, for the step records.
@@ -17,6 +17,8 @@ pub(crate) struct Position<'a> {
     pub style_layers: &'a [usize],
     /// The photo whose colours the saved image keeps, if any.
     pub chroma: Option<&'a Rgb>,
+    /// The state this stage continues from (its image is already in `x`), if it resumes.
+    pub resume: Option<&'a RunState>,
 }
 
 /// How a stage ended.
@@ -35,7 +37,8 @@ pub(crate) struct Outcome {
 /// returns true when it did, so the optimiser forgets what it cached about the old loss.
 pub(crate) type BeforeStep<'a> = dyn FnMut(&mut ImageLoss) -> bool + 'a;
 
-/// Runs up to `iters` optimiser steps on `loss` from `x` (updated in place).
+/// Runs the stage's optimiser steps up to `iters` on `loss` from `x` (updated in place); a
+/// resumed stage counts on from its saved iteration, with the optimiser's saved state.
 pub(crate) fn optimise(
     loss: &mut ImageLoss,
     x: &mut Vec<f32>,
@@ -52,7 +55,14 @@ pub(crate) fn optimise(
         stopped: false,
         seconds: 0.0,
     };
-    for iter in 1..=iters {
+    if let Some(r) = at.resume {
+        if let Some(o) = &r.optimizer {
+            opt.load_state(o, x.len()).map_err(engine_error)?;
+        }
+        out.iters = r.stage_iter;
+        out.evals = r.stage_evals;
+    }
+    for iter in out.iters + 1..=iters {
         if let Some(f) = before_step.as_deref_mut()
             && f(loss)
         {
@@ -73,7 +83,24 @@ pub(crate) fn optimise(
             height: loss.height,
             chroma: at.chroma,
         };
-        if observer.step(&step) == Control::Stop {
+        let mut control = observer.step(&step);
+        if observer.wants_checkpoint(&step) {
+            let state = RunState {
+                stage: at.stage,
+                iter: step.iter,
+                stage_iter: iter,
+                evals: step.evals,
+                stage_evals: out.evals,
+                width: loss.width,
+                height: loss.height,
+                pixels: x.clone(),
+                optimizer: opt.save_state(),
+            };
+            if observer.checkpoint(&state) == Control::Stop {
+                control = Control::Stop;
+            }
+        }
+        if control == Control::Stop {
             out.stopped = true;
             break;
         }

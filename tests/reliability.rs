@@ -375,3 +375,63 @@ fn side_files_of_a_non_utf8_output_keep_its_name() {
     );
     assert!(!w.join("out.log.csv").exists());
 }
+
+#[test]
+fn damaged_weights_and_archives_are_named_in_plain_text() {
+    let ws = workspace();
+    let w = ws.path();
+    // A copy of the cached weights with one value made NaN: refused, naming the file.
+    weights(); // fetched once if missing
+    let cache = stylelearn::setup::cached_weights_path();
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..12 + header].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(w.join("nan.safetensors"), &bytes).unwrap();
+    drop(bytes);
+    fails_cleanly(
+        w,
+        &with_fast(&[
+            "transfer",
+            "{}/photo.png",
+            "--style",
+            "{}/style.png",
+            "-o",
+            "{}/o.png",
+            "--vgg",
+            "{}/nan.safetensors",
+        ]),
+        &["nan.safetensors", "non-finite"],
+    );
+    std::fs::remove_file(w.join("nan.safetensors")).unwrap();
+
+    // A damaged archive whose tar header is binary noise: the error names the file and quotes
+    // no raw bytes.
+    let mut tar = vec![0u8; 1024];
+    tar[..6].copy_from_slice(b"hello/");
+    for (i, b) in tar[100..300].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    std::fs::write(w.join("bad.tar.gz"), gz.finish().unwrap()).unwrap();
+    let home = w.join("home");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stylelearn"))
+        .args(["setup", "--from", w.join("bad.tar.gz").to_str().unwrap()])
+        .env("STYLELEARN_HOME", &home)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        line.contains("bad.tar.gz") && line.contains("damaged"),
+        "{err}"
+    );
+    assert!(
+        line.chars()
+            .all(|c| c.is_ascii_graphic() || c == ' ' || c == '…'),
+        "raw bytes in the message: {line:?}"
+    );
+    assert!(line.chars().count() < 400, "{line}");
+    assert!(!home.join("vgg19-caffe.safetensors").exists());
+}

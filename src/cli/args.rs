@@ -110,6 +110,20 @@ fn names(layers: &[usize]) -> Layers {
 /// weights scaled to sum to 1, so every layer counts whatever its Gram magnitude); content =
 /// ‖F−F꜀‖²/‖F꜀‖² at the content layers; tv = mean squared neighbour difference of the RGB
 /// image in [0,1].
+/// Checkpoints of a long run, and continuing one.
+#[derive(Args, Clone, Default)]
+pub struct ResumeArgs {
+    /// Save the run's state to OUT.checkpoint every N iterations, so that --resume can continue
+    /// it after a kill; 0: no checkpoints [default: about every 2–3 minutes of work at the
+    /// image's size]. The checkpoint is removed when the run finishes.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
+    /// Continue a killed or interrupted run from OUT.checkpoint (same command and settings);
+    /// iterations and the curve count on from it.
+    #[arg(long)]
+    pub resume: bool,
+}
+
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TransferArgs {
@@ -209,6 +223,8 @@ pub struct TransferArgs {
     #[arg(long = "loss", default_value = "gram", value_parser = statistic_parser())]
     pub statistic: StatisticKind,
     #[command(flatten)]
+    pub resume: ResumeArgs,
+    #[command(flatten)]
     pub common: Common,
 }
 
@@ -266,6 +282,12 @@ impl TransferArgs {
             ..TransferSettings::new(self.content[0].clone(), style)
         };
         if self.is_batch() {
+            if self.resume.resume || self.resume.checkpoint_every.is_some() {
+                return Err(
+                    "--resume and --checkpoint-every are for one photo: a batch skips the photos it has written"
+                        .into(),
+                );
+            }
             if self.log.is_some() {
                 return Err(
                     "--log names one file: with an output folder each photo's log is OUT/<stem>.log.csv"
@@ -384,6 +406,8 @@ pub struct LearnArgs {
     /// Weight of total variation (smoothness) of the learned image; 0 turns it off.
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f32,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
     #[command(flatten)]
     pub common: Common,
 }

@@ -47,6 +47,11 @@ pub fn explain(e: &Error, cmd: Cmd, suggest_skip_bad: bool) -> String {
         }
         Error::ProfileStatistic { profile, .. } => format!("{e}: use --loss {profile}"),
         Error::NonFinite { .. } => format!("{e}: lower --lr or the loss weights"),
+        Error::Resume { .. } => {
+            format!(
+                "{e}: give the settings of the run to resume, or leave out --resume to start afresh"
+            )
+        }
         Error::Memory { .. } => format!("{e} (lower --size, --scales or --max-side)"),
         Error::Input { path, .. } if cmd == Cmd::Learn && suggest_skip_bad && is_image(path) => {
             format!("{e} (use --skip-bad to skip unreadable images found in folders)")

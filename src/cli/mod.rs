@@ -86,7 +86,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     return batch::run(&a, settings, &inputs, files);
                 }
             };
-            let job = TransferJob::new(settings, files, &device()).map_err(lib)?;
+            let job = TransferJob::new(settings, files, &device())
+                .and_then(|j| j.with_checkpoints(a.resume.checkpoint_every, a.resume.resume))
+                .map_err(lib)?;
             let net = load_net(&a.common).map_err(text)?;
             let mut progress = Progress::new("transfer", a.common.quiet);
             let w = job.run(&net, &mut progress).map_err(lib)?;
@@ -104,13 +106,15 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     list(&w.files)
                 );
             }
-            Ok(stopped(r.stopped, &job.files.output))
+            Ok(stopped(r.stopped, &job.files.output, job.checkpoint_path()))
         }
         Command::Learn(a) => {
             let hint = suggest_skip_bad(&a.data);
             let lib = |e: Error| explain(&e, Cmd::Learn, hint);
             let (settings, files) = a.to_job();
-            let job = LearnJob::new(settings, files).map_err(lib)?;
+            let job = LearnJob::new(settings, files)
+                .and_then(|j| j.with_checkpoints(a.resume.checkpoint_every, a.resume.resume))
+                .map_err(lib)?;
             let net = load_net(&a.common).map_err(text)?;
             let mut progress = Progress::new("learn", a.common.quiet);
             let w = job.run(&net, &mut progress).map_err(lib)?;
@@ -128,7 +132,7 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     list(&w.files)
                 );
             }
-            Ok(stopped(r.stopped, &job.files.output))
+            Ok(stopped(r.stopped, &job.files.output, job.checkpoint_path()))
         }
         Command::Profile(a) => {
             let hint = suggest_skip_bad(&a.data);
@@ -237,10 +241,14 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
     }
 }
 
-fn stopped(stopped: bool, output: &Path) -> Finished {
+fn stopped(stopped: bool, output: &Path, checkpoint: Option<&Path>) -> Finished {
     if stopped {
+        let resume = match checkpoint.filter(|c| c.exists()) {
+            Some(c) => format!(" (--resume continues from {})", c.display()),
+            None => String::new(),
+        };
         Finished::Stopped(format!(
-            "interrupted: the latest image was written to {}",
+            "interrupted: the latest image was written to {}{resume}",
             output.display()
         ))
     } else {

@@ -3,7 +3,7 @@
 //! A non-finite loss or gradient is returned as an `Err` and leaves x and the moments
 //! untouched.
 
-use super::{Objective, Optimizer, StepInfo, all_finite, eval_checked};
+use super::{Objective, OptimState, Optimizer, StepInfo, all_finite, eval_checked};
 
 /// Adam hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,6 +128,34 @@ impl Optimizer for Adam {
     fn reset(&mut self) {
         Adam::reset(self);
     }
+
+    fn save_state(&self) -> Option<OptimState> {
+        Some(OptimState {
+            steps: self.t,
+            vectors: vec![("m".into(), self.m.clone()), ("v".into(), self.v.clone())],
+        })
+    }
+
+    fn load_state(&mut self, state: &OptimState, n: usize) -> anyhow::Result<()> {
+        let get = |name: &str| {
+            state
+                .vectors
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| v.len() == n && v.iter().all(|x| x.is_finite()))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "Adam state: '{name}' missing, of the wrong length or not finite"
+                    )
+                })
+        };
+        let (m, v) = (get("m")?, get("v")?);
+        self.m = m;
+        self.v = v;
+        self.t = state.steps;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +248,25 @@ mod tests {
         assert!(opt.step(&mut x, &mut g).is_err());
         assert_eq!(x, vec![1.0; 3]);
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn a_saved_state_continues_bit_for_bit() {
+        let mut f = quad(vec![1.0, 3.0, 0.5], vec![1.0, -2.0, 0.3]);
+        let mut a = Adam::default();
+        let mut x = vec![0.0f32; 3];
+        for _ in 0..5 {
+            a.step(&mut x, &mut f).unwrap();
+        }
+        let (saved, mut y) = (a.save_state().unwrap(), x.clone());
+        let mut b = Adam::default();
+        b.load_state(&saved, 3).unwrap();
+        for _ in 0..5 {
+            a.step(&mut x, &mut f).unwrap();
+            b.step(&mut y, &mut f).unwrap();
+        }
+        assert_eq!(x, y);
+        assert!(Adam::default().load_state(&saved, 4).is_err());
     }
 
     #[test]

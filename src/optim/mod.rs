@@ -56,6 +56,24 @@ pub trait Optimizer {
     /// not: drop any cached (loss, gradient) so the next step re-evaluates at x. Curvature
     /// history is kept. No-op for optimisers that cache nothing (Adam).
     fn objective_changed(&mut self) {}
+    /// The state worth keeping to continue later exactly where this optimiser is (Adam's
+    /// moments and step count); `None` when it keeps none worth saving (L-BFGS: its history
+    /// is rebuilt within a few steps after a restart).
+    fn save_state(&self) -> Option<OptimState> {
+        None
+    }
+    /// Continues from a state [`Optimizer::save_state`] gave for a vector of length `n`.
+    /// Optimisers that save none ignore it (they start afresh).
+    fn load_state(&mut self, _state: &OptimState, _n: usize) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// An optimiser's saved state: a step counter and named vectors (e.g. Adam's `m` and `v`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimState {
+    pub steps: u64,
+    pub vectors: Vec<(String, Vec<f32>)>,
 }
 
 /// Evaluate and check the gradient length.
