@@ -118,6 +118,8 @@ pub struct ImageLoss<'a> {
     pub last: Breakdown,
     /// Evaluations so far.
     pub evals: usize,
+    /// The fast path's buffers, reused from one evaluation to the next.
+    tape: Option<crate::fastvgg::Tape>,
 }
 
 impl<'a> ImageLoss<'a> {
@@ -132,11 +134,12 @@ impl<'a> ImageLoss<'a> {
             tv_weight: 0.0,
             last: Breakdown::default(),
             evals: 0,
+            tape: None,
         }
     }
 
-    /// The loss as a differentiable scalar, with its breakdown.
-    pub fn loss(&self, x: Tensor<4>) -> (Tensor<1>, Breakdown) {
+    /// The network layers the loss reads (style and content), sorted, once each.
+    fn feature_layers(&self) -> Vec<usize> {
         let mut layers: Vec<usize> = Vec::new();
         if let Some(s) = &self.style {
             layers.extend(&s.layers);
@@ -146,13 +149,20 @@ impl<'a> ImageLoss<'a> {
         }
         layers.sort_unstable();
         layers.dedup();
-        let feats = self.vgg.features(x.clone(), &layers);
+        layers
+    }
+
+    /// The style and content terms from the activations `feats` at `layers`.
+    fn feature_terms(&self, layers: &[usize], feats: &[Tensor<4>], b: &mut Breakdown) -> Tensor<1> {
         let feat =
             |l: usize| feats[layers.iter().position(|&k| k == l).expect("requested")].clone();
-        let mut b = Breakdown::default();
-        let mut total = Tensor::<1>::zeros([1], &x.device());
+        let device = feats
+            .first()
+            .map(|f| f.device())
+            .unwrap_or_else(|| self.device.clone());
+        let mut total = Tensor::<1>::zeros([1], &device);
         if let Some(s) = &self.style {
-            let mut style = Tensor::<1>::zeros([1], &x.device());
+            let mut style = Tensor::<1>::zeros([1], &device);
             for ((&l, w), t) in s.layers.iter().zip(&s.layer_weights).zip(&s.targets) {
                 let d = s.stat.distance(feat(l), t);
                 b.per_layer.push(d.clone().into_scalar::<f32>() as f64);
@@ -163,7 +173,7 @@ impl<'a> ImageLoss<'a> {
             total = total + style;
         }
         if let Some(c) = &self.content {
-            let mut content = Tensor::<1>::zeros([1], &x.device());
+            let mut content = Tensor::<1>::zeros([1], &device);
             for ((&l, t), n) in c.layers.iter().zip(&c.targets).zip(&c.norms) {
                 let d = (feat(l) - t.clone()).square().sum().div_scalar(*n);
                 content = content + d;
@@ -172,16 +182,87 @@ impl<'a> ImageLoss<'a> {
             b.content = content.clone().into_scalar::<f32>() as f64;
             total = total + content;
         }
+        total
+    }
+
+    /// The terms on the image itself: the range penalty and total variation.
+    fn image_terms(&self, x: Tensor<4>, b: &mut Breakdown) -> Tensor<1> {
         let range = range_penalty(x.clone()).mul_scalar(RANGE_WEIGHT);
         b.range = range.clone().into_scalar::<f32>() as f64;
-        total = total + range;
+        let mut total = range;
         if self.tv_weight > 0.0 {
             let tv = total_variation(x).mul_scalar(self.tv_weight);
             b.tv = tv.clone().into_scalar::<f32>() as f64;
             total = total + tv;
         }
+        total
+    }
+
+    /// The loss as a differentiable scalar, with its breakdown (through burn's network).
+    pub fn loss(&self, x: Tensor<4>) -> (Tensor<1>, Breakdown) {
+        let layers = self.feature_layers();
+        let feats = self.vgg.features(x.clone(), &layers);
+        let mut b = Breakdown::default();
+        let total = self.feature_terms(&layers, &feats, &mut b) + self.image_terms(x, &mut b);
         b.total = b.style + b.content + b.tv + b.range;
         (total, b)
+    }
+
+    /// The typed error for a non-finite loss.
+    fn non_finite(&self, b: &Breakdown) -> anyhow::Error {
+        let layers = b
+            .per_layer
+            .iter()
+            .zip(self.style.iter().flat_map(|s| s.layers.iter()))
+            .filter(|(v, _)| !v.is_finite())
+            .map(|(_, &l)| RELU_LAYERS[l].to_string())
+            .collect();
+        crate::Error::NonFinite {
+            total: b.total,
+            content: b.content,
+            style: b.style,
+            tv: b.tv,
+            layers,
+        }
+        .into()
+    }
+
+    /// One evaluation on the CPU fast path: the network on [`crate::fastvgg`], the terms on burn.
+    fn eval_fast(&mut self, fast: &crate::fastvgg::CpuVgg, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let layers = self.feature_layers();
+        let (mut bf, mut bi) = (Breakdown::default(), Breakdown::default());
+        let mut tape = self.tape.take();
+        let r = crate::fastvgg::loss_bridge::eval_with_fastvgg(
+            fast,
+            &mut tape,
+            self.vgg.convention(),
+            x,
+            self.height,
+            self.width,
+            &layers,
+            &self.device,
+            |feats| self.feature_terms(&layers, feats, &mut bf),
+            |img| self.image_terms(img, &mut bi),
+        );
+        self.tape = tape;
+        let b = Breakdown {
+            style: bf.style,
+            content: bf.content,
+            per_layer: bf.per_layer,
+            tv: bi.tv,
+            range: bi.range,
+            total: bf.style + bf.content + bi.tv + bi.range,
+        };
+        match r {
+            Ok((_, g)) if b.total.is_finite() => {
+                self.last = b;
+                self.evals += 1;
+                Ok((self.last.total, g))
+            }
+            Ok(_) => Err(self.non_finite(&b)),
+            Err(_) if !b.total.is_finite() => Err(self.non_finite(&b)),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -209,6 +290,9 @@ pub fn total_variation(x: Tensor<4>) -> Tensor<1> {
 
 impl Objective for ImageLoss<'_> {
     fn eval(&mut self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        if let Some(fast) = self.vgg.fast() {
+            return self.eval_fast(fast, x);
+        }
         let t = Tensor::<4>::from_data(
             TensorData::new(x.to_vec(), [1, 3, self.height, self.width]),
             &self.device,
@@ -216,21 +300,7 @@ impl Objective for ImageLoss<'_> {
         .require_grad();
         let (loss, b) = self.loss(t.clone());
         if !b.total.is_finite() {
-            let layers = b
-                .per_layer
-                .iter()
-                .zip(self.style.iter().flat_map(|s| s.layers.iter()))
-                .filter(|(v, _)| !v.is_finite())
-                .map(|(_, &l)| RELU_LAYERS[l].to_string())
-                .collect();
-            return Err(crate::Error::NonFinite {
-                total: b.total,
-                content: b.content,
-                style: b.style,
-                tv: b.tv,
-                layers,
-            }
-            .into());
+            return Err(self.non_finite(&b));
         }
         let grads = loss.backward();
         let g = t

@@ -56,6 +56,10 @@ pub struct Vgg19 {
     convs: Vec<(Tensor<4>, Tensor<1>)>,
     convention: InputConvention,
     device: Device,
+    /// On the flex CPU backend: the same network as [`crate::fastvgg::CpuVgg`] (Winograd
+    /// convolutions with a hand-written input gradient), which the loss uses instead of burn's
+    /// conv2d and autodiff through the network. `None` on GPUs, or when turned off.
+    fast: Option<std::sync::Arc<crate::fastvgg::CpuVgg>>,
 }
 
 impl Vgg19 {
@@ -73,11 +77,31 @@ impl Vgg19 {
                 (w, b)
             })
             .collect();
+        let fast = (*device == Device::flex())
+            .then(|| std::sync::Arc::new(crate::fastvgg::CpuVgg::from_weights(weights)));
         Self {
             convs,
             convention: weights.convention,
             device: device.clone(),
+            fast,
         }
+    }
+
+    /// The same network without the CPU fast path: every pass goes through burn (for
+    /// comparisons, and where burn's lower memory matters more than speed).
+    pub fn burn_only(mut self) -> Self {
+        self.fast = None;
+        self
+    }
+
+    /// The CPU fast path, when this network has one.
+    pub fn fast(&self) -> Option<&crate::fastvgg::CpuVgg> {
+        self.fast.as_deref()
+    }
+
+    /// How the network expects its input (see [`Vgg19::preprocess`]).
+    pub fn convention(&self) -> InputConvention {
+        self.convention
     }
 
     /// A VGG-19-shaped network with random weights and `width` channels in the first block
@@ -107,6 +131,7 @@ impl Vgg19 {
             convs,
             convention: InputConvention::CaffeBgr,
             device: device.clone(),
+            fast: None,
         }
     }
 

@@ -216,8 +216,16 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
     assert_eq!(p.sources.len(), 3);
     assert!((p.total_weight - 3.5).abs() < 1e-9);
     assert_eq!(p.layers.len(), 16);
-    let palette = p.palette.as_ref().expect("the profile keeps the dataset's colours");
-    assert!(palette.hist.iter().all(|h| (h.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+    let palette = p
+        .palette
+        .as_ref()
+        .expect("the profile keeps the dataset's colours");
+    assert!(
+        palette
+            .hist
+            .iter()
+            .all(|h| (h.iter().sum::<f64>() - 1.0).abs() < 1e-9)
+    );
     // The profile drives a transfer directly.
     let t = dir.path().join("t.png");
     let o = cli(&[

@@ -142,13 +142,17 @@ impl WinoWeights {
     /// [`forward`](Self::forward) for output tile side `tile` (2 or 4).
     pub fn forward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
         assert_eq!(w.len(), k * c * 9);
-        Self::build(k, c, tile, |o, i, dy, dx| w[((o * c + i) * 3 + dy) * 3 + dx])
+        Self::build(k, c, tile, |o, i, dy, dx| {
+            w[((o * c + i) * 3 + dy) * 3 + dx]
+        })
     }
 
     /// [`backward`](Self::backward) for output tile side `tile` (2 or 4).
     pub fn backward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
         assert_eq!(w.len(), k * c * 9);
-        Self::build(c, k, tile, |o, i, dy, dx| w[((i * c + o) * 3 + 2 - dy) * 3 + 2 - dx])
+        Self::build(c, k, tile, |o, i, dy, dx| {
+            w[((i * c + o) * 3 + 2 - dy) * 3 + 2 - dx]
+        })
     }
 
     fn build(
@@ -157,7 +161,12 @@ impl WinoWeights {
         tile: usize,
         g: impl Fn(usize, usize, usize, usize) -> f32,
     ) -> Self {
-        const G2: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
+        const G2: [[f64; 3]; 4] = [
+            [1.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ];
         const G4: [[f64; 3]; 6] = [
             [0.25, 0.0, 0.0],
             [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
@@ -426,8 +435,11 @@ fn input_transform_row_generic(
             }
             Some(ms) => {
                 let m = &ms[k][..2 * n];
-                for (((p, q), e), o) in
-                    row.chunks_exact(2).zip(m.chunks_exact(2)).zip(e.iter_mut()).zip(o.iter_mut())
+                for (((p, q), e), o) in row
+                    .chunks_exact(2)
+                    .zip(m.chunks_exact(2))
+                    .zip(e.iter_mut())
+                    .zip(o.iter_mut())
                 {
                     *e = if q[0] > 0.0 { p[0] } else { 0.0 };
                     *o = if q[1] > 0.0 { p[1] } else { 0.0 };
@@ -436,7 +448,12 @@ fn input_transform_row_generic(
         }
     }
     for (src, dst) in [(&*ev, &mut *te), (&*od, &mut *to)] {
-        let (s0, s1, s2, s3) = (&src[..n], &src[n..2 * n], &src[2 * n..3 * n], &src[3 * n..4 * n]);
+        let (s0, s1, s2, s3) = (
+            &src[..n],
+            &src[n..2 * n],
+            &src[2 * n..3 * n],
+            &src[3 * n..4 * n],
+        );
         let (d0, rest) = dst.split_at_mut(n);
         let (d1, rest) = rest.split_at_mut(n);
         let (d2, d3) = rest.split_at_mut(n);
@@ -448,8 +465,30 @@ fn input_transform_row_generic(
             d3[j] = s1[j] - s3[j];
         }
     }
-    let [v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15] = v;
-    let groups = [[v0, v1, v2, v3], [v4, v5, v6, v7], [v8, v9, v10, v11], [v12, v13, v14, v15]];
+    let [
+        v0,
+        v1,
+        v2,
+        v3,
+        v4,
+        v5,
+        v6,
+        v7,
+        v8,
+        v9,
+        v10,
+        v11,
+        v12,
+        v13,
+        v14,
+        v15,
+    ] = v;
+    let groups = [
+        [v0, v1, v2, v3],
+        [v4, v5, v6, v7],
+        [v8, v9, v10, v11],
+        [v12, v13, v14, v15],
+    ];
     for (k, [a, b, c, d]) in groups.into_iter().enumerate() {
         let (e0, e1) = (&te[k * n..k * n + tw], &te[k * n + 1..k * n + 1 + tw]);
         let (o0, o1) = (&to[k * n..k * n + tw], &to[k * n + 1..k * n + 1 + tw]);
@@ -482,8 +521,7 @@ fn output_transform(
 ) {
     let mut scratch = vec![0.0f32; 8 * tw];
     for r in 0..rows {
-        let mx: [&[f32]; 16] =
-            std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
+        let mx: [&[f32]; 16] = std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
         output_transform_row(mx, tw, bias, relu, &mut scratch);
         let yy = 2 * (i0 + r);
         dst[(yy + 1) * wp + 1..][..w].copy_from_slice(&scratch[..w]);
@@ -565,7 +603,12 @@ fn bt6(d: [f32; 6]) -> [f32; 6] {
 fn at6(m: [f32; 6]) -> [f32; 4] {
     let (p12, m12) = (m[1] + m[2], m[1] - m[2]);
     let (p34, m34) = (m[3] + m[4], m[3] - m[4]);
-    [m[0] + p12 + p34, m12 + 2.0 * m34, p12 + 4.0 * p34, m12 + 8.0 * m34 + m[5]]
+    [
+        m[0] + p12 + p34,
+        m12 + 2.0 * m34,
+        p12 + 4.0 * p34,
+        m12 + 8.0 * m34 + m[5],
+    ]
 }
 
 fn split6(buf: &mut [f32], n: usize) -> [&mut [f32]; 6] {
@@ -626,8 +669,14 @@ fn input_transform4_row_generic(
     {
         let [t0, t1, t2, t3, t4, t5] = split6(tbuf, len);
         let r: [&[f32]; 6] = rows.map(|s| &s[..n]);
-        let (t0, t1, t2, t3, t4, t5) =
-            (&mut t0[..n], &mut t1[..n], &mut t2[..n], &mut t3[..n], &mut t4[..n], &mut t5[..n]);
+        let (t0, t1, t2, t3, t4, t5) = (
+            &mut t0[..n],
+            &mut t1[..n],
+            &mut t2[..n],
+            &mut t3[..n],
+            &mut t4[..n],
+            &mut t5[..n],
+        );
         match masks {
             None => {
                 for x in 0..n {
@@ -689,8 +738,14 @@ fn input_transform4_row_generic(
         let (q4, q5) = (&p0[1..nn], &p1[1..nn]);
         let [v0, v1, v2, v3, v4, v5]: [&mut [f32]; 6] =
             std::array::from_fn(|_| outs.next().expect("36 outputs"));
-        let (v0, v1, v2, v3, v4, v5) =
-            (&mut v0[..tw], &mut v1[..tw], &mut v2[..tw], &mut v3[..tw], &mut v4[..tw], &mut v5[..tw]);
+        let (v0, v1, v2, v3, v4, v5) = (
+            &mut v0[..tw],
+            &mut v1[..tw],
+            &mut v2[..tw],
+            &mut v3[..tw],
+            &mut v4[..tw],
+            &mut v5[..tw],
+        );
         for j in 0..tw {
             let o = bt6([q0[j], q1[j], q2[j], q3[j], q4[j], q5[j]]);
             v0[j] = o[0];
@@ -722,8 +777,7 @@ fn output_transform4(
 ) {
     let mut scratch = vec![0.0f32; 40 * tw];
     for r in 0..rows {
-        let mx: [&[f32]; 36] =
-            std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
+        let mx: [&[f32]; 36] = std::array::from_fn(|xi| &m[(xi * kdim + k) * nt + r * tw..][..tw]);
         output_transform4_row(mx, tw, bias, relu, &mut scratch);
         for p in 0..4 {
             let y = 4 * (i0 + r) + p;
@@ -757,8 +811,14 @@ fn output_transform4_row_generic(
     let sbuf = &mut sbuf[..24 * tw];
     // pass 1, per column b: s[p][b] = Σ_a Aᵀ[p][a] m[a][b]; stored at sbuf[(p·6 + b)·tw..]
     for b in 0..6 {
-        let (i0, i1, i2, i3, i4, i5) =
-            (&mx[b][..tw], &mx[6 + b][..tw], &mx[12 + b][..tw], &mx[18 + b][..tw], &mx[24 + b][..tw], &mx[30 + b][..tw]);
+        let (i0, i1, i2, i3, i4, i5) = (
+            &mx[b][..tw],
+            &mx[6 + b][..tw],
+            &mx[12 + b][..tw],
+            &mx[18 + b][..tw],
+            &mx[24 + b][..tw],
+            &mx[30 + b][..tw],
+        );
         let mut it = sbuf.chunks_exact_mut(tw);
         let s: [&mut [f32]; 24] = std::array::from_fn(|_| it.next().expect("24 runs"));
         let [s0, s1, s2, s3] = [0, 1, 2, 3].map(|p| s[p * 6 + b].as_mut_ptr());
@@ -869,7 +929,8 @@ pub fn conv_implicit(
             for y in y0..y1 {
                 let row = (y + 1) * wp + 1;
                 // SAFETY: inside this strip's range, as above.
-                let d = unsafe { std::slice::from_raw_parts_mut(op.get().add(o * plane + row), wp) };
+                let d =
+                    unsafe { std::slice::from_raw_parts_mut(op.get().add(o * plane + row), wp) };
                 for v in &mut d[..w] {
                     *v += b;
                     if relu {

@@ -49,8 +49,8 @@ pub fn eval_with_fastvgg(
             Tensor::<4>::from_data(TensorData::new(f, [1, c, fh, fw]), device).require_grad()
         })
         .collect();
-    let img = Tensor::<4>::from_data(TensorData::new(rgb.to_vec(), [1, 3, h, w]), device)
-        .require_grad();
+    let img =
+        Tensor::<4>::from_data(TensorData::new(rgb.to_vec(), [1, 3, h, w]), device).require_grad();
     let loss = feature_loss(&feats) + image_loss(img.clone());
     let value = loss.clone().into_scalar::<f32>() as f64;
     if !value.is_finite() {
@@ -114,28 +114,50 @@ mod tests {
             for (a, t) in f.iter().zip(&targets) {
                 let g = crate::style::gram::gram(a.clone());
                 let gt = crate::style::gram::gram(t.clone());
-                l = l + (g - gt).square().sum() + (a.clone() - t.clone()).square().sum().mul_scalar(1e-3);
+                l = l
+                    + (g - gt).square().sum()
+                    + (a.clone() - t.clone()).square().sum().mul_scalar(1e-3);
             }
             l
         };
         let image_loss = |x: Tensor<4>| {
-            let dx = x.clone().slice([0..1, 0..3, 0..h, 1..w]) - x.clone().slice([0..1, 0..3, 0..h, 0..w - 1]);
-            let dy = x.clone().slice([0..1, 0..3, 1..h, 0..w]) - x.clone().slice([0..1, 0..3, 0..h - 1, 0..w]);
+            let dx = x.clone().slice([0..1, 0..3, 0..h, 1..w])
+                - x.clone().slice([0..1, 0..3, 0..h, 0..w - 1]);
+            let dy = x.clone().slice([0..1, 0..3, 1..h, 0..w])
+                - x.clone().slice([0..1, 0..3, 0..h - 1, 0..w]);
             dx.square().sum() + dy.square().sum() + (x - 0.9).clamp_min(0.0).square().sum()
         };
 
-        let xt = Tensor::<4>::from_data(TensorData::new(rgb.clone(), [1, 3, h, w]), &d).require_grad();
+        let xt =
+            Tensor::<4>::from_data(TensorData::new(rgb.clone(), [1, 3, h, w]), &d).require_grad();
         let want_loss = feature_loss(&net.features(xt.clone(), &layers)) + image_loss(xt.clone());
         let want_v = want_loss.clone().into_scalar::<f32>() as f64;
-        let want_g = xt.grad(&want_loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+        let want_g = xt
+            .grad(&want_loss.backward())
+            .unwrap()
+            .try_to_vec_as::<f32>()
+            .unwrap();
 
         let mut tape = None;
         let (v, g) = eval_with_fastvgg(
-            &fast, &mut tape, weights.convention, &rgb, h, w, &layers, &d, feature_loss, image_loss,
+            &fast,
+            &mut tape,
+            weights.convention,
+            &rgb,
+            h,
+            w,
+            &layers,
+            &d,
+            feature_loss,
+            image_loss,
         )
         .unwrap();
         assert!((v - want_v).abs() <= 1e-4 * want_v.abs(), "{v} vs {want_v}");
-        let err = g.iter().zip(&want_g).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let err = g
+            .iter()
+            .zip(&want_g)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         let scale = want_g.iter().map(|b| b.abs()).fold(0.0, f32::max);
         assert!(err <= 1e-3 * scale, "gradient: max err {err} of {scale}");
         assert!(tape.is_some());

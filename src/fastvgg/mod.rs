@@ -318,7 +318,10 @@ pub fn preprocess(rgb: &[f32], convention: InputConvention) -> Vec<f32> {
     let mut out = vec![0.0; rgb.len()];
     for c in 0..3 {
         let src = if flip { 2 - c } else { c };
-        for (o, &v) in out[c * n..(c + 1) * n].iter_mut().zip(&rgb[src * n..(src + 1) * n]) {
+        for (o, &v) in out[c * n..(c + 1) * n]
+            .iter_mut()
+            .zip(&rgb[src * n..(src + 1) * n])
+        {
             *o = v * scale[c] + shift[c];
         }
     }
@@ -332,7 +335,10 @@ pub fn preprocess_backward(g: &[f32], convention: InputConvention) -> Vec<f32> {
     let mut out = vec![0.0; g.len()];
     for c in 0..3 {
         let dst = if flip { 2 - c } else { c };
-        for (o, &v) in out[dst * n..(dst + 1) * n].iter_mut().zip(&g[c * n..(c + 1) * n]) {
+        for (o, &v) in out[dst * n..(dst + 1) * n]
+            .iter_mut()
+            .zip(&g[c * n..(c + 1) * n])
+        {
             *o = v * scale[c];
         }
     }

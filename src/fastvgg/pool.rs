@@ -43,7 +43,10 @@ pub fn maxpool2(x: &Padded, out: &mut Padded, arg: &mut Vec<u8>) {
 pub fn maxpool2_backward(g: &Padded, arg: &[u8], gin: &mut Padded) {
     let (c, oh, ow) = (g.c, g.h, g.w);
     let (h, w) = (gin.h, gin.w);
-    assert!(gin.c == c && h / 2 == oh && w / 2 == ow, "pool gradient shape");
+    assert!(
+        gin.c == c && h / 2 == oh && w / 2 == ow,
+        "pool gradient shape"
+    );
     assert_eq!(arg.len(), c * oh * ow);
     let (gp, gwp) = (g.plane(), g.wp);
     let (ip, iwp) = (gin.plane(), gin.wp);

@@ -25,7 +25,11 @@ fn vec4(t: Tensor<4>) -> Vec<f32> {
 /// max |a − b| / max |b|
 fn rel(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let d = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
     let m = b.iter().map(|y| y.abs()).fold(0.0, f32::max);
     d / m.max(1e-30)
 }
@@ -34,11 +38,20 @@ fn burn_conv(x: Tensor<4>, w: &[f32], b: &[f32], k: usize, c: usize) -> Tensor<4
     let d = x.device();
     let wt = t4(w, [k, c, 3, 3], &d);
     let bt = Tensor::<1>::from_data(TensorData::new(b.to_vec(), [k]), &d);
-    relu(conv2d(x, wt, Some(bt), ConvOptions::new([1, 1], [1, 1], [1, 1], 1)))
+    relu(conv2d(
+        x,
+        wt,
+        Some(bt),
+        ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+    ))
 }
 
-const SHAPES: [(usize, usize, usize, usize); 4] =
-    [(3, 8, 16, 16), (5, 7, 9, 13), (16, 24, 12, 7), (64, 32, 6, 10)];
+const SHAPES: [(usize, usize, usize, usize); 4] = [
+    (3, 8, 16, 16),
+    (5, 7, 9, 13),
+    (16, 24, 12, 7),
+    (64, 32, 6, 10),
+];
 
 #[test]
 fn conv_forward_matches_burn() {
@@ -50,13 +63,27 @@ fn conv_forward_matches_burn() {
         let want = vec4(burn_conv(t4(&x, [1, c, h, w], &d), &wt, &b, k, c));
         let xp = Padded::from_chw(&x, c, h, w);
         let mut out = Padded::zeros(k, h, w);
-        conv_wino2(&xp, None, &WinoWeights::forward(&wt, k, c), Some(&b), true, &mut out);
+        conv_wino2(
+            &xp,
+            None,
+            &WinoWeights::forward(&wt, k, c),
+            Some(&b),
+            true,
+            &mut out,
+        );
         let e = rel(&out.to_chw(), &want);
         eprintln!("conv {c}->{k} {h}x{w}: winograd F(2,3) rel err {e:.2e}");
         assert!(e <= 1e-4, "winograd F(2,3) {c}->{k} {h}x{w}: rel err {e}");
         // F(4×4,3×3)
         let mut out4 = Padded::zeros(k, h, w);
-        conv_wino2(&xp, None, &WinoWeights::forward_tile(&wt, k, c, 4), Some(&b), true, &mut out4);
+        conv_wino2(
+            &xp,
+            None,
+            &WinoWeights::forward_tile(&wt, k, c, 4),
+            Some(&b),
+            true,
+            &mut out4,
+        );
         let e4 = rel(&out4.to_chw(), &want);
         eprintln!("conv {c}->{k} {h}x{w}: winograd F(4,3) rel err {e4:.2e}");
         assert!(e4 <= 1e-3, "winograd F(4,3) {c}->{k} {h}x{w}: rel err {e4}");
@@ -101,17 +128,41 @@ fn conv_input_gradient_matches_burn_autodiff() {
 
         let xp = Padded::from_chw(&x, c, h, w);
         let mut y = Padded::zeros(k, h, w);
-        conv_wino2(&xp, None, &WinoWeights::forward(&wt, k, c), Some(&b), true, &mut y);
+        conv_wino2(
+            &xp,
+            None,
+            &WinoWeights::forward(&wt, k, c),
+            Some(&b),
+            true,
+            &mut y,
+        );
         let g = Padded::from_chw(&r, k, h, w);
         let mut dx = Padded::zeros(c, h, w);
-        conv_wino2(&g, Some(&y), &WinoWeights::backward(&wt, k, c), None, false, &mut dx);
+        conv_wino2(
+            &g,
+            Some(&y),
+            &WinoWeights::backward(&wt, k, c),
+            None,
+            false,
+            &mut dx,
+        );
         let e = rel(&dx.to_chw(), &want);
         eprintln!("input gradient {c}->{k} {h}x{w}: rel err {e:.2e}");
         let mut dx4 = Padded::zeros(c, h, w);
-        conv_wino2(&g, Some(&y), &WinoWeights::backward_tile(&wt, k, c, 4), None, false, &mut dx4);
+        conv_wino2(
+            &g,
+            Some(&y),
+            &WinoWeights::backward_tile(&wt, k, c, 4),
+            None,
+            false,
+            &mut dx4,
+        );
         let e4 = rel(&dx4.to_chw(), &want);
         eprintln!("input gradient {c}->{k} {h}x{w}: F(4,3) rel err {e4:.2e}");
-        assert!(e4 <= 1e-3, "F(4,3) input gradient {c}->{k} {h}x{w}: rel err {e4}");
+        assert!(
+            e4 <= 1e-3,
+            "F(4,3) input gradient {c}->{k} {h}x{w}: rel err {e4}"
+        );
         assert!(e <= 1e-4, "input gradient {c}->{k} {h}x{w}: rel err {e}");
     }
 }
@@ -189,7 +240,13 @@ fn whole_network(tile: usize, feat_tol: f32, grad_tol: f32) {
     eprintln!("whole network F({tile},3), image gradient: rel err {e:.2e}");
     assert!(e <= grad_tol, "image gradient: rel err {e}");
     // reusing the tape's buffers gives the same result
-    let tape2 = fast.forward_reuse(Some(tape), &preprocess(&rgb, weights.convention), h, w, &layers);
+    let tape2 = fast.forward_reuse(
+        Some(tape),
+        &preprocess(&rgb, weights.convention),
+        h,
+        w,
+        &layers,
+    );
     let again = preprocess_backward(&fast.backward(&tape2, &grads), weights.convention);
     assert_eq!(again, mine);
 }

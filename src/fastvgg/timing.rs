@@ -66,7 +66,9 @@ fn conv_candidates() {
             t_burn * 1e3
         );
         for strip in [16] {
-            let t = median_secs(3, || conv_implicit(&xp, &w9, k, Some(&b), true, &mut out, strip));
+            let t = median_secs(3, || {
+                conv_implicit(&xp, &w9, k, Some(&b), true, &mut out, strip)
+            });
             line += &format!("  implicit/{strip} {:6.1} ms", t * 1e3);
         }
         let ww = WinoWeights::forward(&w, k, c);
@@ -100,8 +102,10 @@ fn network_fastvgg_vs_burn() {
     };
     println!("weights: {}", weights.source);
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let sizes: Vec<usize> =
-        env("NET_SIZES", "256,512").split(',').map(|v| v.trim().parse().unwrap()).collect();
+    let sizes: Vec<usize> = env("NET_SIZES", "256,512")
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
     let rounds: usize = env("NET_ROUNDS", "4").parse().unwrap();
     let fast = [2usize, 4].map(|t| CpuVgg::from_weights_tile(&weights, t));
     let d = Device::flex().autodiff();
@@ -113,7 +117,10 @@ fn network_fastvgg_vs_burn() {
         (n / m.max(1e-300)).sqrt()
     };
     for s in sizes {
-        let rgb = rnd(3 * s * s, 9).iter().map(|v| v * 0.5 + 0.5).collect::<Vec<_>>();
+        let rgb = rnd(3 * s * s, 9)
+            .iter()
+            .map(|v| v * 0.5 + 0.5)
+            .collect::<Vec<_>>();
         let shapes: Vec<(usize, usize, usize)> = layers
             .iter()
             .map(|&l| {
@@ -253,45 +260,76 @@ fn bridge_step_vs_burn_step() {
             .into_iter()
             .map(|f| gram(f).detach())
             .collect();
-        let tnorms: Vec<f32> = targets.iter().map(|t| t.clone().square().sum().into_scalar::<f32>()).collect();
-        let fc = net.features(t4(&content).detach(), &[content_layer]).remove(0).detach();
+        let tnorms: Vec<f32> = targets
+            .iter()
+            .map(|t| t.clone().square().sum().into_scalar::<f32>())
+            .collect();
+        let fc = net
+            .features(t4(&content).detach(), &[content_layer])
+            .remove(0)
+            .detach();
         let cnorm: f32 = fc.clone().square().sum().into_scalar();
         // features in `layers` order
         let feature_loss = |f: &[Tensor<4>]| {
             let mut style = Tensor::<1>::zeros([1], &d);
             for (j, &l) in style_layers.iter().enumerate() {
                 let i = layers.iter().position(|&k| k == l).unwrap();
-                let dd = (gram(f[i].clone()) - targets[j].clone()).square().sum().div_scalar(tnorms[j].max(1e-12));
+                let dd = (gram(f[i].clone()) - targets[j].clone())
+                    .square()
+                    .sum()
+                    .div_scalar(tnorms[j].max(1e-12));
                 style = style + dd.mul_scalar(1.0 / style_layers.len() as f32);
             }
             let i = layers.iter().position(|&k| k == content_layer).unwrap();
-            let content = (f[i].clone() - fc.clone()).square().sum().div_scalar(cnorm.max(1e-12));
+            let content = (f[i].clone() - fc.clone())
+                .square()
+                .sum()
+                .div_scalar(cnorm.max(1e-12));
             style.mul_scalar(3.0) + content
         };
         let image_loss = |x: Tensor<4>| {
             let n = (3 * s * s) as f32;
-            let range = (x.clone().neg().clamp_min(0.0).square() + (x.clone() - 1.0).clamp_min(0.0).square())
-                .sum()
-                .div_scalar(n);
-            let dx = x.clone().slice([0..1, 0..3, 0..s, 1..s]) - x.clone().slice([0..1, 0..3, 0..s, 0..s - 1]);
-            let dy = x.clone().slice([0..1, 0..3, 1..s, 0..s]) - x.slice([0..1, 0..3, 0..s - 1, 0..s]);
+            let range = (x.clone().neg().clamp_min(0.0).square()
+                + (x.clone() - 1.0).clamp_min(0.0).square())
+            .sum()
+            .div_scalar(n);
+            let dx = x.clone().slice([0..1, 0..3, 0..s, 1..s])
+                - x.clone().slice([0..1, 0..3, 0..s, 0..s - 1]);
+            let dy =
+                x.clone().slice([0..1, 0..3, 1..s, 0..s]) - x.slice([0..1, 0..3, 0..s - 1, 0..s]);
             range.mul_scalar(10.0) + (dx.square().sum() + dy.square().sum()).div_scalar(n)
         };
         let mut tape = None;
         let mut fast_obj = |x: &[f32]| {
             super::loss_bridge::eval_with_fastvgg(
-                &fast, &mut tape, weights.convention, x, s, s, &layers, &d, feature_loss, image_loss,
+                &fast,
+                &mut tape,
+                weights.convention,
+                x,
+                s,
+                s,
+                &layers,
+                &d,
+                feature_loss,
+                image_loss,
             )
         };
         let mut burn_obj = |x: &[f32]| -> anyhow::Result<(f64, Vec<f32>)> {
             let xt = t4(x).require_grad();
             let loss = feature_loss(&net.features(xt.clone(), &layers)) + image_loss(xt.clone());
             let v = loss.clone().into_scalar::<f32>() as f64;
-            let g = xt.grad(&loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+            let g = xt
+                .grad(&loss.backward())
+                .unwrap()
+                .try_to_vec_as::<f32>()
+                .unwrap();
             Ok((v, g))
         };
         let (mut xf, mut xb) = (content.clone(), content.clone());
-        let (mut of, mut ob) = (Adam::new(AdamConfig::default()), Adam::new(AdamConfig::default()));
+        let (mut of, mut ob) = (
+            Adam::new(AdamConfig::default()),
+            Adam::new(AdamConfig::default()),
+        );
         // both paths agree on the first loss value
         let lf = fast_obj(&xf).unwrap().0;
         if !only_fast {
@@ -318,7 +356,12 @@ fn bridge_step_vs_burn_step() {
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
         };
-        println!("step {s} fastvgg {:.4} burn {:.4} peak_rss_mib {:.0}", med(tf), med(tb), peak_rss_mib());
+        println!(
+            "step {s} fastvgg {:.4} burn {:.4} peak_rss_mib {:.0}",
+            med(tf),
+            med(tb),
+            peak_rss_mib()
+        );
     }
 }
 
