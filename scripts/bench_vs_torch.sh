@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side CPU benchmark: `stylelearn bench` and its PyTorch twin (benches/torch_twin.py) on
 # the same VGG-19 weights, same step, same thread count, in one run; prints one markdown table.
-# Also times the same step with the network on src/fastvgg (loss_bridge; not yet wired into the
-# CLI) through its ignored timing test.
+# stylelearn is timed twice: as it runs (the network on src/fastvgg on the CPU) and with
+# `--burn-only` (burn's conv2d and autodiff through the network).
 #
 # Usage: scripts/bench_vs_torch.sh [SIZES] [STEPS]      (defaults 256,512 and 5)
 #   TORCH_PYTHON=/path/to/python   a python that can `import torch` (default: python3)
@@ -25,10 +25,8 @@ $B setup -q >/dev/null 2>&1 || $B setup
 
 rs_out=$(mktemp); py_out=$(mktemp); fv_out=$(mktemp)
 trap 'rm -f "$rs_out" "$py_out" "$fv_out"' EXIT
-RAYON_NUM_THREADS=$THREADS $B bench --sizes "$SIZES" --steps "$STEPS" | tee /dev/stderr >"$rs_out"
-RAYON_NUM_THREADS=$THREADS STEP_ONLY=fastvgg STEP_SIZES=$SIZES STEP_STEPS=$STEPS \
-  cargo test --release --locked -q --lib fastvgg::timing::bridge_step_vs_burn_step -- --ignored \
-  --nocapture 2>/dev/null | grep '^step ' >"$fv_out" || true
+RAYON_NUM_THREADS=$THREADS $B bench --burn-only --sizes "$SIZES" --steps "$STEPS" | tee /dev/stderr >"$rs_out"
+RAYON_NUM_THREADS=$THREADS $B bench --sizes "$SIZES" --steps "$STEPS" | tee /dev/stderr >"$fv_out"
 OMP_NUM_THREADS=$THREADS "$PY" benches/torch_twin.py --sizes "$SIZES" --steps "$STEPS" \
   --threads "$THREADS" >"$py_out"
 
@@ -44,9 +42,9 @@ while read -r size t_py rss_py; do
   row=$(grep -E "^\| ${size}² \|" "$rs_out" || true)
   t_rs=$(echo "$row" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
   rss_rs=$(echo "$row" | awk -F'|' '{gsub(/ /,"",$5); print $5}')
-  # fastvgg rows look like `step 256 fastvgg 0.2100 burn NaN peak_rss_mib 900`
-  fv=$(grep -E "^step ${size} " "$fv_out" || true)
-  t_fv=$(echo "$fv" | awk '{print $4}'); rss_fv=$(echo "$fv" | awk '{print $8}')
+  fv=$(grep -E "^\| ${size}² \|" "$fv_out" || true)
+  t_fv=$(echo "$fv" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  rss_fv=$(echo "$fv" | awk -F'|' '{gsub(/ /,"",$5); print $5}')
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "?" }'; }
   echo "| ${size}² | ${t_rs:-?} | ${t_fv:-?} | ${t_py} | $(ratio "$t_rs" "$t_py") | $(ratio "$t_fv" "$t_py") | ${rss_rs:-?} / ${rss_fv:-?} / ${rss_py} |"
 done <"$py_out"

@@ -497,6 +497,9 @@ pub struct BenchArgs {
     /// Also measure memory while streaming 10 and 200 references into a style target.
     #[arg(long)]
     pub dataset_memory: bool,
+    /// Time burn's own network (conv2d and autodiff) instead of the CPU fast path.
+    #[arg(long)]
+    pub burn_only: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -233,7 +233,10 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     vgg::MIN_SIDE
                 ));
             }
-            let net = load_net(&a.common).map_err(text)?;
+            let mut net = load_net(&a.common).map_err(text)?;
+            if a.burn_only {
+                net = net.burn_only();
+            }
             bench::run(&net, &a.sizes, a.steps, a.full_transfer, a.dataset_memory)
                 .map_err(|e| e.to_string())?;
             Ok(Finished::Done)

@@ -72,12 +72,42 @@ pub const DEFAULT_TILE: usize = 4;
 /// Indices of the relu layers after which a 2×2 max-pool follows (as in `crate::vgg`).
 pub const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];
 
+/// One conv layer. Its Winograd-transformed weights (4× the plain weights for F(4×4,3×3),
+/// per direction) are made on first use, so a run that stops at relu5_1 never holds the
+/// deeper layers', and the plain weights are dropped once both directions exist.
 struct Layer {
     c: usize,
     k: usize,
-    fwd: WinoWeights,
-    bwd: WinoWeights,
+    tile: usize,
+    weight: std::sync::Mutex<Option<Vec<f32>>>,
+    fwd: std::sync::OnceLock<WinoWeights>,
+    bwd: std::sync::OnceLock<WinoWeights>,
     bias: Vec<f32>,
+}
+
+impl Layer {
+    fn transformed(&self, backward: bool) -> &WinoWeights {
+        let (cell, other) = if backward {
+            (&self.bwd, &self.fwd)
+        } else {
+            (&self.fwd, &self.bwd)
+        };
+        cell.get_or_init(|| {
+            let mut plain = self.weight.lock().expect("not poisoned");
+            let w = plain
+                .as_deref()
+                .expect("kept until both directions are made");
+            let t = if backward {
+                WinoWeights::backward_tile(w, self.k, self.c, self.tile)
+            } else {
+                WinoWeights::forward_tile(w, self.k, self.c, self.tile)
+            };
+            if other.get().is_some() {
+                *plain = None;
+            }
+            t
+        })
+    }
 }
 
 /// VGG-19's 16 conv+ReLU layers (or fewer) with 2×2 max-pools after relu 1, 3, 7, 11.
@@ -158,8 +188,10 @@ impl CpuVgg {
                 Layer {
                     c,
                     k,
-                    fwd: WinoWeights::forward_tile(w, k, c, tile),
-                    bwd: WinoWeights::backward_tile(w, k, c, tile),
+                    tile,
+                    weight: std::sync::Mutex::new(Some(w.to_vec())),
+                    fwd: std::sync::OnceLock::new(),
+                    bwd: std::sync::OnceLock::new(),
                     bias: b.to_vec(),
                 }
             })
@@ -238,7 +270,14 @@ impl CpuVgg {
             } else {
                 &acts[l - 1]
             };
-            conv_wino2(src, None, &layer.fwd, Some(&layer.bias), true, &mut out);
+            conv_wino2(
+                src,
+                None,
+                layer.transformed(false),
+                Some(&layer.bias),
+                true,
+                &mut out,
+            );
             let old_p = old_pooled.next().flatten();
             let pool = if POOL_AFTER.contains(&l) && l < deepest {
                 let (mut p, mut arg) = match old_p {
@@ -287,7 +326,14 @@ impl CpuVgg {
             let layer = &self.layers[l];
             let (h, w) = (tape.acts[l].h, tape.acts[l].w);
             let mut dx = take(&mut pool, layer.c, h, w);
-            conv_wino2(&g, Some(&tape.acts[l]), &layer.bwd, None, false, &mut dx);
+            conv_wino2(
+                &g,
+                Some(&tape.acts[l]),
+                layer.transformed(true),
+                None,
+                false,
+                &mut dx,
+            );
             pool.push(g);
             if l == 0 {
                 let out = dx.to_chw();
