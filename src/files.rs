@@ -149,6 +149,7 @@ pub struct Written<T> {
 
 impl TransferJob {
     pub fn new(settings: TransferSettings, files: TransferFiles, device: &Device) -> Result<Self> {
+        // The output names are checked before the inputs are read.
         check_files(&files)?;
         let plan = TransferPlan::new(settings, device)?;
         Self::with_plan(plan, files)
