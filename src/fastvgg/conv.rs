@@ -30,6 +30,12 @@ fn round4(n: usize) -> usize {
 }
 
 impl Padded {
+    /// Length of `data` for a `(c, h, w)` buffer.
+    pub fn zeros_len(c: usize, h: usize, w: usize) -> usize {
+        let (hp, wp) = (round4(h) + 2, round4(w) + 2);
+        c * hp * wp + 2 * wp + 8
+    }
+
     pub fn zeros(c: usize, h: usize, w: usize) -> Self {
         let (hp, wp) = (round4(h) + 2, round4(w) + 2);
         Self {
@@ -40,6 +46,40 @@ impl Padded {
             wp,
             data: vec![0.0; c * hp * wp + 2 * wp + 8],
         }
+    }
+
+    /// A `(c, h, w)` buffer made from the storage of an earlier one (any shape): only the
+    /// border and slack are zeroed, so the interior holds stale values until written.
+    pub fn recycle(mut data: Vec<f32>, c: usize, h: usize, w: usize) -> Self {
+        let (hp, wp) = (round4(h) + 2, round4(w) + 2);
+        let n = c * hp * wp + 2 * wp + 8;
+        data.truncate(n);
+        data.resize(n, 0.0);
+        let mut p = Self {
+            c,
+            h,
+            w,
+            hp,
+            wp,
+            data,
+        };
+        p.zero_border();
+        p
+    }
+
+    /// Zeroes everything outside the interior.
+    fn zero_border(&mut self) {
+        let (c, h, w, hp, wp, plane) = (self.c, self.h, self.w, self.hp, self.wp, self.plane());
+        self.data[..c * plane].par_chunks_mut(plane).for_each(|pl| {
+            pl[..wp].fill(0.0);
+            for y in 1..=h {
+                let row = &mut pl[y * wp..(y + 1) * wp];
+                row[0] = 0.0;
+                row[w + 1..].fill(0.0);
+            }
+            pl[(h + 1) * wp..hp * wp].fill(0.0);
+        });
+        self.data[c * plane..].fill(0.0);
     }
 
     pub fn plane(&self) -> usize {
@@ -161,25 +201,7 @@ impl WinoWeights {
         tile: usize,
         g: impl Fn(usize, usize, usize, usize) -> f32,
     ) -> Self {
-        const G2: [[f64; 3]; 4] = [
-            [1.0, 0.0, 0.0],
-            [0.5, 0.5, 0.5],
-            [0.5, -0.5, 0.5],
-            [0.0, 0.0, 1.0],
-        ];
-        const G4: [[f64; 3]; 6] = [
-            [0.25, 0.0, 0.0],
-            [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-            [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-            [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-            [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
-            [0.0, 0.0, 1.0],
-        ];
-        let gm: &[[f64; 3]] = match tile {
-            2 => &G2,
-            4 => &G4,
-            _ => panic!("Winograd tile must be 2 or 4, not {tile}"),
-        };
+        let gm = g_matrix(tile);
         let a = tile + 2;
         let mut u = vec![0.0f32; a * a * k * c];
         for o in 0..k {
@@ -198,6 +220,78 @@ impl WinoWeights {
         }
         Self { c, k, tile, u }
     }
+}
+
+impl WinoWeights {
+    /// The OIHW weights `[k][c][3][3]` these forward weights were made from, recovered by the
+    /// least-squares inverse of the transform: g = P u Pᵀ with P = (GᵀG)⁻¹Gᵀ (G has full column
+    /// rank, so this is exact up to rounding). Lets a caller keep only the transformed weights.
+    pub fn to_oihw(&self) -> Vec<f32> {
+        let gm = g_matrix(self.tile);
+        let a = self.tile + 2;
+        // GᵀG (3×3) and its inverse
+        let gtg: [[f64; 3]; 3] =
+            std::array::from_fn(|i| std::array::from_fn(|j| gm.iter().map(|r| r[i] * r[j]).sum()));
+        let inv = invert3(gtg);
+        // P = (GᵀG)⁻¹ Gᵀ, 3 × α
+        let p: Vec<[f64; 3]> = (0..a)
+            .map(|r| std::array::from_fn(|i| (0..3).map(|m| inv[i][m] * gm[r][m]).sum()))
+            .collect();
+        let (k, c) = (self.k, self.c);
+        let mut out = vec![0.0f32; k * c * 9];
+        for o in 0..k {
+            for i in 0..c {
+                let u = |r: usize, s: usize| self.u[((r * a + s) * k + o) * c + i] as f64;
+                for y in 0..3 {
+                    for x in 0..3 {
+                        let mut v = 0.0;
+                        for r in 0..a {
+                            for s in 0..a {
+                                v += p[r][y] * u(r, s) * p[s][x];
+                            }
+                        }
+                        out[((o * c + i) * 3 + y) * 3 + x] = v as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The Winograd kernel transform G (α × 3) for output tile side 2 or 4.
+fn g_matrix(tile: usize) -> &'static [[f64; 3]] {
+    const G2: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+    const G4: [[f64; 3]; 6] = [
+        [0.25, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ];
+    match tile {
+        2 => &G2,
+        4 => &G4,
+        _ => panic!("Winograd tile must be 2 or 4, not {tile}"),
+    }
+}
+
+fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let cof = |r: usize, c: usize| {
+        let (r1, r2) = ((r + 1) % 3, (r + 2) % 3);
+        let (c1, c2) = ((c + 1) % 3, (c + 2) % 3);
+        m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]
+    };
+    std::array::from_fn(|i| std::array::from_fn(|j| cof(j, i) / det))
 }
 
 /// Bytes of Winograd scratch (V and M) per block: sized to stay in this CPU's L3. Measured at
@@ -232,7 +326,38 @@ pub fn conv_wino2_blocked(
     out: &mut Padded,
     block_bytes: usize,
 ) {
-    let (cdim, kdim, h, w) = (wt.c, wt.k, x.h, x.w);
+    conv_wino_core(x, mask, wt, false, bias, relu, out, block_bytes)
+}
+
+/// The input gradient of the convolution whose forward weights are `wt`, on a gradient `g`
+/// (`wt.k` channels) that has been **rotated by 180°** (each channel's interior reversed in
+/// both axes); `out` (`wt.c` channels) receives the input gradient, also rotated by 180°.
+///
+/// Why it works: the input gradient is the correlation of `g` with the kernel rotated by 180°
+/// and its channels swapped, and correlating a rotated signal with the unrotated kernel gives
+/// the rotated result, so the forward weights serve both directions (the channel swap is a
+/// transposed read of `U[ξ]`, free in the gemm). Only one set of transformed weights is kept.
+pub fn conv_wino2_input_grad_rotated(g: &Padded, wt: &WinoWeights, out: &mut Padded) {
+    conv_wino_core(g, None, wt, true, None, false, out, WINO_BLOCK_BYTES)
+}
+
+/// The Winograd convolution; `transposed` reads `wt` with input and output channels swapped.
+#[allow(clippy::too_many_arguments)]
+fn conv_wino_core(
+    x: &Padded,
+    mask: Option<&Padded>,
+    wt: &WinoWeights,
+    transposed: bool,
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut Padded,
+    block_bytes: usize,
+) {
+    let (cdim, kdim, h, w) = if transposed {
+        (wt.k, wt.c, x.h, x.w)
+    } else {
+        (wt.c, wt.k, x.h, x.w)
+    };
     assert_eq!(x.c, cdim, "input channels");
     assert!(out.same_shape(kdim, h, w), "output shape");
     if let Some(m) = mask {
@@ -241,6 +366,13 @@ pub fn conv_wino2_blocked(
     if let Some(b) = bias {
         assert_eq!(b.len(), kdim);
     }
+    // U[ξ] is stored [k][c]; as the gemm's right operand (C_in × C_out) its element
+    // (row, col) sits at row + col·c forward, and at row·c + col transposed.
+    let (rhs_cs, rhs_rs) = if transposed {
+        (1isize, wt.c as isize)
+    } else {
+        (wt.c as isize, 1isize)
+    };
     let tile = wt.tile;
     let a2 = (tile + 2) * (tile + 2);
     let (th, tw) = (h.div_ceil(tile), w.div_ceil(tile));
@@ -281,8 +413,8 @@ pub fn conv_wino2_blocked(
                 nt as isize,
                 1,
                 (up as *const f32).add(xi * kdim * cdim),
-                cdim as isize,
-                1,
+                rhs_cs,
+                rhs_rs,
                 0.0,
                 1.0,
                 false,

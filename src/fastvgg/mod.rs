@@ -56,13 +56,15 @@
 pub mod conv;
 pub mod loss_bridge;
 pub mod pool;
+pub mod relu_mask;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod timing;
 
-use conv::{Padded, WinoWeights, conv_wino2};
+use conv::{Padded, WinoWeights, conv_wino2, conv_wino2_input_grad_rotated};
 use pool::{maxpool2, maxpool2_backward};
+use relu_mask::{ReluMask, rotate};
 
 use crate::weights::{InputConvention, VggWeights};
 
@@ -72,40 +74,29 @@ pub const DEFAULT_TILE: usize = 4;
 /// Indices of the relu layers after which a 2×2 max-pool follows (as in `crate::vgg`).
 pub const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];
 
-/// One conv layer. Its Winograd-transformed weights (4× the plain weights for F(4×4,3×3),
-/// per direction) are made on first use, so a run that stops at relu5_1 never holds the
-/// deeper layers', and the plain weights are dropped once both directions exist.
+/// One conv layer. Its Winograd-transformed weights (4× the plain weights for F(4×4,3×3))
+/// are made on first use, so a run that stops at relu5_1 never holds the deeper layers', and
+/// the plain weights are dropped then. The backward pass reads the same transformed weights
+/// ([`conv::conv_wino2_input_grad_rotated`]).
 struct Layer {
     c: usize,
     k: usize,
     tile: usize,
     weight: std::sync::Mutex<Option<Vec<f32>>>,
-    fwd: std::sync::OnceLock<WinoWeights>,
-    bwd: std::sync::OnceLock<WinoWeights>,
+    wino: std::sync::OnceLock<WinoWeights>,
     bias: Vec<f32>,
 }
 
 impl Layer {
-    fn transformed(&self, backward: bool) -> &WinoWeights {
-        let (cell, other) = if backward {
-            (&self.bwd, &self.fwd)
-        } else {
-            (&self.fwd, &self.bwd)
-        };
-        cell.get_or_init(|| {
-            let mut plain = self.weight.lock().expect("not poisoned");
-            let w = plain
-                .as_deref()
-                .expect("kept until both directions are made");
-            let t = if backward {
-                WinoWeights::backward_tile(w, self.k, self.c, self.tile)
-            } else {
-                WinoWeights::forward_tile(w, self.k, self.c, self.tile)
-            };
-            if other.get().is_some() {
-                *plain = None;
-            }
-            t
+    fn transformed(&self) -> &WinoWeights {
+        self.wino.get_or_init(|| {
+            let plain = self
+                .weight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .expect("kept until transformed");
+            WinoWeights::forward_tile(&plain, self.k, self.c, self.tile)
         })
     }
 }
@@ -115,23 +106,37 @@ pub struct CpuVgg {
     layers: Vec<Layer>,
 }
 
-/// What a forward pass keeps: every layer's ReLU output up to the deepest requested one, the
-/// pools' outputs and argmax, and a contiguous copy of each requested activation.
+/// What a forward pass leaves for the backward pass: each layer's ReLU mask (bits) and its
+/// output shape, the pools' argmax, and storage to reuse. Activations themselves are not kept:
+/// the input gradient of a convolution does not need its input.
 pub struct Tape {
     h: usize,
     w: usize,
-    input: Padded,
-    acts: Vec<Padded>,
-    pooled: Vec<Option<(Padded, Vec<u8>)>>,
+    /// (C, H, W) of every relu layer's output up to the deepest requested one
+    shapes: Vec<(usize, usize, usize)>,
+    masks: Vec<ReluMask>,
+    /// argmax of the pool after layer l, if one follows it
+    argmax: Vec<Option<Vec<u8>>>,
     layers: Vec<usize>,
+    /// copies of the requested activations, kept only by [`CpuVgg::forward_reuse`]
     feats: Vec<Vec<f32>>,
-    /// Gradient buffers of earlier backward passes (zero borders), reused by the next one.
-    spare: std::sync::Mutex<Vec<Padded>>,
+    /// storage of finished buffers (any shape), reused by the next pass
+    spare: std::sync::Mutex<Vec<Vec<f32>>>,
 }
 
-fn take(pool: &mut Vec<Padded>, c: usize, h: usize, w: usize) -> Padded {
-    match pool.iter().position(|p| p.same_shape(c, h, w)) {
-        Some(i) => pool.swap_remove(i),
+/// A `(c, h, w)` buffer from the spare storage (the smallest that is large enough, else the
+/// largest, grown), or a new one.
+fn take(spare: &mut Vec<Vec<f32>>, c: usize, h: usize, w: usize) -> Padded {
+    let need = Padded::zeros_len(c, h, w);
+    let pick = spare
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.capacity() >= need)
+        .min_by_key(|(_, v)| v.capacity())
+        .or_else(|| spare.iter().enumerate().max_by_key(|(_, v)| v.capacity()))
+        .map(|(i, _)| i);
+    match pick {
+        Some(i) => Padded::recycle(spare.swap_remove(i), c, h, w),
         None => Padded::zeros(c, h, w),
     }
 }
@@ -142,17 +147,19 @@ impl Tape {
         &self.layers
     }
 
-    /// The `i`-th requested activation as [C, H, W] and its (C, H, W).
+    /// The `i`-th requested activation as [C, H, W] and its (C, H, W) (kept by
+    /// [`CpuVgg::forward`] and [`CpuVgg::forward_reuse`]).
     pub fn feature(&self, i: usize) -> (&[f32], (usize, usize, usize)) {
-        let a = &self.acts[self.layers[i]];
-        (&self.feats[i], (a.c, a.h, a.w))
+        (&self.feats[i], self.shapes[self.layers[i]])
     }
 
     /// Moves the `i`-th requested activation out of the tape (its slice is empty afterwards),
     /// with its (C, H, W); the backward pass does not need it.
     pub fn take_feature(&mut self, i: usize) -> (Vec<f32>, (usize, usize, usize)) {
-        let a = &self.acts[self.layers[i]];
-        (std::mem::take(&mut self.feats[i]), (a.c, a.h, a.w))
+        (
+            std::mem::take(&mut self.feats[i]),
+            self.shapes[self.layers[i]],
+        )
     }
 
     /// The activation of relu layer `layer`, if it was requested.
@@ -190,8 +197,7 @@ impl CpuVgg {
                     k,
                     tile,
                     weight: std::sync::Mutex::new(Some(w.to_vec())),
-                    fwd: std::sync::OnceLock::new(),
-                    bwd: std::sync::OnceLock::new(),
+                    wino: std::sync::OnceLock::new(),
                     bias: b.to_vec(),
                 }
             })
@@ -224,12 +230,25 @@ impl CpuVgg {
         self.layers[l].k
     }
 
-    /// Runs the network on a preprocessed image `x` ([3, h, w]) up to the deepest of `layers`.
+    /// Conv layer `l`'s OIHW weights `[k][c][3][3]` and bias: the plain weights while the layer
+    /// has not run, else recovered from its transformed weights ([`WinoWeights::to_oihw`]).
+    pub fn plain_weights(&self, l: usize) -> (Vec<f32>, Vec<f32>) {
+        let layer = &self.layers[l];
+        let plain = layer.weight.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let w = match plain {
+            Some(w) => w,
+            None => layer.transformed().to_oihw(),
+        };
+        (w, layer.bias.clone())
+    }
+
+    /// Runs the network on a preprocessed image `x` ([3, h, w]) up to the deepest of `layers`,
+    /// keeping a copy of each requested activation in the tape.
     pub fn forward(&self, x: &[f32], h: usize, w: usize, layers: &[usize]) -> Tape {
         self.forward_reuse(None, x, h, w, layers)
     }
 
-    /// [`forward`](Self::forward), reusing the buffers of an earlier tape of the same size.
+    /// [`forward`](Self::forward), reusing the storage of an earlier tape.
     pub fn forward_reuse(
         &self,
         old: Option<Tape>,
@@ -238,115 +257,126 @@ impl CpuVgg {
         w: usize,
         layers: &[usize],
     ) -> Tape {
+        let mut feats = vec![Vec::new(); layers.len()];
+        let mut t = self.forward_each(old, x, h, w, layers, |i, f, _| feats[i] = f);
+        t.feats = feats;
+        t
+    }
+
+    /// Runs the network on `x` ([3, h, w]) up to the deepest of `layers`, handing each
+    /// requested activation to `visit(i, values [C, H, W], (C, H, W))` as soon as it is
+    /// computed (`i` indexes `layers`), so the caller can use it and let it go before the next
+    /// layer runs. Reuses the storage of `old`, a tape of any size.
+    pub fn forward_each(
+        &self,
+        old: Option<Tape>,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        layers: &[usize],
+        mut visit: impl FnMut(usize, Vec<f32>, (usize, usize, usize)),
+    ) -> Tape {
         let deepest = *layers.iter().max().expect("at least one layer");
         assert!(deepest < self.layers.len(), "layer index");
         assert_eq!(x.len(), 3 * h * w, "input must be [3, h, w]");
-        let (mut old_acts, mut old_pooled, old_input, spare) = match old {
-            Some(t) if t.h == h && t.w == w => (t.acts, t.pooled, Some(t.input), t.spare),
-            _ => (Vec::new(), Vec::new(), None, Default::default()),
+        let (mut masks, mut argmax, mut spare) = match old {
+            Some(t) => (
+                t.masks,
+                t.argmax,
+                t.spare.into_inner().unwrap_or_else(|e| e.into_inner()),
+            ),
+            None => Default::default(),
         };
-        let mut input = match old_input {
-            Some(p) => p,
-            None => Padded::zeros(3, h, w),
-        };
-        input.set_chw(x);
-        old_acts.truncate(deepest + 1);
-        old_pooled.truncate(deepest + 1);
-        let mut old_acts = old_acts.into_iter();
-        let mut old_pooled = old_pooled.into_iter();
-        let mut acts: Vec<Padded> = Vec::with_capacity(deepest + 1);
-        let mut pooled: Vec<Option<(Padded, Vec<u8>)>> = Vec::with_capacity(deepest + 1);
+        masks.resize_with(deepest + 1, ReluMask::default);
+        argmax.resize_with(deepest + 1, || None);
+        let mut shapes = Vec::with_capacity(deepest + 1);
+        let mut src = take(&mut spare, 3, h, w);
+        src.set_chw(x);
         let (mut ch, mut cw) = (h, w);
         for l in 0..=deepest {
             let layer = &self.layers[l];
-            let mut out = match old_acts.next() {
-                Some(p) if p.same_shape(layer.k, ch, cw) => p,
-                _ => Padded::zeros(layer.k, ch, cw),
-            };
-            let src = if l == 0 {
-                &input
-            } else if let Some((p, _)) = &pooled[l - 1] {
-                p
-            } else {
-                &acts[l - 1]
-            };
+            let mut out = take(&mut spare, layer.k, ch, cw);
             conv_wino2(
-                src,
+                &src,
                 None,
-                layer.transformed(false),
+                layer.transformed(),
                 Some(&layer.bias),
                 true,
                 &mut out,
             );
-            let old_p = old_pooled.next().flatten();
-            let pool = if POOL_AFTER.contains(&l) && l < deepest {
-                let (mut p, mut arg) = match old_p {
-                    Some((p, a)) if p.same_shape(layer.k, ch / 2, cw / 2) => (p, a),
-                    _ => (Padded::zeros(layer.k, ch / 2, cw / 2), Vec::new()),
-                };
-                maxpool2(&out, &mut p, &mut arg);
+            spare.push(std::mem::take(&mut src.data));
+            masks[l].record(&out);
+            shapes.push((layer.k, ch, cw));
+            for (i, _) in layers.iter().enumerate().filter(|(_, r)| **r == l) {
+                visit(i, out.to_chw(), (layer.k, ch, cw));
+            }
+            src = if POOL_AFTER.contains(&l) && l < deepest {
+                let mut p = take(&mut spare, layer.k, ch / 2, cw / 2);
+                let arg = argmax[l].get_or_insert_with(Vec::new);
+                maxpool2(&out, &mut p, arg);
+                spare.push(out.data);
                 (ch, cw) = (ch / 2, cw / 2);
-                Some((p, arg))
+                p
             } else {
-                None
+                argmax[l] = None;
+                out
             };
-            acts.push(out);
-            pooled.push(pool);
         }
-        let feats = layers.iter().map(|&l| acts[l].to_chw()).collect();
+        spare.push(src.data);
+        masks.truncate(deepest + 1);
+        argmax.truncate(deepest + 1);
         Tape {
             h,
             w,
-            input,
-            acts,
-            pooled,
+            shapes,
+            masks,
+            argmax,
             layers: layers.to_vec(),
-            feats,
-            spare,
+            feats: Vec::new(),
+            spare: std::sync::Mutex::new(spare),
         }
     }
 
     /// d(loss)/d(preprocessed input), [3, h, w], given d(loss)/d(activation) at some relu layers
     /// (each [C, H, W] of that layer; a layer may appear more than once: the gradients add).
     /// Every layer must be at most the deepest layer of `tape`.
+    ///
+    /// The gradient travels rotated by 180° through each convolution, so that the convolution
+    /// can use the forward weights ([`conv::conv_wino2_input_grad_rotated`]); the ReLU mask is
+    /// applied by the same pass that rotates it.
     pub fn backward(&self, tape: &Tape, grads: &[(usize, Vec<f32>)]) -> Vec<f32> {
-        let deepest = tape.acts.len() - 1;
+        let deepest = tape.shapes.len() - 1;
         assert!(
             grads.iter().all(|(l, _)| *l <= deepest),
             "gradient given for a layer deeper than the forward pass"
         );
-        let mut pool = std::mem::take(&mut *tape.spare.lock().unwrap_or_else(|e| e.into_inner()));
-        let a = &tape.acts[deepest];
-        let mut g = take(&mut pool, a.c, a.h, a.w);
+        let mut spare = std::mem::take(&mut *tape.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        let (k, h, w) = tape.shapes[deepest];
+        let mut g = take(&mut spare, k, h, w);
         g.data.fill(0.0);
         for l in (0..=deepest).rev() {
             for (_, gr) in grads.iter().filter(|(gl, _)| *gl == l) {
                 g.add_chw(gr);
             }
             let layer = &self.layers[l];
-            let (h, w) = (tape.acts[l].h, tape.acts[l].w);
-            let mut dx = take(&mut pool, layer.c, h, w);
-            conv_wino2(
-                &g,
-                Some(&tape.acts[l]),
-                layer.transformed(true),
-                None,
-                false,
-                &mut dx,
-            );
-            pool.push(g);
+            let (_, h, w) = tape.shapes[l];
+            rotate(&mut g, Some(&tape.masks[l]));
+            let mut dx = take(&mut spare, layer.c, h, w);
+            conv_wino2_input_grad_rotated(&g, layer.transformed(), &mut dx);
+            rotate(&mut dx, None);
+            spare.push(g.data);
             if l == 0 {
                 let out = dx.to_chw();
-                pool.push(dx);
-                *tape.spare.lock().unwrap_or_else(|e| e.into_inner()) = pool;
+                spare.push(dx.data);
+                *tape.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
                 return out;
             }
-            g = match &tape.pooled[l - 1] {
-                Some((_, arg)) => {
-                    let prev = &tape.acts[l - 1];
-                    let mut gin = take(&mut pool, prev.c, prev.h, prev.w);
+            g = match &tape.argmax[l - 1] {
+                Some(arg) => {
+                    let (pc, ph, pw) = tape.shapes[l - 1];
+                    let mut gin = take(&mut spare, pc, ph, pw);
                     maxpool2_backward(&dx, arg, &mut gin);
-                    pool.push(dx);
+                    spare.push(dx.data);
                     gin
                 }
                 None => dx,

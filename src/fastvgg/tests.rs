@@ -5,8 +5,12 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
-use super::conv::{Padded, WinoWeights, conv_implicit, conv_wino2, conv_wino2_blocked, taps};
+use super::conv::{
+    Padded, WinoWeights, conv_implicit, conv_wino2, conv_wino2_blocked,
+    conv_wino2_input_grad_rotated, taps,
+};
 use super::pool::{maxpool2, maxpool2_backward};
+use super::relu_mask::{ReluMask, rotate};
 use super::*;
 
 fn rnd(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
@@ -164,6 +168,24 @@ fn conv_input_gradient_matches_burn_autodiff() {
             "F(4,3) input gradient {c}->{k} {h}x{w}: rel err {e4}"
         );
         assert!(e <= 1e-4, "input gradient {c}->{k} {h}x{w}: rel err {e}");
+        // the route the network takes: masked, rotated gradient through the forward weights
+        for tile in [2, 4] {
+            let mut mask = ReluMask::default();
+            mask.record(&y);
+            let mut gr = Padded::from_chw(&r, k, h, w);
+            rotate(&mut gr, Some(&mask));
+            let mut dxr = Padded::zeros(c, h, w);
+            let fwd = WinoWeights::forward_tile(&wt, k, c, tile);
+            conv_wino2_input_grad_rotated(&gr, &fwd, &mut dxr);
+            rotate(&mut dxr, None);
+            let er = rel(&dxr.to_chw(), &want);
+            eprintln!("input gradient {c}->{k} {h}x{w}: rotated F({tile},3) rel err {er:.2e}");
+            let tol = if tile == 2 { 1e-4 } else { 1e-3 };
+            assert!(
+                er <= tol,
+                "rotated F({tile},3) {c}->{k} {h}x{w}: rel err {er}"
+            );
+        }
     }
 }
 
@@ -249,4 +271,41 @@ fn whole_network(tile: usize, feat_tol: f32, grad_tol: f32) {
     );
     let again = preprocess_backward(&fast.backward(&tape2, &grads), weights.convention);
     assert_eq!(again, mine);
+    // storage reused across sizes (smaller, then larger again) gives what fresh storage gives
+    let (h2, w2) = (17, 16);
+    let rgb2 = rnd(3 * h2 * w2, 6, 0.0, 1.0);
+    let x2 = preprocess(&rgb2, weights.convention);
+    let fresh = fast.forward(&x2, h2, w2, &layers);
+    let reused = fast.forward_reuse(Some(tape2), &x2, h2, w2, &layers);
+    let grads2: Vec<(usize, Vec<f32>)> = (0..layers.len())
+        .map(|i| {
+            let (f, _) = fresh.feature(i);
+            assert_eq!(f, reused.feature(i).0, "relu layer {}", layers[i]);
+            (layers[i], rnd(f.len(), 70 + i as u64, -1.0, 1.0))
+        })
+        .collect();
+    assert_eq!(
+        fast.backward(&reused, &grads2),
+        fast.backward(&fresh, &grads2)
+    );
+    let tape3 = fast.forward_reuse(
+        Some(reused),
+        &preprocess(&rgb, weights.convention),
+        h,
+        w,
+        &layers,
+    );
+    let third = preprocess_backward(&fast.backward(&tape3, &grads), weights.convention);
+    assert_eq!(third, mine);
+}
+
+#[test]
+fn plain_weights_are_recovered_from_the_transformed_ones() {
+    for tile in [2, 4] {
+        let (k, c) = (5, 3);
+        let w = rnd(k * c * 9, 91, -0.5, 0.5);
+        let back = WinoWeights::forward_tile(&w, k, c, tile).to_oihw();
+        let e = rel(&back, &w);
+        assert!(e <= 1e-6, "F({tile},3): rel err {e}");
+    }
 }
