@@ -154,33 +154,63 @@ impl<'a> ImageLoss<'a> {
 
     /// The style and content terms from the activations `feats` at `layers`.
     fn feature_terms(&self, layers: &[usize], feats: &[Tensor<4>], b: &mut Breakdown) -> Tensor<1> {
-        let feat =
-            |l: usize| feats[layers.iter().position(|&k| k == l).expect("requested")].clone();
         let device = feats
             .first()
             .map(|f| f.device())
             .unwrap_or_else(|| self.device.clone());
         let mut total = Tensor::<1>::zeros([1], &device);
-        if let Some(s) = &self.style {
-            let mut style = Tensor::<1>::zeros([1], &device);
-            for ((&l, w), t) in s.layers.iter().zip(&s.layer_weights).zip(&s.targets) {
-                let d = s.stat.distance(feat(l), t);
-                b.per_layer.push(d.clone().into_scalar::<f32>() as f64);
-                style = style + d.mul_scalar(*w);
+        for (&l, f) in layers.iter().zip(feats) {
+            if let Some(t) = self.layer_terms(l, f.clone(), b) {
+                total = total + t;
             }
-            let style = style.mul_scalar(s.weight);
-            b.style = style.clone().into_scalar::<f32>() as f64;
-            total = total + style;
+        }
+        total
+    }
+
+    /// The weighted style and content terms on relu layer `l` (activation `feat`), if any;
+    /// adds their values to `b` (style, content, and the style distance per style layer).
+    fn layer_terms(&self, l: usize, feat: Tensor<4>, b: &mut Breakdown) -> Option<Tensor<1>> {
+        let mut total: Option<Tensor<1>> = None;
+        let mut add = |t: Tensor<1>| {
+            total = Some(match total.take() {
+                Some(s) => s + t,
+                None => t,
+            })
+        };
+        if let Some(s) = &self.style {
+            if b.per_layer.len() < s.layers.len() {
+                b.per_layer.resize(s.layers.len(), f64::NAN);
+            }
+            for (i, ((&sl, w), t)) in s
+                .layers
+                .iter()
+                .zip(&s.layer_weights)
+                .zip(&s.targets)
+                .enumerate()
+            {
+                if sl != l {
+                    continue;
+                }
+                let d = s.stat.distance(feat.clone(), t);
+                b.per_layer[i] = d.clone().into_scalar::<f32>() as f64;
+                let term = d.mul_scalar(*w * s.weight);
+                b.style += term.clone().into_scalar::<f32>() as f64;
+                add(term);
+            }
         }
         if let Some(c) = &self.content {
-            let mut content = Tensor::<1>::zeros([1], &device);
-            for ((&l, t), n) in c.layers.iter().zip(&c.targets).zip(&c.norms) {
-                let d = (feat(l) - t.clone()).square().sum().div_scalar(*n);
-                content = content + d;
+            for ((&cl, t), n) in c.layers.iter().zip(&c.targets).zip(&c.norms) {
+                if cl != l {
+                    continue;
+                }
+                let term = (feat.clone() - t.clone())
+                    .square()
+                    .sum()
+                    .div_scalar(*n)
+                    .mul_scalar(c.weight / c.layers.len() as f32);
+                b.content += term.clone().into_scalar::<f32>() as f64;
+                add(term);
             }
-            let content = content.mul_scalar(c.weight / c.layers.len() as f32);
-            b.content = content.clone().into_scalar::<f32>() as f64;
-            total = total + content;
         }
         total
     }
@@ -241,7 +271,7 @@ impl<'a> ImageLoss<'a> {
             self.width,
             &layers,
             &self.device,
-            |feats| self.feature_terms(&layers, feats, &mut bf),
+            |l, feat| self.layer_terms(l, feat, &mut bf),
             |img| self.image_terms(img, &mut bi),
         );
         self.tape = tape;

@@ -1,31 +1,33 @@
 //! One loss-and-gradient evaluation with the VGG part on [`CpuVgg`] and the loss terms on burn.
 //!
 //! The loss terms (style statistics, content, TV, range) stay burn code; only the network
-//! moves. The requested activations become burn leaf tensors that require grad, the loss is
-//! built from them and from the image, burn's backward gives d(loss)/d(feature) and the direct
-//! d(loss)/d(image), and [`CpuVgg::backward`] chains the feature gradients back to the image:
+//! moves. Each requested activation becomes a burn leaf tensor that requires grad as soon as
+//! the forward pass reaches its layer; that layer's terms are built from it and differentiated
+//! at once, and only d(term)/d(activation) is kept. The direct terms on the image are
+//! differentiated on their own, and [`CpuVgg::backward`] chains the feature gradients back:
 //!
 //! ```text
-//! rgb ─preprocess→ x ─CpuVgg::forward→ F_l ─(burn leaves)→ loss = feature_loss(F) + image_loss(rgb)
-//! d/d rgb = preprocess_backward(CpuVgg::backward(dloss/dF_l)) + dloss/d rgb (direct terms)
+//! rgb ─preprocess→ x ─CpuVgg::forward_each→ F_l ─(burn leaf)→ term_l(F_l) → d term_l / d F_l
+//! loss = Σ_l term_l + image_loss(rgb)
+//! d/d rgb = preprocess_backward(CpuVgg::backward(d term_l / d F_l)) + d image_loss / d rgb
 //! ```
 //!
-//! `crate::loss::ImageLoss::eval` can use this by splitting its `loss(x)` into the part that
-//! uses features (passed as `feature_loss`) and the part that uses only `x` (`image_loss`).
+//! One layer at a time keeps burn's memory to one layer's graph: at 512² the five Gram layers'
+//! activations and their matmul gradients held together were ~400 MB.
 use anyhow::{Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{CpuVgg, Tape, preprocess, preprocess_backward};
 use crate::weights::InputConvention;
 
-/// Evaluates `feature_loss(features) + image_loss(rgb)` and its gradient with respect to `rgb`.
+/// Evaluates `Σ_l layer_loss(l, F_l) + image_loss(rgb)` and its gradient with respect to `rgb`.
 ///
 /// - `rgb`: the image in [0, 1], [3, h, w]; `convention`: how the network's weights expect it.
-/// - `layers`: relu layers whose activations `feature_loss` receives, in that order, each as
-///   a [1, C, H, W] tensor on `device` (an autodiff device).
+/// - `layers`: relu layers whose activations `layer_loss` receives, one at a time, each as a
+///   [1, C, H, W] tensor on `device` (an autodiff device); `None` means no term on that layer.
+///   Each layer's term may depend on that layer's activation only.
 /// - `image_loss` receives `rgb` as a [1, 3, h, w] tensor (TV, range penalty, …).
-/// - `tape`: buffers of the previous evaluation at the same size (or `None`); left holding
-///   this evaluation's tape.
+/// - `tape`: storage of the previous evaluation (or `None`); left holding this evaluation's.
 ///
 /// Returns the loss value and d(loss)/d(rgb). A non-finite loss is an error.
 #[allow(clippy::too_many_arguments)]
@@ -38,48 +40,58 @@ pub fn eval_with_fastvgg(
     w: usize,
     layers: &[usize],
     device: &Device,
-    feature_loss: impl FnOnce(&[Tensor<4>]) -> Tensor<1>,
+    mut layer_loss: impl FnMut(usize, Tensor<4>) -> Option<Tensor<1>>,
     image_loss: impl FnOnce(Tensor<4>) -> Tensor<1>,
 ) -> Result<(f64, Vec<f32>)> {
     let x = preprocess(rgb, convention);
-    let mut t = net.forward_reuse(tape.take(), &x, h, w, layers);
-    let feats: Vec<Tensor<4>> = (0..layers.len())
-        .map(|i| {
-            let (f, (c, fh, fw)) = t.take_feature(i);
-            Tensor::<4>::from_data(TensorData::new(f, [1, c, fh, fw]), device).require_grad()
-        })
-        .collect();
+    let mut value = 0.0f64;
+    let mut fgrads: Vec<(usize, Vec<f32>)> = Vec::with_capacity(layers.len());
+    let mut failed = None;
+    let t = net.forward_each(tape.take(), &x, h, w, layers, |i, f, (c, fh, fw)| {
+        if failed.is_some() {
+            return;
+        }
+        let feat =
+            Tensor::<4>::from_data(TensorData::new(f, [1, c, fh, fw]), device).require_grad();
+        let Some(term) = layer_loss(layers[i], feat.clone()) else {
+            return;
+        };
+        value += term.clone().into_scalar::<f32>() as f64;
+        // removed, not borrowed: the gradient is then uniquely owned and becomes a Vec
+        // without a copy
+        if let Some(g) = feat.grad_remove(&mut term.backward()) {
+            match g.try_into_vec_as::<f32>() {
+                Ok(g) => fgrads.push((layers[i], g)),
+                Err(e) => failed = Some(anyhow::anyhow!("reading a feature gradient: {e:?}")),
+            }
+        }
+    });
+    *tape = Some(t);
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let img =
         Tensor::<4>::from_data(TensorData::new(rgb.to_vec(), [1, 3, h, w]), device).require_grad();
-    let loss = feature_loss(&feats) + image_loss(img.clone());
-    let value = loss.clone().into_scalar::<f32>() as f64;
+    let direct = image_loss(img.clone());
+    value += direct.clone().into_scalar::<f32>() as f64;
     if !value.is_finite() {
         bail!("the loss became {value}");
     }
-    let grads = loss.backward();
-    let mut fgrads = Vec::with_capacity(layers.len());
-    for (f, &l) in feats.iter().zip(layers) {
-        if let Some(g) = f.grad(&grads) {
-            let g = g
-                .try_to_vec_as::<f32>()
-                .map_err(|e| anyhow::anyhow!("reading a feature gradient: {e:?}"))?;
-            fgrads.push((l, g));
-        }
-    }
+    let t = tape.as_ref().expect("just stored");
     let mut g = if fgrads.is_empty() {
         vec![0.0; rgb.len()]
     } else {
-        preprocess_backward(&net.backward(&t, &fgrads), convention)
+        preprocess_backward(&net.backward(t, &fgrads), convention)
     };
-    if let Some(d) = img.grad(&grads) {
+    drop(fgrads);
+    if let Some(d) = img.grad_remove(&mut direct.backward()) {
         let d = d
-            .try_to_vec_as::<f32>()
+            .try_into_vec_as::<f32>()
             .map_err(|e| anyhow::anyhow!("reading the image gradient: {e:?}"))?;
         for (a, b) in g.iter_mut().zip(d) {
             *a += b;
         }
     }
-    *tape = Some(t);
     Ok((value, g))
 }
 
@@ -109,14 +121,16 @@ mod tests {
             .into_iter()
             .map(|t| t.detach())
             .collect();
+        let term = |l: usize, a: Tensor<4>| {
+            let t = &targets[layers.iter().position(|&k| k == l).unwrap()];
+            let g = crate::style::gram::gram(a.clone());
+            let gt = crate::style::gram::gram(t.clone());
+            (g - gt).square().sum() + (a - t.clone()).square().sum().mul_scalar(1e-3)
+        };
         let feature_loss = |f: &[Tensor<4>]| {
             let mut l = Tensor::<1>::zeros([1], &d);
-            for (a, t) in f.iter().zip(&targets) {
-                let g = crate::style::gram::gram(a.clone());
-                let gt = crate::style::gram::gram(t.clone());
-                l = l
-                    + (g - gt).square().sum()
-                    + (a.clone() - t.clone()).square().sum().mul_scalar(1e-3);
+            for (a, &k) in f.iter().zip(&layers) {
+                l = l + term(k, a.clone());
             }
             l
         };
@@ -148,7 +162,7 @@ mod tests {
             w,
             &layers,
             &d,
-            feature_loss,
+            |l, a| Some(term(l, a)),
             image_loss,
         )
         .unwrap();

@@ -269,23 +269,34 @@ fn bridge_step_vs_burn_step() {
             .remove(0)
             .detach();
         let cnorm: f32 = fc.clone().square().sum().into_scalar();
-        // features in `layers` order
-        let feature_loss = |f: &[Tensor<4>]| {
-            let mut style = Tensor::<1>::zeros([1], &d);
-            for (j, &l) in style_layers.iter().enumerate() {
-                let i = layers.iter().position(|&k| k == l).unwrap();
-                let dd = (gram(f[i].clone()) - targets[j].clone())
+        // one layer's terms
+        let layer_loss = |l: usize, f: Tensor<4>| -> Option<Tensor<1>> {
+            let mut t: Option<Tensor<1>> = None;
+            if let Some(j) = style_layers.iter().position(|&k| k == l) {
+                let dd = (gram(f.clone()) - targets[j].clone())
                     .square()
                     .sum()
                     .div_scalar(tnorms[j].max(1e-12));
-                style = style + dd.mul_scalar(1.0 / style_layers.len() as f32);
+                t = Some(dd.mul_scalar(3.0 / style_layers.len() as f32));
             }
-            let i = layers.iter().position(|&k| k == content_layer).unwrap();
-            let content = (f[i].clone() - fc.clone())
-                .square()
-                .sum()
-                .div_scalar(cnorm.max(1e-12));
-            style.mul_scalar(3.0) + content
+            if l == content_layer {
+                let c = (f - fc.clone()).square().sum().div_scalar(cnorm.max(1e-12));
+                t = Some(match t {
+                    Some(t) => t + c,
+                    None => c,
+                });
+            }
+            t
+        };
+        // features in `layers` order
+        let feature_loss = |f: &[Tensor<4>]| {
+            let mut total = Tensor::<1>::zeros([1], &d);
+            for (fi, &l) in f.iter().zip(&layers) {
+                if let Some(t) = layer_loss(l, fi.clone()) {
+                    total = total + t;
+                }
+            }
+            total
         };
         let image_loss = |x: Tensor<4>| {
             let n = (3 * s * s) as f32;
@@ -310,7 +321,7 @@ fn bridge_step_vs_burn_step() {
                 s,
                 &layers,
                 &d,
-                feature_loss,
+                layer_loss,
                 image_loss,
             )
         };
