@@ -7,10 +7,18 @@ use super::{Statistic, Summary};
 pub fn gram(f: Tensor<4>) -> Tensor<2> {
     let [n, c, h, w] = f.dims();
     assert_eq!(n, 1, "gram expects a single image");
-    let m = f.reshape([c, h * w]);
-    m.clone()
-        .matmul(m.transpose())
-        .div_scalar((c * h * w) as f32)
+    self_outer(f.reshape([c, h * w])).div_scalar((c * h * w) as f32)
+}
+
+/// M Mᵀ for M = [C, N], built so that autodiff's backward does one matmul instead of two.
+///
+/// With A = M·detach(M)ᵀ, the value A + Aᵀ − detach(A) equals Aᵀ = M Mᵀ, and its gradient is
+/// (dG + dGᵀ)·M, the exact gradient of M Mᵀ, through the left operand only: the backward pass
+/// never forms Mᵀ·dG ([N, C]) and its transpose. At 512² this halves the time and the memory
+/// of the relu1_1 Gram's backward (two 64 MiB buffers fewer).
+pub fn self_outer(m: Tensor<2>) -> Tensor<2> {
+    let a = m.clone().matmul(m.detach().transpose());
+    a.clone() + a.clone().transpose() - a.detach()
 }
 
 /// Masked Gram matrix: features multiplied by `mask` ([1, 1, H, W], already at the layer's
@@ -19,10 +27,7 @@ pub fn gram(f: Tensor<4>) -> Tensor<2> {
 pub fn gram_masked(f: Tensor<4>, mask: &Tensor<4>) -> Tensor<2> {
     let [_, c, h, w] = f.dims();
     let area: f32 = mask.clone().sum().into_scalar();
-    let m = (f * mask.clone()).reshape([c, h * w]);
-    m.clone()
-        .matmul(m.transpose())
-        .div_scalar(c as f32 * area.max(1e-6))
+    self_outer((f * mask.clone()).reshape([c, h * w])).div_scalar(c as f32 * area.max(1e-6))
 }
 
 /// Gatys et al.'s statistic. The distance is ‖G − T‖²_F / ‖T‖²_F: raw Gram magnitudes of Caffe
