@@ -53,32 +53,42 @@ pub fn pools_before(index: usize) -> usize {
 
 /// The loaded network: conv weights (OIHW) and biases on one device.
 pub struct Vgg19 {
-    convs: Vec<(Tensor<4>, Tensor<1>)>,
+    /// burn's copy of the conv weights. Made at once where there is no fast path; with one,
+    /// only if a pass needs burn's network (a gradient through it, or [`Vgg19::burn_only`]):
+    /// on the CPU the fast path's weights are then the only copy (80 MB less).
+    convs: std::sync::OnceLock<Vec<(Tensor<4>, Tensor<1>)>>,
     convention: InputConvention,
     device: Device,
     /// On the flex CPU backend: the same network as [`crate::fastvgg::CpuVgg`] (Winograd
     /// convolutions with a hand-written input gradient), which the loss uses instead of burn's
-    /// conv2d and autodiff through the network. `None` on GPUs, or when turned off.
+    /// conv2d and autodiff through the network, and which computes every activation that needs
+    /// no gradient. `None` on GPUs, or when turned off.
     fast: Option<std::sync::Arc<crate::fastvgg::CpuVgg>>,
+}
+
+fn conv_tensors(w: Vec<f32>, b: Vec<f32>, device: &Device) -> (Tensor<4>, Tensor<1>) {
+    let (k, c) = (b.len(), w.len() / (9 * b.len()));
+    (
+        Tensor::<4>::from_data(TensorData::new(w, [k, c, 3, 3]), device),
+        Tensor::<1>::from_data(TensorData::new(b, [k]), device),
+    )
 }
 
 impl Vgg19 {
     /// Puts the weights on `device`. The weights are constants: no gradient is kept for them.
     pub fn new(weights: &VggWeights, device: &Device) -> Self {
-        let convs = weights
-            .convs
-            .iter()
-            .map(|c| {
-                let w = Tensor::<4>::from_data(
-                    TensorData::new(c.weight.clone(), [c.out_ch, c.in_ch, 3, 3]),
-                    device,
-                );
-                let b = Tensor::<1>::from_data(TensorData::new(c.bias.clone(), [c.out_ch]), device);
-                (w, b)
-            })
-            .collect();
         let fast = (*device == Device::flex())
             .then(|| std::sync::Arc::new(crate::fastvgg::CpuVgg::from_weights(weights)));
+        let convs = std::sync::OnceLock::new();
+        if fast.is_none() {
+            let _ = convs.set(
+                weights
+                    .convs
+                    .iter()
+                    .map(|c| conv_tensors(c.weight.clone(), c.bias.clone(), device))
+                    .collect(),
+            );
+        }
         Self {
             convs,
             convention: weights.convention,
@@ -87,9 +97,26 @@ impl Vgg19 {
         }
     }
 
+    /// burn's conv weights, made from the fast path's on first use.
+    fn burn_convs(&self) -> &[(Tensor<4>, Tensor<1>)] {
+        self.convs.get_or_init(|| {
+            let fast = self
+                .fast
+                .as_ref()
+                .expect("a network without burn weights has a fast path");
+            (0..fast.depth())
+                .map(|l| {
+                    let (w, b) = fast.plain_weights(l);
+                    conv_tensors(w, b, &self.device)
+                })
+                .collect()
+        })
+    }
+
     /// The same network without the CPU fast path: every pass goes through burn (for
     /// comparisons, and where burn's lower memory matters more than speed).
     pub fn burn_only(mut self) -> Self {
+        let _ = self.burn_convs();
         self.fast = None;
         self
     }
@@ -111,7 +138,7 @@ impl Vgg19 {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let widths = [1, 1, 2, 2, 4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8].map(|m| m * width);
         let mut in_ch = 3;
-        let convs = widths
+        let convs: Vec<_> = widths
             .iter()
             .map(|&out_ch| {
                 let scale = (2.0 / (9.0 * in_ch as f32)).sqrt();
@@ -128,7 +155,7 @@ impl Vgg19 {
             })
             .collect();
         Self {
-            convs,
+            convs: convs.into(),
             convention: InputConvention::CaffeBgr,
             device: device.clone(),
             fast: None,
@@ -141,7 +168,10 @@ impl Vgg19 {
 
     /// Channel count of relu layer `index`.
     pub fn channels(&self, index: usize) -> usize {
-        self.convs[index].0.dims()[0]
+        match &self.fast {
+            Some(f) => f.channels(index),
+            None => self.burn_convs()[index].0.dims()[0],
+        }
     }
 
     /// The one preprocessing function: RGB in [0, 1], shape [N, 3, H, W] → network input.
@@ -170,9 +200,18 @@ impl Vgg19 {
         let Some(&deepest) = layers.iter().max() else {
             return Vec::new();
         };
+        let [_, _, h, w] = rgb.dims();
+        let pools = pools_before(deepest);
+        if let Some(fast) = &self.fast
+            && !rgb.is_require_grad()
+            && (h >> pools) > 0
+            && (w >> pools) > 0
+        {
+            return self.fast_features(fast, rgb, layers);
+        }
         let mut out: Vec<Option<Tensor<4>>> = vec![None; layers.len()];
         let mut x = self.preprocess(rgb);
-        for (i, (w, b)) in self.convs.iter().enumerate().take(deepest + 1) {
+        for (i, (w, b)) in self.burn_convs().iter().enumerate().take(deepest + 1) {
             if i > 0 && POOL_AFTER.contains(&(i - 1)) {
                 x = max_pool2d(x, MaxPoolOptions::new([2, 2]));
             }
@@ -190,6 +229,37 @@ impl Vgg19 {
         }
         out.into_iter()
             .map(|t| t.expect("every layer reached"))
+            .collect()
+    }
+
+    /// [`features`](Self::features) by the CPU fast path, for an input that needs no gradient.
+    fn fast_features(
+        &self,
+        fast: &crate::fastvgg::CpuVgg,
+        rgb: Tensor<4>,
+        layers: &[usize],
+    ) -> Vec<Tensor<4>> {
+        let [n, _, h, w] = rgb.dims();
+        let device = rgb.device();
+        let data = rgb
+            .try_into_vec_as::<f32>()
+            .expect("a CPU tensor can be read");
+        let mut per_layer: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(n); layers.len()];
+        for img in data.chunks(3 * h * w) {
+            let x = crate::fastvgg::preprocess(img, self.convention);
+            fast.forward_each(None, &x, h, w, layers, |i, f, (c, fh, fw)| {
+                per_layer[i].push(Tensor::<4>::from_data(
+                    TensorData::new(f, [1, c, fh, fw]),
+                    &device,
+                ));
+            });
+        }
+        per_layer
+            .into_iter()
+            .map(|mut t| match t.len() {
+                1 => t.pop().expect("one"),
+                _ => Tensor::cat(t, 0),
+            })
             .collect()
     }
 }
