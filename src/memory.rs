@@ -3,10 +3,10 @@
 //!
 //! The estimate counts VGG-19's activations down to the deepest layer used, times a factor for
 //! what the forward and backward passes keep alive (outputs, pooled copies, gradients,
-//! convolution buffers), plus the network's weights (burn's copy and the CPU fast path's
-//! Winograd-transformed ones). Calibrated on the bench step (to relu5_1): the fast path peaks
-//! at 891 MiB at 256² and 1681 MiB at 512² (burn alone: 858 MiB at 512²); the estimate says
-//! 1004 and 1916 MiB.
+//! convolution buffers), plus the network's weights (the CPU fast path's Winograd-transformed
+//! ones, or burn's copy). Calibrated on the bench step (to relu5_1; 290 MiB of activations at
+//! 512²): the fast path peaks at 365 MiB at 256² and 700 MiB at 512², burn alone at 865 MiB at
+//! 512²; the estimate says 517 and 1170 MiB, so it covers both.
 use crate::error::{Error, Result};
 use crate::vgg::pools_before;
 
@@ -14,7 +14,7 @@ use crate::vgg::pools_before;
 const CHANNELS: [u64; 16] = [
     64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512,
 ];
-const BASE_BYTES: u64 = 700 << 20;
+const BASE_BYTES: u64 = 300 << 20;
 
 /// Bytes needed to pass a `width`×`height` image through the network to layer `deepest`,
 /// with the backward pass (`backward`) or forward only.
@@ -24,7 +24,7 @@ pub fn estimate(width: usize, height: usize, deepest: usize, backward: bool) -> 
         let p = pools_before(l) as u32;
         floats += c * (height >> p) as u64 * (width >> p) as u64;
     }
-    let factor = if backward { 4 } else { 1 };
+    let factor = if backward { 3 } else { 1 };
     BASE_BYTES + floats * 4 * factor
 }
 
