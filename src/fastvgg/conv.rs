@@ -7,8 +7,10 @@
 //!   input itself at an offset of `dy·wp + dx`, so no im2col buffer exists. Kept for comparison.
 //!
 //! The input gradient of a convolution is the same convolution with the kernel flipped and its
-//! in/out channels swapped: [`WinoWeights::backward`] builds those transformed weights, and
-//! `conv_wino2` with a `mask` applies the ReLU mask to the incoming gradient as it is read.
+//! in/out channels swapped. [`conv_wino2_input_grad_rotated`] computes it with the forward
+//! transformed weights on a gradient rotated by 180° (what [`super::CpuVgg`] uses: one set of
+//! weights); [`WinoWeights::backward`] builds separate flipped weights, and `conv_wino2` with a
+//! `mask` applies an f32 ReLU mask as it reads (both kept for tests and measurements).
 use rayon::prelude::*;
 
 /// One image's channels in a zero-bordered layout: `c` planes of `hp × wp` with the image at

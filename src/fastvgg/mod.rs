@@ -2,10 +2,19 @@
 //! burn path for style transfer (issue 10).
 //!
 //! Style transfer needs only the gradient with respect to the image, never the weights', and
-//! every VGG conv is 3×3 / stride 1 / pad 1. So a forward keeps, per layer, the ReLU output
-//! (its mask) and the pools' argmax, and the backward runs, layer by layer, the same
-//! convolution with the kernel flipped and in/out channels swapped ([`conv::WinoWeights::backward`])
-//! on the masked incoming gradient, and routes the gradient through the pools.
+//! every VGG conv is 3×3 / stride 1 / pad 1. So a forward keeps, per layer, only the ReLU mask
+//! (one bit per value, [`relu_mask::ReluMask`]) and the pools' argmax, not the activations: the
+//! input gradient of a convolution does not need its input. The backward runs, layer by layer,
+//! the same convolution with the forward weights read transposed, on the masked incoming
+//! gradient rotated by 180° ([`conv::conv_wino2_input_grad_rotated`]), and routes the gradient
+//! through the pools. Requested activations are handed to the caller as each layer finishes
+//! ([`CpuVgg::forward_each`]), so the loss can use them and let them go.
+//!
+//! Memory at 512² (the bench step to relu5_1, heaptrack): the transformed weights (207 MB,
+//! one set for both directions), about three activation-sized buffers recycled across layers
+//! and passes (~150 MB), masks and argmax (18 MB), the kept feature gradients (≤ 136 MB). The
+//! activations themselves (320 MB) and a second set of transformed weights (207 MB) are no
+//! longer kept; process peak went from 1725 to ~700 MiB.
 //!
 //! Convolution: Winograd on top of the `gemm` crate ([`conv::conv_wino2`]), F(4×4,3×3) by
 //! default ([`DEFAULT_TILE`]), F(2×2,3×3) selectable; the input/output transforms are
@@ -234,7 +243,11 @@ impl CpuVgg {
     /// has not run, else recovered from its transformed weights ([`WinoWeights::to_oihw`]).
     pub fn plain_weights(&self, l: usize) -> (Vec<f32>, Vec<f32>) {
         let layer = &self.layers[l];
-        let plain = layer.weight.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let plain = layer
+            .weight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let w = match plain {
             Some(w) => w,
             None => layer.transformed().to_oihw(),
