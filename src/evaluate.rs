@@ -26,7 +26,7 @@ use crate::judge::{self, Judgement};
 use crate::observe::Observer;
 use crate::outputs::OutputSet;
 use crate::style::{self, StatisticKind};
-use crate::transfer::{self, StyleSource, TransferPlan, TransferSettings};
+use crate::transfer::{self, Colours, StyleSource, TransferPlan, TransferSettings};
 use crate::vgg::{self, Vgg19};
 
 /// Image files a pairs folder may hold.
@@ -42,10 +42,15 @@ pub enum Route {
     /// Transfer with a (learned) style image as the style, at `style_scale` (see
     /// [`TransferSettings::style_scale`]).
     Image { path: PathBuf, style_scale: f64 },
-    /// Transfer with a style profile.
+    /// Transfer with a style profile, taking its colours from the optimisation
+    /// ([`Colours::Style`]).
     Profile(PathBuf),
-    /// Transfer with a style profile, keeping the photo's colours (`preserve_color`).
+    /// Transfer with a style profile, keeping the photo's colours ([`Colours::Photo`]).
     ProfileColour(PathBuf),
+    /// Transfer with a style profile, keeping the photo's hues with its lightness and
+    /// colourfulness adapted to the dataset's ([`Colours::Adapted`], what `transfer` does with a
+    /// profile by default).
+    ProfileAdapt(PathBuf),
     /// The naive baseline: transfer with ONE of the filter's outputs as the style image.
     Baseline(PathBuf),
     /// Already stylised images in `dir`, one per photo, named by the photo's stem (another
@@ -60,6 +65,7 @@ impl Route {
             Route::Image { .. } => "image",
             Route::Profile(_) => "profile",
             Route::ProfileColour(_) => "profile-colour",
+            Route::ProfileAdapt(_) => "profile-adapt",
             Route::Baseline(_) => "baseline",
             Route::Precomputed { name, .. } => name,
         }
@@ -93,7 +99,7 @@ pub struct EvaluateSettings {
     pub pairs: PathBuf,
     pub routes: Vec<Route>,
     /// The transfer settings every transferring route uses; its `content` and `style` are
-    /// replaced per photo and route (and `style_scale` / `preserve_color` by the route).
+    /// replaced per photo and route (and `style_scale` / `colours` by the route).
     pub transfer: TransferSettings,
     /// Also report the VGG-19 Gram distance (mean over the five standard style layers).
     pub gram: bool,
@@ -330,32 +336,42 @@ impl EvaluatePlan {
         for pair in &pairs {
             let mut row = Vec::with_capacity(settings.routes.len());
             for route in &settings.routes {
-                let t =
-                    |style: StyleSource, style_scale: f64, preserve_color: bool| TransferSettings {
-                        content: pair.photo_path.clone(),
-                        style,
-                        style_scale,
-                        preserve_color,
-                        match_palette: settings.transfer.match_palette && !preserve_color,
-                        ..settings.transfer.clone()
-                    };
+                // the routes that take the style's colours take its palette with --match-palette
+                let styled = match settings.transfer.colours {
+                    Colours::Palette => Colours::Palette,
+                    _ => Colours::Style,
+                };
+                let t = |style: StyleSource, style_scale: f64, colours: Colours| TransferSettings {
+                    content: pair.photo_path.clone(),
+                    style,
+                    style_scale,
+                    colours,
+                    ..settings.transfer.clone()
+                };
                 let base = &settings.transfer;
                 let ts = match route {
                     Route::Image { path, style_scale } => Some(t(
                         StyleSource::Images(vec![(path.clone(), 1.0)]),
                         *style_scale,
-                        false,
+                        styled,
                     )),
                     Route::Profile(p) => {
-                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, false))
+                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, styled))
                     }
-                    Route::ProfileColour(p) => {
-                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, true))
-                    }
+                    Route::ProfileColour(p) => Some(t(
+                        StyleSource::Profile(p.clone()),
+                        base.style_scale,
+                        Colours::Photo,
+                    )),
+                    Route::ProfileAdapt(p) => Some(t(
+                        StyleSource::Profile(p.clone()),
+                        base.style_scale,
+                        Colours::Adapted,
+                    )),
                     Route::Baseline(p) => Some(t(
                         StyleSource::Images(vec![(p.clone(), 1.0)]),
                         base.style_scale,
-                        false,
+                        styled,
                     )),
                     Route::Precomputed { .. } => None,
                 };

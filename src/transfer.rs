@@ -87,13 +87,55 @@ pub struct TransferSettings {
     pub step: Option<f64>,
     pub init: Init,
     pub seed: u64,
-    /// Transfer luminance only and keep the photo's colours.
-    pub preserve_color: bool,
-    /// Start from the photo with its colours mapped onto the style's colour distribution (the
-    /// style images' or the profile's [`crate::color::Palette`]), and use that as the content
-    /// too, so the result takes the style's palette.
-    pub match_palette: bool,
+    /// Where the result's colours come from.
+    pub colours: Colours,
     pub statistic: StatisticKind,
+}
+
+/// Where a transfer's colours come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Colours {
+    /// [`Colours::Adapted`] with a style profile that records how its images' colours vary,
+    /// else [`Colours::Style`]. The benchmark's measurement behind this default is in README.
+    #[default]
+    Auto,
+    /// Whatever the optimisation makes of the style's statistics (Gatys et al.).
+    Style,
+    /// The photo's: the style is transferred on luminance only (Gatys et al. 2016).
+    Photo,
+    /// The style's palette: the photo is mapped onto the style's colour distribution (the
+    /// style images' or the profile's [`crate::color::Palette`]) and that is the content.
+    Palette,
+    /// The photo's hues, with its mean lightness and colourfulness moved toward the style's as
+    /// far as the style's images agree on them ([`crate::color::Palette::adapt`]); transferred
+    /// on luminance. Needs a style profile or two or more style images.
+    Adapted,
+}
+
+impl Colours {
+    pub const ALL: [Colours; 5] = [
+        Colours::Auto,
+        Colours::Style,
+        Colours::Photo,
+        Colours::Palette,
+        Colours::Adapted,
+    ];
+
+    /// The mode's name on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Colours::Auto => "auto",
+            Colours::Style => "style",
+            Colours::Photo => "photo",
+            Colours::Palette => "palette",
+            Colours::Adapted => "adapt",
+        }
+    }
+
+    /// Transferred on luminance, keeping the (possibly adapted) photo's chroma.
+    pub fn keeps_photo_chroma(self) -> bool {
+        matches!(self, Colours::Photo | Colours::Adapted)
+    }
 }
 
 impl TransferSettings {
@@ -116,8 +158,7 @@ impl TransferSettings {
             step: None,
             init: Init::Content,
             seed: 0,
-            preserve_color: false,
-            match_palette: false,
+            colours: Colours::Auto,
             statistic: StatisticKind::Gram,
         }
     }
@@ -139,8 +180,22 @@ pub(crate) struct StyleInputs {
     init_image: Option<Rgb>,
     scales: Vec<usize>,
     style_layers: Vec<usize>,
-    /// The palette the photo is mapped onto (`match_palette`).
+    /// `settings.colours` with [`Colours::Auto`] resolved.
+    colours: Colours,
+    /// The style's palette, for [`Colours::Palette`] and [`Colours::Adapted`].
     palette: Option<crate::color::Palette>,
+}
+
+impl std::str::FromStr for Colours {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Colours::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!("unknown colour mode '{s}': auto, style, photo, palette or adapt")
+            })
+    }
 }
 
 /// Style targets already summarised, by output long side, for plans that share their style
@@ -246,12 +301,6 @@ impl StyleInputs {
     pub(crate) fn read(s: &TransferSettings, device: &Device) -> Result<Self> {
         if s.iters == 0 {
             return Err(Error::setting(Setting::Iterations, "must be at least 1"));
-        }
-        if s.match_palette && s.preserve_color {
-            return Err(Error::setting(
-                Setting::Colours,
-                "keeping the photo's colours and taking the style's palette exclude each other",
-            ));
         }
         check_number(Setting::StyleScale, s.style_scale, 0.0, false)?;
         check_number(Setting::ContentWeight, s.content_weight as f64, 0.0, true)?;
@@ -363,24 +412,13 @@ impl StyleInputs {
                 memory::check(sw, sh, deepest, false, avail, "a style image")?;
             }
         }
-        let palette = if s.match_palette {
+        let style_palette = || -> Option<crate::color::Palette> {
             match &profile {
-                Some(t) => Some(t.palette.clone().ok_or_else(|| {
-                    let path = match &s.style {
-                        StyleSource::Profile(p) => p.clone(),
-                        StyleSource::Images(_) => PathBuf::new(),
-                    };
-                    Error::input(
-                        &path,
-                        anyhow::anyhow!(
-                            "style profile {} holds no colour distribution (it was made by an older stylelearn): make it again",
-                            path.display()
-                        ),
-                    )
-                })?),
+                Some(t) => t.palette.clone(),
                 None => {
                     let own: Vec<(crate::color::Palette, f64)> = styles
                         .iter()
+                        .filter(|(_, w, _)| *w > 0.0)
                         .map(|(img, w, _)| (crate::color::Palette::of(img, None), *w))
                         .collect();
                     let parts: Vec<(&crate::color::Palette, f64)> =
@@ -388,8 +426,46 @@ impl StyleInputs {
                     crate::color::Palette::mix(&parts)
                 }
             }
-        } else {
-            None
+        };
+        let source = match &s.style {
+            StyleSource::Profile(p) => format!("style profile {}", p.display()),
+            StyleSource::Images(_) => "the style images".to_string(),
+        };
+        let refuse = |what: &str| {
+            let path = match &s.style {
+                StyleSource::Profile(p) => p.clone(),
+                StyleSource::Images(_) => PathBuf::new(),
+            };
+            Error::input(&path, anyhow::anyhow!("{source} {what}"))
+        };
+        let (colours, palette) = match s.colours {
+            Colours::Auto => match style_palette().filter(|p| p.spread.is_some()) {
+                Some(p) if profile.is_some() => (Colours::Adapted, Some(p)),
+                _ => (Colours::Style, None),
+            },
+            Colours::Style | Colours::Photo => (s.colours, None),
+            Colours::Palette => match style_palette() {
+                Some(p) => (Colours::Palette, Some(p)),
+                None => {
+                    return Err(refuse(
+                        "holds no colour distribution (it was made by an older stylelearn): make it again",
+                    ));
+                }
+            },
+            Colours::Adapted => match style_palette().filter(|p| p.spread.is_some()) {
+                Some(p) => (Colours::Adapted, Some(p)),
+                None if profile.is_some() => {
+                    return Err(refuse(
+                        "does not record how its images' colours vary (it was made by an older stylelearn): make it again",
+                    ));
+                }
+                None => {
+                    return Err(Error::setting(
+                        Setting::Colours,
+                        "adapting the photo's colours needs a style profile or two or more style images with a weight",
+                    ));
+                }
+            },
         };
         Ok(Self {
             styles,
@@ -397,6 +473,7 @@ impl StyleInputs {
             init_image,
             scales,
             style_layers,
+            colours,
             palette,
         })
     }
@@ -438,6 +515,11 @@ pub(crate) fn style_inputs(s: &TransferSettings) -> Vec<(PathBuf, &'static str)>
 impl TransferPlan {
     pub fn settings(&self) -> &TransferSettings {
         &self.settings
+    }
+
+    /// Where the result's colours come from, with [`Colours::Auto`] resolved.
+    pub fn colours(&self) -> Colours {
+        self.shared.colours
     }
 
     /// The style layers the run matches.
@@ -531,12 +613,14 @@ impl TransferPlan {
                 continue;
             }
             let content = self.content.fit_long_side(long);
-            let content = match &self.shared.palette {
-                Some(p) => p.apply(&content),
-                None => content,
+            let colours = self.shared.colours;
+            let content = match (&self.shared.palette, colours) {
+                (Some(p), Colours::Adapted) => p.adapt(&content),
+                (Some(p), _) => p.apply(&content),
+                (None, _) => content,
             };
             let (w, h) = (content.width, content.height);
-            let content_in = if s.preserve_color {
+            let content_in = if colours.keeps_photo_chroma() {
                 color::luminance(&content, None)
             } else {
                 content.clone()
@@ -566,7 +650,7 @@ impl TransferPlan {
                     (Init::Noise, _) => image_io::noise(w, h, s.seed).data,
                     (Init::Image(_), Some(img)) => {
                         let img = img.resize(w, h);
-                        if s.preserve_color {
+                        if colours.keeps_photo_chroma() {
                             color::luminance(&img, None).data
                         } else {
                             img.data
@@ -583,7 +667,7 @@ impl TransferPlan {
                 width: w,
                 height: h,
             });
-            let chroma = s.preserve_color.then_some(&content);
+            let chroma = colours.keeps_photo_chroma().then_some(&content);
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
                 stage,
@@ -630,7 +714,7 @@ impl TransferPlan {
     }
 
     /// The style targets at output scale `long`. They depend on the photo only through its
-    /// luminance with `preserve_color`; otherwise they are kept in `cache` by size.
+    /// luminance when the photo's chroma is kept; otherwise they are kept in `cache` by size.
     fn targets_at(
         &self,
         net: &Vgg19,
@@ -643,7 +727,8 @@ impl TransferPlan {
         if let Some(t) = &self.shared.profile {
             return t.summaries_at(&self.shared.style_layers);
         }
-        let cacheable = !s.preserve_color;
+        let keeps_chroma = self.shared.colours.keeps_photo_chroma();
+        let cacheable = !keeps_chroma;
         if cacheable && let Some((_, t)) = cache.by_long_side.iter().find(|(l, _)| *l == long) {
             return t.clone();
         }
@@ -656,7 +741,7 @@ impl TransferPlan {
             .filter(|(_, w, _)| *w > 0.0)
             .map(|(img, w, _)| {
                 let img = img.fit_long_side(((long as f64) * s.style_scale).round() as usize);
-                let img = if s.preserve_color {
+                let img = if keeps_chroma {
                     color::luminance(&img, Some(content))
                 } else {
                     img

@@ -189,7 +189,14 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
         &s(&out),
     ]);
     assert!(o.status.success(), "evaluate: {}", stderr(&o));
-    let routes = ["image", "profile", "profile-colour", "baseline", "copy"];
+    let routes = [
+        "image",
+        "profile",
+        "profile-colour",
+        "profile-adapt",
+        "baseline",
+        "copy",
+    ];
     let table = String::from_utf8_lossy(&o.stdout);
     for r in routes {
         assert!(

@@ -11,7 +11,9 @@ use stylelearn::observe::Silent;
 use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
-use stylelearn::transfer::{Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings};
+use stylelearn::transfer::{
+    Colours, Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings,
+};
 use stylelearn::vgg::{Vgg19, parse_layers};
 
 const STYLE: &str = "tests/data/reference/style.png";
@@ -101,9 +103,9 @@ fn preserve_color_keeps_the_content_chroma() {
             / (2 * n) as f32
     };
     let mut cfg = config();
-    cfg.preserve_color = true;
+    cfg.colours = Colours::Photo;
     let kept = transfer(&net, &cfg).unwrap().image;
-    cfg.preserve_color = false;
+    cfg.colours = Colours::Style;
     let free = transfer(&net, &cfg).unwrap().image;
     let (k, f) = (chroma_err(&kept), chroma_err(&free));
     assert!(k < 0.01, "chroma error with --preserve-color {k}");
@@ -432,7 +434,7 @@ fn match_palette_takes_the_style_s_colours() {
     s.style = StyleSource::Images(vec![(style_path, 1.0)]);
     s.iters = 5;
     let plain = transfer(&net, &s).unwrap().image;
-    s.match_palette = true;
+    s.colours = Colours::Palette;
     let matched = transfer(&net, &s).unwrap().image;
     let target = channel_means(&style);
     let dist = |img: &Rgb| {
@@ -448,8 +450,8 @@ fn match_palette_takes_the_style_s_colours() {
         dist(&matched),
         dist(&plain)
     );
-    // Keeping the photo's colours and taking the style's exclude each other.
-    s.preserve_color = true;
+    // Adapting to how the style's images vary needs more than one image.
+    s.colours = Colours::Adapted;
     assert!(matches!(
         transfer(&net, &s),
         Err(stylelearn::Error::Setting {
@@ -457,6 +459,66 @@ fn match_palette_takes_the_style_s_colours() {
             ..
         })
     ));
+    // By default, style images give the style's colours.
+    s.colours = Colours::Auto;
+    let plan = TransferPlan::new(s, net.device()).unwrap();
+    assert_eq!(plan.colours(), Colours::Style);
+}
+
+#[test]
+fn with_a_consistent_dataset_adapted_colours_follow_it_and_are_the_profile_default() {
+    // Three light, grey-blue "sketches": they agree on lightness and colourfulness, so a dark,
+    // colourful photo moves toward them; the photo's hues stay.
+    let net = net();
+    let dir = tmp();
+    let mut paths = Vec::new();
+    for (i, v) in [0.85f32, 0.88, 0.9].iter().enumerate() {
+        let img = two_colour(40, 40, 8, [*v, *v, *v + 0.05], [v - 0.1, v - 0.1, v - 0.05]);
+        let p = dir.path().join(format!("s{i}.png"));
+        img.save(&p).unwrap();
+        paths.push((p, 1.0));
+    }
+    let mut s = config();
+    s.style = StyleSource::Images(paths.clone());
+    s.iters = 3;
+    s.colours = Colours::Photo;
+    let kept = transfer(&net, &s).unwrap().image;
+    s.colours = Colours::Adapted;
+    let adapted = transfer(&net, &s).unwrap().image;
+    let lightness = |img: &Rgb| channel_means(img).iter().sum::<f32>() / 3.0;
+    assert!(
+        lightness(&adapted) > lightness(&kept) + 0.1,
+        "adapted {} vs kept {}",
+        lightness(&adapted),
+        lightness(&kept)
+    );
+    // a profile of the same images records their spread: adapting is its default
+    let profile = dir.path().join("p.safetensors");
+    let stat = StatisticKind::Gram.build();
+    let layers: Vec<usize> = (0..16).collect();
+    let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers);
+    let mut palettes = Vec::new();
+    for (p, w) in &paths {
+        let img = image_io::load(p).unwrap();
+        palettes.push(color::Palette::of(&img, None));
+        b.add(
+            &p.display().to_string(),
+            img.to_tensor(net.device()),
+            None,
+            *w,
+        )
+        .unwrap();
+    }
+    let (mut target, _) = b.finish().unwrap();
+    let parts: Vec<(&color::Palette, f64)> = palettes.iter().map(|p| (p, 1.0)).collect();
+    target.palette = color::Palette::mix(&parts);
+    target.save(&profile).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Profile(profile);
+    assert_eq!(
+        TransferPlan::new(s, net.device()).unwrap().colours(),
+        Colours::Adapted
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use stylelearn::learn::{LearnSettings, defaults as ldef};
 use stylelearn::optim::OptimizerKind;
 use stylelearn::outputs::sibling;
 use stylelearn::style::StatisticKind;
-use stylelearn::transfer::{Init, StyleSource, TransferSettings, defaults as tdef};
+use stylelearn::transfer::{Colours, Init, StyleSource, TransferSettings, defaults as tdef};
 use stylelearn::vgg::{self, RELU_LAYERS};
 
 /// Learn the style image behind a set of stylised images, and apply a style to any photo
@@ -72,6 +72,11 @@ pub enum Command {
 fn statistic_parser() -> impl clap::builder::TypedValueParser<Value = StatisticKind> {
     PossibleValuesParser::new(StatisticKind::ALL.map(|k| k.name()))
         .map(|s| s.parse::<StatisticKind>().expect("a listed name"))
+}
+
+fn colours_parser() -> impl clap::builder::TypedValueParser<Value = Colours> {
+    PossibleValuesParser::new(Colours::ALL.map(|c| c.name()))
+        .map(|s| s.parse::<Colours>().expect("a listed name"))
 }
 
 fn optimizer_parser() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
@@ -206,13 +211,19 @@ pub struct TransferArgs {
     /// OUT/<stem>.iterNNNNN.<format>).
     #[arg(long, value_name = "N")]
     pub save_every: Option<usize>,
-    /// Keep the content's colours: transfer on luminance only.
-    #[arg(long)]
+    /// Where the colours come from: auto (adapt with a style profile that records how its
+    /// images' colours vary, else style); style (what the optimisation makes of the style);
+    /// photo (keep the photo's: luminance-only transfer); palette (map the photo onto the
+    /// style's colour distribution first); adapt (the photo's hues, with its lightness and
+    /// colourfulness moved toward the style's as far as the style's images agree on them; a
+    /// profile or two or more style images).
+    #[arg(long, default_value = "auto", value_parser = colours_parser())]
+    pub colours: Colours,
+    /// Short for --colours photo.
+    #[arg(long, conflicts_with = "colours")]
     pub preserve_color: bool,
-    /// Take the style's colours: start from the photo with its colours mapped onto the style's
-    /// colour distribution (histogram matching of CIE Lab channels; the profile's, or the style
-    /// images' weighted by --style-blend).
-    #[arg(long, conflicts_with = "preserve_color")]
+    /// Short for --colours palette.
+    #[arg(long, conflicts_with_all = ["colours", "preserve_color"])]
     pub match_palette: bool,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
     /// OUT/<stem>.log.csv].
@@ -276,8 +287,13 @@ impl TransferArgs {
             step: self.lr,
             init: self.init.clone(),
             seed: self.seed,
-            preserve_color: self.preserve_color,
-            match_palette: self.match_palette,
+            colours: if self.preserve_color {
+                Colours::Photo
+            } else if self.match_palette {
+                Colours::Palette
+            } else {
+                self.colours
+            },
             statistic: self.statistic,
             ..TransferSettings::new(self.content[0].clone(), style)
         };
@@ -527,7 +543,8 @@ pub struct EvaluateArgs {
     /// Style scale of the "image" route: style image long side relative to the output's.
     #[arg(long, default_value_t = tdef::STYLE_SCALE)]
     pub style_scale: f64,
-    /// Routes "profile" and "profile-colour" (the same, keeping the photo's colours): a style
+    /// Routes "profile", "profile-colour" (the same, keeping the photo's colours) and
+    /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted): a style
     /// profile from `stylelearn learn` / `profile` [default: none: no such routes].
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
@@ -569,8 +586,8 @@ pub struct EvaluateArgs {
 }
 
 impl EvaluateArgs {
-    /// The library's settings: routes in the order image, profile, profile-colour, baseline,
-    /// then the precomputed ones.
+    /// The library's settings: routes in the order image, profile, profile-colour,
+    /// profile-adapt, baseline, then the precomputed ones.
     pub fn to_settings(&self) -> EvaluateSettings {
         let mut routes = Vec::new();
         if let Some(p) = &self.style_image {
@@ -582,6 +599,7 @@ impl EvaluateArgs {
         if let Some(p) = &self.style_profile {
             routes.push(Route::Profile(p.clone()));
             routes.push(Route::ProfileColour(p.clone()));
+            routes.push(Route::ProfileAdapt(p.clone()));
         }
         if let Some(p) = &self.baseline {
             routes.push(Route::Baseline(p.clone()));
@@ -597,7 +615,9 @@ impl EvaluateArgs {
         s.transfer.iters = self.iters;
         s.transfer.style_weight = self.style_weight;
         s.transfer.content_weight = self.content_weight;
-        s.transfer.match_palette = self.match_palette;
+        if self.match_palette {
+            s.transfer.colours = Colours::Palette;
+        }
         s.gram = self.gram;
         s
     }

@@ -11,7 +11,7 @@ use stylelearn::files::{LearnFiles, LearnJob, TransferFiles, TransferJob, snapsh
 use stylelearn::image_io::{self, write_atomic};
 use stylelearn::learn::LearnSettings;
 use stylelearn::style::{self, StatisticKind};
-use stylelearn::transfer::{StyleSource, TransferSettings, defaults};
+use stylelearn::transfer::{Colours, StyleSource, TransferSettings, defaults};
 use stylelearn::vgg::Vgg19;
 
 use super::progress::Progress;
@@ -98,13 +98,13 @@ pub fn run(
                         output: &str,
                         label: &str,
                         style: &StyleSource,
-                        preserve_color: bool|
+                        colours: Colours|
      -> Result<()> {
         let settings = TransferSettings {
             size: PHOTO_SIDE,
             iters: transfer_iters,
             style_scale: STYLE_SIDE as f64 / PHOTO_SIDE as f64,
-            preserve_color,
+            colours,
             ..TransferSettings::new(out.join(content), style.clone())
         };
         let files = TransferFiles {
@@ -121,26 +121,26 @@ pub fn run(
         "result.png",
         "photo, learned style image",
         &from_image,
-        false,
+        Colours::Style,
     )?;
     let variants = [
         (
             "held_out_result.png",
             "learned style image",
             &from_image,
-            false,
+            Colours::Style,
         ),
         (
             "held_out_profile.png",
-            "style profile (dataset statistics)",
+            "style profile (dataset statistics; colours adapted, the default)",
             &from_profile,
-            false,
+            Colours::Auto,
         ),
         (
             "held_out_profile_color.png",
             "style profile + preserve colour",
             &from_profile,
-            true,
+            Colours::Photo,
         ),
     ];
     for (file, what, style, keep) in &variants {

@@ -30,7 +30,7 @@ pub fn flag(s: Setting, cmd: Cmd) -> &'static str {
         Setting::Snapshots => "--snapshots",
         Setting::Styles => "--style",
         Setting::Statistic => "--loss",
-        Setting::Colours => "--match-palette/--preserve-color",
+        Setting::Colours => "--colours",
     }
 }
 
