@@ -3,8 +3,9 @@
 #
 # For each filter of scripts/make_benchmark.py: learn the style image (and profile) from the
 # filter's 12 training outputs, then `stylelearn evaluate` the 4 held-out photos by every route
-# (learned image, profile, profile keeping colours, the naive baseline: ONE training output as
-# the style, and "unfiltered": the photo as it is, doing nothing) against the filter's outputs
+# (learned image, profile with the style's colours, profile keeping the photo's colours, profile
+# with adapted colours (transfer's default with a profile), the naive baseline: ONE training
+# output as the style, and "unfiltered": the photo as it is, doing nothing) against the filter's outputs
 # of those photos, and collect one markdown table:
 # filter × route × judge (colour, texture), with each mean's ratio to the baseline's.
 #
@@ -22,7 +23,7 @@
 #   DATA=bench-data     where the benchmark is built
 #   OUT=bench-out       learned styles, evaluations (OUT/F/eval/index.html) and OUT/table.md
 #   BIN=target/release/stylelearn   (built with `cargo build --release` if missing)
-# The defaults take hours on a 2-core CPU (16 transfers of 100 iterations at 256 px per filter).
+# The defaults take hours on a 2-core CPU (20 transfers of 100 iterations at 256 px per filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -64,8 +64,8 @@ pub enum Command {
     /// Time one optimisation step at 256² and 512² and print a table.
     Bench(BenchArgs),
     /// Closed-loop evaluation: stylise held-out photos by each route (learned image, profile,
-    /// profile keeping colours, one-image baseline, precomputed folders) and judge each result
-    /// against the filter's output of the same photo (colour and texture distances).
+    /// profile keeping or adapting colours, one-image baseline, precomputed folders) and judge
+    /// each result against the filter's output of the same photo (colour and texture distances).
     Evaluate(EvaluateArgs),
 }
 
@@ -569,8 +569,8 @@ pub struct EvaluateArgs {
     /// Content weight of every transfer (see `transfer --help`).
     #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
     pub content_weight: f32,
-    /// Every transfer (but "profile-colour", which keeps the photo's colours) takes its
-    /// style's palette (see `transfer --match-palette`).
+    /// Every transfer (but "profile-colour" and "profile-adapt", which keep the photo's hues)
+    /// takes its style's palette (see `transfer --colours palette`).
     #[arg(long)]
     pub match_palette: bool,
     /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
