@@ -439,10 +439,13 @@ impl StyleInputs {
             Error::input(&path, anyhow::anyhow!("{source} {what}"))
         };
         let (colours, palette) = match s.colours {
-            Colours::Auto => match style_palette().filter(|p| p.spread.is_some()) {
-                Some(p) if profile.is_some() => (Colours::Adapted, Some(p)),
-                _ => (Colours::Style, None),
-            },
+            Colours::Auto => {
+                let recorded = profile.as_ref().and_then(|t| t.palette.clone());
+                match recorded.filter(|p| p.spread.is_some()) {
+                    Some(p) => (Colours::Adapted, Some(p)),
+                    None => (Colours::Style, None),
+                }
+            }
             Colours::Style | Colours::Photo => (s.colours, None),
             Colours::Palette => match style_palette() {
                 Some(p) => (Colours::Palette, Some(p)),
