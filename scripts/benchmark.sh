@@ -16,7 +16,8 @@
 #
 # Settings (environment variables):
 #   SIZE=256            learned image side and every transfer's long side (the photos' size)
-#   LEARN_ITERS=500     iterations of `stylelearn learn`
+#   LEARN_ITERS=1500    iterations of `stylelearn learn` (its default; fewer leave the learned
+#                       image under-converged: see README, "the learned-image route")
 #   TRANSFER_ITERS=100  iterations of each transfer in `stylelearn evaluate`
 #   FILTERS=cartoon,painterly,grade,pencil
 #   PYTHON=python3      a python with the packages of scripts/requirements-bench.txt
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=${SIZE:-256}
-LEARN_ITERS=${LEARN_ITERS:-500}
+LEARN_ITERS=${LEARN_ITERS:-1500}
 TRANSFER_ITERS=${TRANSFER_ITERS:-100}
 FILTERS=${FILTERS:-cartoon,painterly,grade,pencil}
 PYTHON=${PYTHON:-python3}
