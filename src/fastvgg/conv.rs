@@ -8,9 +8,8 @@
 //!
 //! The input gradient of a convolution is the same convolution with the kernel flipped and its
 //! in/out channels swapped. [`conv_wino2_input_grad_rotated`] computes it with the forward
-//! transformed weights on a gradient rotated by 180° (what [`super::CpuVgg`] uses: one set of
-//! weights); [`WinoWeights::backward`] builds separate flipped weights, and `conv_wino2` with a
-//! `mask` applies an f32 ReLU mask as it reads (both kept for tests and measurements).
+//! transformed weights on a gradient rotated by 180°, so one set of weights serves both
+//! directions; the ReLU mask is applied by [`super::relu_mask::rotate`].
 use rayon::prelude::*;
 
 /// One image's channels in a zero-bordered layout: `c` planes of `hp × wp` with the image at
@@ -175,25 +174,11 @@ impl WinoWeights {
         Self::forward_tile(w, k, c, 2)
     }
 
-    /// F(2×2,3×3) weights of the input-gradient convolution of OIHW weights `[k][c][3][3]`:
-    /// c outputs, k inputs, kernel rotated by 180°.
-    pub fn backward(w: &[f32], k: usize, c: usize) -> Self {
-        Self::backward_tile(w, k, c, 2)
-    }
-
     /// [`forward`](Self::forward) for output tile side `tile` (2 or 4).
     pub fn forward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
         assert_eq!(w.len(), k * c * 9);
         Self::build(k, c, tile, |o, i, dy, dx| {
             w[((o * c + i) * 3 + dy) * 3 + dx]
-        })
-    }
-
-    /// [`backward`](Self::backward) for output tile side `tile` (2 or 4).
-    pub fn backward_tile(w: &[f32], k: usize, c: usize, tile: usize) -> Self {
-        assert_eq!(w.len(), k * c * 9);
-        Self::build(c, k, tile, |o, i, dy, dx| {
-            w[((i * c + o) * 3 + 2 - dy) * 3 + 2 - dx]
         })
     }
 
@@ -300,35 +285,31 @@ fn invert3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
 /// 256² and 512² (see the module docs of `fastvgg`).
 pub const WINO_BLOCK_BYTES: usize = 12 << 20;
 
-/// `out = act(conv3x3(x ⊙ [mask > 0]) + bias)` by Winograd F(2×2,3×3) or F(4×4,3×3)
-/// (`wt.tile`).
+/// `out = act(conv3x3(x) + bias)` by Winograd F(2×2,3×3) or F(4×4,3×3) (`wt.tile`).
 ///
 /// `x`: `wt.c` channels; `out`: `wt.k` channels of the same h×w, whose border must be zero (only
-/// the interior is written). `mask`: same shape as `x`; where it is ≤ 0, `x` is read as 0 (the
-/// ReLU mask of an input gradient). `relu`: clamp the result at 0.
+/// the interior is written). `relu`: clamp the result at 0.
 pub fn conv_wino2(
     x: &Padded,
-    mask: Option<&Padded>,
     wt: &WinoWeights,
     bias: Option<&[f32]>,
     relu: bool,
     out: &mut Padded,
 ) {
-    conv_wino2_blocked(x, mask, wt, bias, relu, out, WINO_BLOCK_BYTES)
+    conv_wino2_blocked(x, wt, bias, relu, out, WINO_BLOCK_BYTES)
 }
 
 /// [`conv_wino2`] with an explicit block size (for measuring).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_wino2_blocked(
     x: &Padded,
-    mask: Option<&Padded>,
     wt: &WinoWeights,
     bias: Option<&[f32]>,
     relu: bool,
     out: &mut Padded,
     block_bytes: usize,
 ) {
-    conv_wino_core(x, mask, wt, false, bias, relu, out, block_bytes)
+    conv_wino_core(x, wt, false, bias, relu, out, block_bytes)
 }
 
 /// The input gradient of the convolution whose forward weights are `wt`, on a gradient `g`
@@ -340,14 +321,13 @@ pub fn conv_wino2_blocked(
 /// the rotated result, so the forward weights serve both directions (the channel swap is a
 /// transposed read of `U[ξ]`, free in the gemm). Only one set of transformed weights is kept.
 pub fn conv_wino2_input_grad_rotated(g: &Padded, wt: &WinoWeights, out: &mut Padded) {
-    conv_wino_core(g, None, wt, true, None, false, out, WINO_BLOCK_BYTES)
+    conv_wino_core(g, wt, true, None, false, out, WINO_BLOCK_BYTES)
 }
 
 /// The Winograd convolution; `transposed` reads `wt` with input and output channels swapped.
 #[allow(clippy::too_many_arguments)]
 fn conv_wino_core(
     x: &Padded,
-    mask: Option<&Padded>,
     wt: &WinoWeights,
     transposed: bool,
     bias: Option<&[f32]>,
@@ -362,9 +342,6 @@ fn conv_wino_core(
     };
     assert_eq!(x.c, cdim, "input channels");
     assert!(out.same_shape(kdim, h, w), "output shape");
-    if let Some(m) = mask {
-        assert!(m.same_shape(cdim, h, w), "mask shape");
-    }
     if let Some(b) = bias {
         assert_eq!(b.len(), kdim);
     }
@@ -393,9 +370,9 @@ fn conv_wino_core(
             // SAFETY: channel c writes only V[ξ][c][..nt] for each ξ: disjoint per task.
             unsafe {
                 if tile == 2 {
-                    input_transform(x, mask, c, i0, rows, tw, nt, cdim, vp.get())
+                    input_transform(x, c, i0, rows, tw, nt, cdim, vp.get())
                 } else {
-                    input_transform4(x, mask, c, i0, rows, tw, nt, cdim, vp.get())
+                    input_transform4(x, c, i0, rows, tw, nt, cdim, vp.get())
                 }
             }
         });
@@ -504,7 +481,6 @@ macro_rules! multiversion {
 
 multiversion!(input_transform_row, input_transform_row_generic, (
     rows: [&[f32]; 4],
-    masks: Option<[&[f32]; 4]>,
     tw: usize,
     scratch: &mut [f32],
     v: [&mut [f32]; 16],
@@ -514,7 +490,6 @@ multiversion!(input_transform_row, input_transform_row_generic, (
 #[allow(clippy::too_many_arguments)]
 unsafe fn input_transform(
     x: &Padded,
-    mask: Option<&Padded>,
     c: usize,
     i0: usize,
     rows: usize,
@@ -526,17 +501,15 @@ unsafe fn input_transform(
     let (wp, plane) = (x.wp, x.plane());
     let n = tw + 1;
     let base = &x.data[c * plane..(c + 1) * plane];
-    let mbase = mask.map(|m| &m.data[c * plane..(c + 1) * plane]);
     let mut scratch = vec![0.0f32; 16 * n];
     for r in 0..rows {
         let i = i0 + r;
         let rws: [&[f32]; 4] = std::array::from_fn(|k| &base[(2 * i + k) * wp..][..2 * n]);
-        let msk = mbase.map(|mb| std::array::from_fn(|k| &mb[(2 * i + k) * wp..][..2 * n]));
         // SAFETY: the 16 runs V[ξ][c][r·tw..(r+1)·tw] are disjoint and inside V.
         let out: [&mut [f32]; 16] = std::array::from_fn(|xi| unsafe {
             std::slice::from_raw_parts_mut(v.add((xi * cdim + c) * nt + r * tw), tw)
         });
-        input_transform_row(rws, msk, tw, &mut scratch, out);
+        input_transform_row(rws, tw, &mut scratch, out);
     }
 }
 
@@ -545,7 +518,6 @@ unsafe fn input_transform(
 #[inline(always)]
 fn input_transform_row_generic(
     rows: [&[f32]; 4],
-    masks: Option<[&[f32]; 4]>,
     tw: usize,
     scratch: &mut [f32],
     v: [&mut [f32]; 16],
@@ -560,25 +532,9 @@ fn input_transform_row_generic(
         let row = &rows[k][..2 * n];
         let e = &mut ev[k * n..(k + 1) * n];
         let o = &mut od[k * n..(k + 1) * n];
-        match masks {
-            None => {
-                for ((p, e), o) in row.chunks_exact(2).zip(e.iter_mut()).zip(o.iter_mut()) {
-                    *e = p[0];
-                    *o = p[1];
-                }
-            }
-            Some(ms) => {
-                let m = &ms[k][..2 * n];
-                for (((p, q), e), o) in row
-                    .chunks_exact(2)
-                    .zip(m.chunks_exact(2))
-                    .zip(e.iter_mut())
-                    .zip(o.iter_mut())
-                {
-                    *e = if q[0] > 0.0 { p[0] } else { 0.0 };
-                    *o = if q[1] > 0.0 { p[1] } else { 0.0 };
-                }
-            }
+        for ((p, e), o) in row.chunks_exact(2).zip(e.iter_mut()).zip(o.iter_mut()) {
+            *e = p[0];
+            *o = p[1];
         }
     }
     for (src, dst) in [(&*ev, &mut *te), (&*od, &mut *to)] {
@@ -754,7 +710,6 @@ fn split6(buf: &mut [f32], n: usize) -> [&mut [f32]; 6] {
 #[allow(clippy::too_many_arguments)]
 unsafe fn input_transform4(
     x: &Padded,
-    mask: Option<&Padded>,
     c: usize,
     i0: usize,
     rows: usize,
@@ -766,23 +721,20 @@ unsafe fn input_transform4(
     let (wp, plane) = (x.wp, x.plane());
     let n = 4 * tw + 2;
     let base = &x.data[c * plane..(c + 1) * plane];
-    let mbase = mask.map(|m| &m.data[c * plane..(c + 1) * plane]);
     let mut scratch = vec![0.0f32; 6 * (4 * tw + 4) + 24 * (tw + 1)];
     for r in 0..rows {
         let i = i0 + r;
         let rws: [&[f32]; 6] = std::array::from_fn(|k| &base[(4 * i + k) * wp..][..n]);
-        let msk = mbase.map(|mb| std::array::from_fn(|k| &mb[(4 * i + k) * wp..][..n]));
         // SAFETY: the 36 runs V[ξ][c][r·tw..(r+1)·tw] are disjoint and inside V.
         let out: [&mut [f32]; 36] = std::array::from_fn(|xi| unsafe {
             std::slice::from_raw_parts_mut(v.add((xi * cdim + c) * nt + r * tw), tw)
         });
-        input_transform4_row(rws, msk, tw, &mut scratch, out);
+        input_transform4_row(rws, tw, &mut scratch, out);
     }
 }
 
 multiversion!(input_transform4_row, input_transform4_row_generic, (
     rows: [&[f32]; 6],
-    masks: Option<[&[f32]; 6]>,
     tw: usize,
     scratch: &mut [f32],
     v: [&mut [f32]; 36],
@@ -791,7 +743,6 @@ multiversion!(input_transform4_row, input_transform4_row_generic, (
 #[inline(always)]
 fn input_transform4_row_generic(
     rows: [&[f32]; 6],
-    masks: Option<[&[f32]; 6]>,
     tw: usize,
     scratch: &mut [f32],
     v: [&mut [f32]; 36],
@@ -811,38 +762,14 @@ fn input_transform4_row_generic(
             &mut t4[..n],
             &mut t5[..n],
         );
-        match masks {
-            None => {
-                for x in 0..n {
-                    let o = bt6([r[0][x], r[1][x], r[2][x], r[3][x], r[4][x], r[5][x]]);
-                    t0[x] = o[0];
-                    t1[x] = o[1];
-                    t2[x] = o[2];
-                    t3[x] = o[3];
-                    t4[x] = o[4];
-                    t5[x] = o[5];
-                }
-            }
-            Some(ms) => {
-                let q: [&[f32]; 6] = ms.map(|s| &s[..n]);
-                let sel = |v: f32, m: f32| if m > 0.0 { v } else { 0.0 };
-                for x in 0..n {
-                    let o = bt6([
-                        sel(r[0][x], q[0][x]),
-                        sel(r[1][x], q[1][x]),
-                        sel(r[2][x], q[2][x]),
-                        sel(r[3][x], q[3][x]),
-                        sel(r[4][x], q[4][x]),
-                        sel(r[5][x], q[5][x]),
-                    ]);
-                    t0[x] = o[0];
-                    t1[x] = o[1];
-                    t2[x] = o[2];
-                    t3[x] = o[3];
-                    t4[x] = o[4];
-                    t5[x] = o[5];
-                }
-            }
+        for x in 0..n {
+            let o = bt6([r[0][x], r[1][x], r[2][x], r[3][x], r[4][x], r[5][x]]);
+            t0[x] = o[0];
+            t1[x] = o[1];
+            t2[x] = o[2];
+            t3[x] = o[3];
+            t4[x] = o[4];
+            t5[x] = o[5];
         }
     }
     // 2. per row a: the 4 column phases p_q[j] = t_a[4j + q], j ≤ tw; then along x per tile:

@@ -309,14 +309,7 @@ impl CpuVgg {
         for l in 0..=deepest {
             let layer = &self.layers[l];
             let mut out = take(&mut spare, layer.k, ch, cw);
-            conv_wino2(
-                &src,
-                None,
-                layer.transformed(),
-                Some(&layer.bias),
-                true,
-                &mut out,
-            );
+            conv_wino2(&src, layer.transformed(), Some(&layer.bias), true, &mut out);
             spare.push(std::mem::take(&mut src.data));
             masks[l].record(&out);
             shapes.push((layer.k, ch, cw));

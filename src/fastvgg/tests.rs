@@ -69,7 +69,6 @@ fn conv_forward_matches_burn() {
         let mut out = Padded::zeros(k, h, w);
         conv_wino2(
             &xp,
-            None,
             &WinoWeights::forward(&wt, k, c),
             Some(&b),
             true,
@@ -82,7 +81,6 @@ fn conv_forward_matches_burn() {
         let mut out4 = Padded::zeros(k, h, w);
         conv_wino2(
             &xp,
-            None,
             &WinoWeights::forward_tile(&wt, k, c, 4),
             Some(&b),
             true,
@@ -98,7 +96,7 @@ fn conv_forward_matches_burn() {
         // tiny blocks: one tile row per block
         let mut out2 = Padded::zeros(k, h, w);
         let ww = WinoWeights::forward(&wt, k, c);
-        conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out2, 1);
+        conv_wino2_blocked(&xp, &ww, Some(&b), true, &mut out2, 1);
         assert_eq!(out2.to_chw(), out.to_chw());
         let mut out3 = Padded::zeros(k, h, w);
         conv_implicit(&xp, &taps(&wt, k, c), k, Some(&b), true, &mut out3, 3);
@@ -134,41 +132,12 @@ fn conv_input_gradient_matches_burn_autodiff() {
         let mut y = Padded::zeros(k, h, w);
         conv_wino2(
             &xp,
-            None,
             &WinoWeights::forward(&wt, k, c),
             Some(&b),
             true,
             &mut y,
         );
-        let g = Padded::from_chw(&r, k, h, w);
-        let mut dx = Padded::zeros(c, h, w);
-        conv_wino2(
-            &g,
-            Some(&y),
-            &WinoWeights::backward(&wt, k, c),
-            None,
-            false,
-            &mut dx,
-        );
-        let e = rel(&dx.to_chw(), &want);
-        eprintln!("input gradient {c}->{k} {h}x{w}: rel err {e:.2e}");
-        let mut dx4 = Padded::zeros(c, h, w);
-        conv_wino2(
-            &g,
-            Some(&y),
-            &WinoWeights::backward_tile(&wt, k, c, 4),
-            None,
-            false,
-            &mut dx4,
-        );
-        let e4 = rel(&dx4.to_chw(), &want);
-        eprintln!("input gradient {c}->{k} {h}x{w}: F(4,3) rel err {e4:.2e}");
-        assert!(
-            e4 <= 1e-3,
-            "F(4,3) input gradient {c}->{k} {h}x{w}: rel err {e4}"
-        );
-        assert!(e <= 1e-4, "input gradient {c}->{k} {h}x{w}: rel err {e}");
-        // the route the network takes: masked, rotated gradient through the forward weights
+        // the network's route: the masked gradient, rotated, through the forward weights
         for tile in [2, 4] {
             let mut mask = ReluMask::default();
             mask.record(&y);

@@ -74,14 +74,14 @@ fn conv_candidates() {
         let ww = WinoWeights::forward(&w, k, c);
         for mb in [3usize, 6, 12, 24] {
             let t = median_secs(3, || {
-                conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, mb << 20)
+                conv_wino2_blocked(&xp, &ww, Some(&b), true, &mut out, mb << 20)
             });
             line += &format!("  wino2/{mb}MB {:6.1} ms", t * 1e3);
         }
         let ww4 = WinoWeights::forward_tile(&w, k, c, 4);
         for mb in [3usize, 6, 12, 24] {
             let t = median_secs(3, || {
-                conv_wino2_blocked(&xp, None, &ww4, Some(&b), true, &mut out, mb << 20)
+                conv_wino2_blocked(&xp, &ww4, Some(&b), true, &mut out, mb << 20)
             });
             line += &format!("  wino4/{mb}MB {:6.1} ms", t * 1e3);
         }
@@ -389,7 +389,7 @@ fn profile_wino() {
     let tile: usize = std::env::var("TILE").map_or(2, |v| v.parse().unwrap());
     let ww = WinoWeights::forward_tile(&w, k, c, tile);
     let t = median_secs(30, || {
-        conv_wino2_blocked(&xp, None, &ww, Some(&b), true, &mut out, WINO_BLOCK_BYTES)
+        conv_wino2_blocked(&xp, &ww, Some(&b), true, &mut out, WINO_BLOCK_BYTES)
     });
     println!("wino F({tile},3) {:.1} ms", t * 1e3);
 }
