@@ -1,6 +1,7 @@
-//! Colour: luminance-only transfer (`--preserve-color`, Gatys et al. 2016, "Preserving colour in
-//! neural artistic style transfer"): the style is transferred on luminance and the result keeps
-//! the content's chroma (YIQ colour space). And the opposite: a style's colour distribution
+//! Colour: luminance-only transfer (Gatys et al. 2016, "Preserving colour in neural artistic
+//! style transfer"): the style is transferred on luminance and the result keeps the content's
+//! chroma (YIQ colour space) and, here, its distribution of tones ([`recolour`]). And the
+//! opposite: a style's colour distribution
 //! ([`Palette`]: weighted histograms of CIE Lab L, a and b) and mapping a photo onto it
 //! (per-channel histogram matching), so a transfer can start from the style's palette.
 use serde::{Deserialize, Serialize};
@@ -344,6 +345,61 @@ pub fn with_chroma(luma: &Rgb, chroma: &Rgb) -> Rgb {
     Rgb::from_planar(luma.width, luma.height, mat(&FROM_YIQ, &tmp))
 }
 
+/// `values` with their distribution replaced by `like`'s, keeping their order (exact
+/// histogram matching by rank): the value of rank r among n takes `like`'s quantile
+/// (r + ½)/n, interpolated. Equal values stay equal (a tie takes the mean of its quantiles),
+/// so a flat region stays flat.
+pub fn match_distribution(values: &mut [f32], like: &[f32]) {
+    let n = values.len();
+    if n == 0 || like.is_empty() {
+        return;
+    }
+    let mut sorted_like = like.to_vec();
+    sorted_like.sort_unstable_by(f32::total_cmp);
+    let m = sorted_like.len();
+    let quantile = |r: usize| -> f64 {
+        let t = ((r as f64 + 0.5) / n as f64 * m as f64 - 0.5).clamp(0.0, (m - 1) as f64);
+        let (i, f) = (t.floor() as usize, t.fract());
+        let hi = sorted_like[(i + 1).min(m - 1)] as f64;
+        sorted_like[i] as f64 * (1.0 - f) + hi * f
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut start = 0;
+    while start < n {
+        let v = values[order[start]];
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|&&i| values[i] == v)
+                .count();
+        let mean = (start..end).map(quantile).sum::<f64>() / (end - start) as f64;
+        for &i in &order[start..end] {
+            values[i] = mean as f32;
+        }
+        start = end;
+    }
+}
+
+/// The result of a luminance-only transfer in colour: the luminance of `luma` with the chroma
+/// of `photo` (what [`with_chroma`] does) and, with `tones`, with the photo's distribution of
+/// luminance too ([`match_distribution`]). With `tones` the colour model (the photo's own
+/// colours, or [`Palette::adapt`]'s) decides the whole colour distribution, lightness
+/// included, and the optimisation only where each tone goes: the structure and the texture.
+/// Without it the optimisation also shifts and stretches the tones, away from the photo's.
+pub fn recolour(luma: &Rgb, photo: &Rgb, tones: bool) -> Rgb {
+    if !tones {
+        return with_chroma(luma, photo);
+    }
+    let n = luma.width * luma.height;
+    let mut y = to_yiq(luma)[..n].to_vec();
+    match_distribution(&mut y, &to_yiq(photo)[..photo.width * photo.height]);
+    let mut grey = y.clone();
+    grey.extend_from_slice(&y);
+    grey.extend_from_slice(&y);
+    with_chroma(&Rgb::from_planar(luma.width, luma.height, grey), photo)
+}
+
 fn mean_std(v: &[f32]) -> (f32, f32) {
     let n = v.len() as f64;
     let m = v.iter().map(|&x| x as f64).sum::<f64>() / n;
@@ -554,5 +610,63 @@ mod tests {
         assert!(diff < 1e-3, "moved by {diff}");
         // no spread: the image as it is
         assert_eq!(Palette::of(&photo, None).adapt(&photo).data, photo.data);
+    }
+
+    #[test]
+    fn matching_a_distribution_keeps_the_order_and_takes_the_values() {
+        let mut v = vec![0.3f32, 0.1, 0.9, 0.5, 0.7];
+        let like = [10.0f32, 40.0, 20.0, 50.0, 30.0];
+        match_distribution(&mut v, &like);
+        assert_eq!(v, vec![20.0, 10.0, 50.0, 30.0, 40.0]);
+        // equal values stay equal: they share the mean of their quantiles
+        let mut flat = vec![0.5f32, 0.5, 0.5, 0.0];
+        match_distribution(&mut flat, &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(flat, vec![3.0, 3.0, 3.0, 1.0]);
+        // a reference of another size is read at the same quantiles
+        let mut two = vec![5.0f32, -5.0];
+        match_distribution(&mut two, &[0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(two, vec![2.5, 0.5]);
+    }
+
+    #[test]
+    fn recolouring_with_tones_gives_the_photo_s_luminance_distribution_in_the_result_s_order() {
+        let photo = crate::image_io::noise(9, 7, 4);
+        let n = 63;
+        // a result whose luminance is a stretched, shifted ramp, nothing like the photo's
+        let ramp: Vec<f32> = (0..n).map(|i| 0.05 + 0.9 * i as f32 / n as f32).collect();
+        let luma = Rgb::from_planar(9, 7, ramp.repeat(3));
+        let sorted = |v: &[f32]| {
+            let mut v = v.to_vec();
+            v.sort_unstable_by(f32::total_cmp);
+            v
+        };
+        let photo_y = sorted(&to_yiq(&photo)[..n]);
+        let plain = recolour(&luma, &photo, false);
+        let toned = recolour(&luma, &photo, true);
+        assert_eq!(plain.data, with_chroma(&luma, &photo).data);
+        let (py, ty) = (&to_yiq(&plain)[..n], &to_yiq(&toned)[..n]);
+        // without tones the ramp's luminance stays; with them the photo's values, in the ramp's order
+        let off = |y: &[f32]| {
+            sorted(y)
+                .iter()
+                .zip(&photo_y)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+        };
+        assert!(off(py) > 0.02, "the ramp already had the photo's tones");
+        assert!(
+            off(ty) < 0.02,
+            "toned luminance is off the photo's by {}",
+            off(ty)
+        );
+        assert!(
+            ty.windows(2).all(|w| w[0] <= w[1] + 0.02),
+            "order lost: {ty:?}"
+        );
+        // the chroma is the photo's in both
+        let iq = |img: &Rgb| to_yiq(img)[n..].to_vec();
+        for (a, b) in iq(&toned).iter().zip(&iq(&photo)) {
+            assert!((a - b).abs() < 0.02, "{a} vs {b}");
+        }
     }
 }

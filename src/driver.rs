@@ -3,9 +3,8 @@
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::image_io::Rgb;
 use crate::loss::ImageLoss;
-use crate::observe::{Control, Observer, RunState, Step};
+use crate::observe::{Control, Observer, Recolour, RunState, Step};
 use crate::optim::Optimizer;
 
 /// Where a stage sits in its run, for the step records.
@@ -15,8 +14,8 @@ pub(crate) struct Position<'a> {
     pub iters_before: usize,
     pub evals_before: usize,
     pub style_layers: &'a [usize],
-    /// The photo whose colours the saved image keeps, if any.
-    pub chroma: Option<&'a Rgb>,
+    /// How the saved image gets the photo's colours back, if it does.
+    pub recolour: Option<Recolour<'a>>,
     /// The state this stage continues from (its image is already in `x`), if it resumes.
     pub resume: Option<&'a RunState>,
 }
@@ -81,7 +80,7 @@ pub(crate) fn optimise(
             pixels: x,
             width: loss.width,
             height: loss.height,
-            chroma: at.chroma,
+            recolour: at.recolour,
         };
         let mut control = observer.step(&step);
         if observer.wants_checkpoint(&step) {

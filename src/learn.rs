@@ -365,7 +365,7 @@ impl LearnPlan {
             iters_before: 0,
             evals_before: 0,
             style_layers: &s.layers,
-            chroma: None,
+            recolour: None,
             resume: start.map(|st| &st.state),
         };
         let mut rec = Recorder {

@@ -60,14 +60,14 @@ pub struct Step<'a> {
     pub(crate) pixels: &'a [f32],
     pub width: usize,
     pub height: usize,
-    pub(crate) chroma: Option<&'a Rgb>,
+    pub(crate) recolour: Option<Recolour<'a>>,
 }
 
 impl Step<'_> {
     /// The current image as it would be saved (clipped to [0, 1], colours restored when the
     /// run keeps the photo's colours).
     pub fn image(&self) -> Rgb {
-        finish_image(self.pixels, self.width, self.height, self.chroma)
+        finish_image(self.pixels, self.width, self.height, self.recolour)
     }
 }
 
@@ -166,11 +166,20 @@ pub struct Start {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// Optimised pixels → a saveable image: clipped to [0, 1], colours restored when `chroma`.
-pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, chroma: Option<&Rgb>) -> Rgb {
+/// How a run optimised on luminance gets its colours back ([`color::recolour`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recolour<'a> {
+    /// The photo (its colours possibly adapted) whose chroma the result takes.
+    pub photo: &'a Rgb,
+    /// The result also takes the photo's distribution of luminance.
+    pub tones: bool,
+}
+
+/// Optimised pixels → a saveable image: clipped to [0, 1], colours restored when `recolour`.
+pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, recolour: Option<Recolour>) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
-    match chroma {
-        Some(c) => color::with_chroma(&img, c),
+    match recolour {
+        Some(r) => color::recolour(&img, r.photo, r.tones),
         None => img,
     }
 }

@@ -16,7 +16,7 @@ use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ContentTerm, ImageLoss, StyleTerm};
 use crate::memory;
-use crate::observe::{Observer, RunState, Stage, StageKind, Start, finish_image};
+use crate::observe::{Observer, Recolour, RunState, Stage, StageKind, Start, finish_image};
 use crate::optim::OptimizerKind;
 use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
 use crate::vgg::{self, Vgg19};
@@ -101,14 +101,18 @@ pub enum Colours {
     Auto,
     /// Whatever the optimisation makes of the style's statistics (Gatys et al.).
     Style,
-    /// The photo's: the style is transferred on luminance only (Gatys et al. 2016).
+    /// The photo's: the style is transferred on luminance only (Gatys et al. 2016), and the
+    /// result takes the photo's chroma and its distribution of luminance
+    /// ([`crate::color::recolour`]): the optimisation decides where each tone goes, not which
+    /// tones there are.
     Photo,
     /// The style's palette: the photo is mapped onto the style's colour distribution (the
     /// style images' or the profile's [`crate::color::Palette`]) and that is the content.
     Palette,
     /// The photo's hues, with its mean lightness and colourfulness moved toward the style's as
-    /// far as the style's images agree on them ([`crate::color::Palette::adapt`]); transferred
-    /// on luminance. Needs a style profile or two or more style images.
+    /// far as the style's images agree on them ([`crate::color::Palette::adapt`]); then as
+    /// [`Colours::Photo`] with that adapted photo. Needs a style profile or two or more style
+    /// images.
     Adapted,
 }
 
@@ -132,7 +136,7 @@ impl Colours {
         }
     }
 
-    /// Transferred on luminance, keeping the (possibly adapted) photo's chroma.
+    /// Transferred on luminance, keeping the (possibly adapted) photo's chroma and tones.
     pub fn keeps_photo_chroma(self) -> bool {
         matches!(self, Colours::Photo | Colours::Adapted)
     }
@@ -670,14 +674,17 @@ impl TransferPlan {
                 width: w,
                 height: h,
             });
-            let chroma = colours.keeps_photo_chroma().then_some(&content);
+            let recolour = colours.keeps_photo_chroma().then_some(Recolour {
+                photo: &content,
+                tones: true,
+            });
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
                 stage,
                 iters_before: iters,
                 evals_before: evals,
                 style_layers: &self.shared.style_layers,
-                chroma,
+                recolour,
                 resume,
             };
             let mut rec = Recorder {
@@ -699,7 +706,7 @@ impl TransferPlan {
             last = loss.last.clone();
             let done = (xv, w, h);
             if out.stopped || stage + 1 == self.shared.scales.len() {
-                let image = finish_image(&done.0, w, h, chroma);
+                let image = finish_image(&done.0, w, h, recolour);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
