@@ -1,6 +1,7 @@
 //! `evaluate` with the real VGG-19 at 40 px and a few iterations: a copy of the filter's outputs
 //! scores exactly 0, the baseline's ratio is exactly 1, a profile route runs end to end through
-//! the command line, and bad input fails before anything is written.
+//! the command line, the demo's page shows the evaluation of its held-out photo, and bad input
+//! fails before anything is written.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -249,6 +250,61 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn the_demo_page_shows_the_evaluation_of_its_held_out_photo() {
+    let d = tmp();
+    let out = d.path().join("demo");
+    let o = cli(&[
+        "demo",
+        "--iters",
+        "3",
+        "--transfer-iters",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "demo: {}", stderr(&o));
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let means = std::fs::read_to_string(out.join("evaluation/means.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = means
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        names,
+        [
+            "image",
+            "profile-adapt",
+            "profile",
+            "profile-colour",
+            "baseline",
+            "unfiltered"
+        ],
+        "{means}"
+    );
+    for r in &rows {
+        // every route judged, with a ratio to the baseline; the page shows its image and row
+        let colour: f64 = r[1].parse().unwrap();
+        let ratio: f64 = r[4].parse().unwrap(); // route,colour,texture,gram,colour_ratio,…
+        assert!(colour > 0.0 && ratio > 0.0, "{r:?}");
+        assert!(
+            out.join(format!("evaluation/{}/held_out.png", r[0]))
+                .is_file()
+        );
+        assert!(
+            page.contains(&format!("evaluation/{}/held_out.png", r[0])),
+            "{}",
+            r[0]
+        );
+        assert!(page.contains(&format!("<tr><td>{}</td>", r[0])), "{}", r[0]);
+    }
+    assert_eq!(rows[4][4], "1.0000", "the baseline's own ratio");
+    assert!(page.contains("href='evaluation/index.html'"));
 }
 
 #[test]

@@ -1,19 +1,21 @@
 //! `stylelearn demo`: the embedded default. A small stylised dataset (five photos passed through
 //! a known cartoon filter, see `assets/demo/SOURCES.md`) is learned, the learned style is
-//! applied to a photo the filter never saw, and a held-out photo is stylised too so the result
-//! can be compared with the filter's own output (a closed-loop check). Writes `index.html`.
+//! applied to a photo the filter never saw, and a held-out photo is stylised by every route and
+//! judged against the filter's own output by `evaluate` (a closed-loop check). Writes
+//! `index.html`, with the evaluation's page in `evaluation/`.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use stylelearn::evaluate::{EvaluateJob, EvaluateSettings, Route};
 use stylelearn::files::{LearnFiles, LearnJob, TransferFiles, TransferJob, snapshot_path};
-use stylelearn::image_io::{self, write_atomic};
+use stylelearn::image_io::write_atomic;
 use stylelearn::learn::LearnSettings;
-use stylelearn::style::{self, StatisticKind};
-use stylelearn::transfer::{Colours, StyleSource, TransferSettings, defaults};
+use stylelearn::transfer::{Colours, StyleSource, TransferSettings};
 use stylelearn::vgg::Vgg19;
 
+use super::EvalProgress;
 use super::progress::Progress;
 
 macro_rules! asset {
@@ -38,26 +40,32 @@ pub const ASSETS: [(&str, &[u8]); 9] = [
     asset!("SOURCES.md"),
 ];
 
-/// Writes the embedded dataset into `dir` and returns the dataset folder.
+/// The held-out pair as `evaluate` reads it: `PAIRS/photos/HELD_OUT.png` and
+/// `PAIRS/filtered/HELD_OUT.png`.
+const PAIRS: &str = "held_out_pair";
+const HELD_OUT: &str = "held_out";
+/// Where the closed loop's evaluation goes.
+const EVALUATION: &str = "evaluation";
+/// The naive baseline's style: the first dataset image by name, as in the benchmark.
+const BASELINE_STYLE: &str = "dataset/astronaut_shuttle.png";
+
+/// Writes the embedded dataset into `dir` (and the held-out pair again as `evaluate` reads it)
+/// and returns the dataset folder.
 pub fn unpack(dir: &Path) -> Result<PathBuf> {
     for (name, bytes) in ASSETS {
         write_atomic(&dir.join(name), bytes)?;
     }
+    for (asset, folder) in [
+        ("held_out.png", "photos"),
+        ("held_out_filtered.png", "filtered"),
+    ] {
+        let (_, bytes) = ASSETS.iter().find(|(n, _)| *n == asset).expect("embedded");
+        write_atomic(
+            &dir.join(PAIRS).join(folder).join(format!("{HELD_OUT}.png")),
+            bytes,
+        )?;
+    }
     Ok(dir.join("dataset"))
-}
-
-/// Relative Gram distance (mean over the 5 usual style layers) of `a` from the style of `b`.
-pub fn gram_distance(net: &Vgg19, a: &image_io::Rgb, b: &image_io::Rgb) -> Result<f64> {
-    let layers = defaults::STYLE_LAYERS;
-    let stat = StatisticKind::Gram.build();
-    let d = style::image_distance(
-        net,
-        stat.as_ref(),
-        a.to_tensor(net.device()),
-        b.to_tensor(net.device()),
-        &layers,
-    );
-    Ok(d.iter().sum::<f64>() / d.len() as f64)
 }
 
 /// Side of the learned style image and long side of the demo's transfers.
@@ -92,76 +100,50 @@ pub fn run(
     let (learned, mut written) = (run.outcome, run.files);
     // The learned image is used at its own pixel scale (it was matched to the dataset at the
     // dataset's scale), so it is not enlarged to the photo's size.
-    let from_image = StyleSource::Images(vec![(style_png.clone(), 1.0)]);
-    let from_profile = StyleSource::Profile(outputs.profile());
-    let mut transfer = |content: &str,
-                        output: &str,
-                        label: &str,
-                        style: &StyleSource,
-                        colours: Colours|
-     -> Result<()> {
-        let settings = TransferSettings {
-            size: PHOTO_SIDE,
-            iters: transfer_iters,
-            style_scale: STYLE_SIDE as f64 / PHOTO_SIDE as f64,
-            colours,
-            ..TransferSettings::new(out.join(content), style.clone())
-        };
-        let files = TransferFiles {
-            output: out.join(output),
-            log: None,
-            snapshot_every: None,
-        };
-        let job = TransferJob::new(settings, files, net.device())?;
-        written.extend(job.run(net, &mut Progress::new(label, quiet))?.files);
-        Ok(())
+    let image_scale = STYLE_SIDE as f64 / PHOTO_SIDE as f64;
+    let settings = TransferSettings {
+        size: PHOTO_SIDE,
+        iters: transfer_iters,
+        style_scale: image_scale,
+        colours: Colours::Style,
+        ..TransferSettings::new(
+            out.join("photo.png"),
+            StyleSource::Images(vec![(style_png.clone(), 1.0)]),
+        )
     };
-    transfer(
-        "photo.png",
-        "result.png",
-        "photo, learned style image",
-        &from_image,
-        Colours::Style,
-    )?;
-    let variants = [
-        (
-            "held_out_result.png",
-            "learned style image",
-            &from_image,
-            Colours::Style,
-        ),
-        (
-            "held_out_profile.png",
-            "style profile (dataset statistics; colours adapted, the default)",
-            &from_profile,
-            Colours::Auto,
-        ),
-        (
-            "held_out_profile_color.png",
-            "style profile + preserve colour",
-            &from_profile,
-            Colours::Photo,
-        ),
+    let files = TransferFiles {
+        output: out.join("result.png"),
+        log: None,
+        snapshot_every: None,
+    };
+    let job = TransferJob::new(settings, files, net.device())?;
+    let label = "photo, learned style image";
+    written.extend(job.run(net, &mut Progress::new(label, quiet))?.files);
+    // Closed loop: the held-out photo stylised by every route and judged against the filter's
+    // own output by `evaluate`'s colour and texture judges (not VGG-19).
+    let routes = vec![
+        Route::Image {
+            path: style_png.clone(),
+            style_scale: image_scale,
+        },
+        Route::ProfileAdapt(outputs.profile()),
+        Route::Profile(outputs.profile()),
+        Route::ProfileColour(outputs.profile()),
+        Route::Baseline(out.join(BASELINE_STYLE)),
+        Route::Precomputed {
+            name: "unfiltered".into(),
+            dir: out.join(PAIRS).join("photos"),
+        },
     ];
-    for (file, what, style, keep) in &variants {
-        transfer(
-            "held_out.png",
-            file,
-            &format!("held-out photo, {what}"),
-            style,
-            *keep,
-        )?;
-    }
-    // Closed loop: how close is each stylisation of the held-out photo to the filter's own?
-    let truth = image_io::load(&out.join("held_out_filtered.png"))?;
-    let load = |f: &str| -> Result<image_io::Rgb> {
-        Ok(image_io::load(&out.join(f))?.resize(truth.width, truth.height))
+    let mut settings = EvaluateSettings::new(out.join(PAIRS), routes);
+    settings.transfer.size = PHOTO_SIDE;
+    settings.transfer.iters = transfer_iters;
+    settings.gram = true;
+    let job = EvaluateJob::new(settings, out.join(EVALUATION), net.device())?;
+    let Some((ev, files)) = job.run(net, &mut EvalProgress::new(quiet))? else {
+        anyhow::bail!("the closed-loop evaluation was stopped; nothing of it was written");
     };
-    let d_raw = gram_distance(net, &load("held_out.png")?, &truth)?;
-    let mut rows = Vec::new();
-    for (file, what, _, _) in &variants {
-        rows.push((*file, *what, gram_distance(net, &load(file)?, &truth)?));
-    }
+    written.extend(files);
     let mut html = String::new();
     let _ = write!(
         html,
@@ -198,8 +180,14 @@ Each run's own report: <a href=learned_style.html>learning</a>, <a href=result.h
 <h2>Applying the learned style</h2><figure><img src='photo.png' height=192><figcaption>photo</figcaption></figure>\
 <figure><img src='result.png' height=192><figcaption>stylelearn transfer, learned style image</figcaption></figure>\
 <h2>Closed-loop check on a held-out photo</h2>\
-<figure><img src='held_out.png' height=192><figcaption>held-out photo</figcaption></figure>\
-<figure><img src='held_out_filtered.png' height=192><figcaption>the filter's output (truth)</figcaption></figure>",
+<p>The filter also processed a photo that stylelearn never learned from. <code>stylelearn evaluate</code> stylised it by every route \
+and measured how far each result is from the filter's own output (<a href='{EVALUATION}/index.html'>its page</a>, \
+<a href='{EVALUATION}/means.csv'>means.csv</a>). The routes: <b>image</b>, the learned style image; <b>profile-adapt</b>, the style profile \
+with adapted colours (what <code>transfer</code> does with a profile); <b>profile</b>, the profile with the optimisation's colours; \
+<b>profile-colour</b>, the profile keeping the photo's colours; <b>baseline</b>, ONE dataset image ({BASELINE_STYLE}) as the style; \
+<b>unfiltered</b>, the photo as it is.</p>\
+<figure><img src='{EVALUATION}/photo/{HELD_OUT}.png' height=192><figcaption>held-out photo</figcaption></figure>\
+<figure><img src='{EVALUATION}/filter/{HELD_OUT}.png' height=192><figcaption>the filter's output (truth)</figcaption></figure>",
         learned.iters,
         learned.evals,
         name(&outputs.curve_png()),
@@ -207,19 +195,34 @@ Each run's own report: <a href=learned_style.html>learning</a>, <a href=result.h
         name(&outputs.profile()),
         name(&outputs.profile()),
     );
-    for (file, what, _) in &rows {
+    for r in &ev.routes {
         let _ = write!(
             html,
-            "<figure><img src='{file}' height=192><figcaption>{what}</figcaption></figure>"
+            "<figure><img src='{EVALUATION}/{0}/{HELD_OUT}.png' height=192><figcaption>{0}</figcaption></figure>",
+            r.name
         );
     }
     let _ = write!(
         html,
-        "<p>Relative Gram distance to the filter's output (mean over relu1_1…relu5_1 of ‖G−T‖²/‖T‖²; lower is closer):</p>\
-<table border=1 style=border-collapse:collapse><tr><th>image</th><th>distance</th></tr><tr><td>raw photo</td><td>{d_raw:.3}</td></tr>"
+        "<p>Distance to the filter's output (lower is closer): colour, the sliced Wasserstein distance of the CIE Lab colours (ΔE); \
+texture, the RMS log ratio of Gabor filter-bank statistics; the ratios divide by the baseline's; the VGG-19 Gram distance \
+(relative, mean over relu1_1…relu5_1) is shown for information only, as stylelearn optimises it.</p>\
+<table border=1 style=border-collapse:collapse><tr><th>route</th><th>colour (ΔE)</th><th>texture</th>\
+<th>colour / baseline</th><th>texture / baseline</th><th>Gram</th></tr>"
     );
-    for (_, what, d) in &rows {
-        let _ = write!(html, "<tr><td>stylelearn: {what}</td><td>{d:.3}</td></tr>");
+    let cell =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    for r in &ev.routes {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.name,
+            cell(Some(r.mean.colour), 2),
+            cell(Some(r.mean.texture), 3),
+            cell(r.ratio.as_ref().map(|d| d.colour), 2),
+            cell(r.ratio.as_ref().map(|d| d.texture), 2),
+            cell(r.mean.gram, 3),
+        );
     }
     html.push_str("</table>");
     let html = html.replacen(
@@ -238,12 +241,8 @@ Each run's own report: <a href=learned_style.html>learning</a>, <a href=result.h
                 .join(", ")
         );
         eprintln!("demo written to {} (open index.html)", out.display());
-        eprintln!(
-            "closed loop, Gram distance to the filter's own output of a held-out photo: raw photo {d_raw:.3}"
-        );
-        for (_, what, d) in &rows {
-            eprintln!("  stylelearn, {what}: {d:.3}");
-        }
+        eprintln!("closed loop on a held-out photo, distance to the filter's own output:");
+        eprintln!("{}", ev.means_markdown().trim_end());
     }
     Ok(())
 }

@@ -201,10 +201,7 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
             let job =
                 EvaluateJob::new(a.to_settings(), a.output.clone(), &device()).map_err(lib)?;
             let net = load_net(&a.common).map_err(text)?;
-            let mut progress = EvalProgress {
-                bars: Progress::new("evaluate", a.common.quiet),
-                quiet: a.common.quiet,
-            };
+            let mut progress = EvalProgress::new(a.common.quiet);
             let done = job.run(&net, &mut progress).map_err(lib)?;
             drop(progress);
             let Some((ev, files)) = done else {
@@ -270,9 +267,19 @@ fn left_out_note(left_out: &[PathBuf]) {
 }
 
 /// Progress of an evaluation: one bar per transfer, labelled with its route and photo.
-struct EvalProgress {
+/// Progress bars for an evaluation: one bar per transfer.
+pub(crate) struct EvalProgress {
     bars: Progress,
     quiet: bool,
+}
+
+impl EvalProgress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Self {
+            bars: Progress::new("evaluate", quiet),
+            quiet,
+        }
+    }
 }
 
 impl Observer for EvalProgress {
