@@ -381,23 +381,50 @@ pub fn match_distribution(values: &mut [f32], like: &[f32]) {
     }
 }
 
+/// A Gaussian blur of one plane of `w`×`h` values, `sigma` pixels (the image crate's).
+fn blur_plane(v: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let plane =
+        image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(w as u32, h as u32, v.to_vec())
+            .expect("a plane of w×h values");
+    image::imageops::blur(&plane, sigma).into_raw()
+}
+
 /// The result of a luminance-only transfer in colour: the luminance of `luma` with the chroma
-/// of `photo` (what [`with_chroma`] does) and, with `tones`, with the photo's distribution of
-/// luminance too ([`match_distribution`]). With `tones` the colour model (the photo's own
-/// colours, or [`Palette::adapt`]'s) decides the whole colour distribution, lightness
-/// included, and the optimisation only where each tone goes: the structure and the texture.
-/// Without it the optimisation also shifts and stretches the tones, away from the photo's.
-pub fn recolour(luma: &Rgb, photo: &Rgb, tones: bool) -> Rgb {
-    if !tones {
+/// of `photo` (what [`with_chroma`] does), and with `tones`, the photo's tones too.
+///
+/// With `tones: Some(σ)` the result's luminance is split into a base (a Gaussian blur of σ
+/// pixels) and the detail above it. The base takes the distribution of the photo's base, the
+/// same blur of the photo's luminance ([`match_distribution`]), and the detail is added back
+/// as the optimisation made it. So the colour model (the photo's own colours, or
+/// [`Palette::adapt`]'s) decides which tones there are and the optimisation where they go, while
+/// fine texture the style asks for (grain, strokes) survives: matching the whole luminance
+/// (σ = 0) would press it into the photo's clean distribution. Without `tones` the optimisation
+/// also shifts and stretches the tones, away from the photo's.
+pub fn recolour(luma: &Rgb, photo: &Rgb, tones: Option<f32>) -> Rgb {
+    let Some(sigma) = tones else {
         return with_chroma(luma, photo);
-    }
-    let n = luma.width * luma.height;
+    };
+    let (w, h) = (luma.width, luma.height);
+    let n = w * h;
     let mut y = to_yiq(luma)[..n].to_vec();
-    match_distribution(&mut y, &to_yiq(photo)[..photo.width * photo.height]);
+    let photo_y = &to_yiq(photo)[..photo.width * photo.height];
+    if sigma > 0.0 {
+        let base = blur_plane(&y, w, h, sigma);
+        let mut toned = base.clone();
+        match_distribution(
+            &mut toned,
+            &blur_plane(photo_y, photo.width, photo.height, sigma),
+        );
+        for ((v, b), t) in y.iter_mut().zip(&base).zip(&toned) {
+            *v += t - b;
+        }
+    } else {
+        match_distribution(&mut y, photo_y);
+    }
     let mut grey = y.clone();
     grey.extend_from_slice(&y);
     grey.extend_from_slice(&y);
-    with_chroma(&Rgb::from_planar(luma.width, luma.height, grey), photo)
+    with_chroma(&Rgb::from_planar(w, h, grey), photo)
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {
@@ -629,7 +656,7 @@ mod tests {
     }
 
     #[test]
-    fn recolouring_with_tones_gives_the_photo_s_luminance_distribution_in_the_result_s_order() {
+    fn recolouring_with_all_tones_gives_the_photo_s_luminance_distribution_in_the_result_s_order() {
         let photo = crate::image_io::noise(9, 7, 4);
         let n = 63;
         // a result whose luminance is a stretched, shifted ramp, nothing like the photo's
@@ -641,8 +668,8 @@ mod tests {
             v
         };
         let photo_y = sorted(&to_yiq(&photo)[..n]);
-        let plain = recolour(&luma, &photo, false);
-        let toned = recolour(&luma, &photo, true);
+        let plain = recolour(&luma, &photo, None);
+        let toned = recolour(&luma, &photo, Some(0.0));
         assert_eq!(plain.data, with_chroma(&luma, &photo).data);
         let (py, ty) = (&to_yiq(&plain)[..n], &to_yiq(&toned)[..n]);
         // without tones the ramp's luminance stays; with them the photo's values, in the ramp's order
@@ -667,6 +694,48 @@ mod tests {
         let iq = |img: &Rgb| to_yiq(img)[n..].to_vec();
         for (a, b) in iq(&toned).iter().zip(&iq(&photo)) {
             assert!((a - b).abs() < 0.02, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn recolouring_the_base_tones_keeps_the_detail_above_them() {
+        let (w, h) = (24, 20);
+        let n = w * h;
+        // a flat photo; a result far lighter, with a one-pixel checkerboard and a ramp on it
+        let photo = solid([0.3, 0.25, 0.2], w, h);
+        let photo_y = to_yiq(&photo)[0];
+        let detail: Vec<f32> = (0..n)
+            .map(|i| {
+                if (i % w + i / w) % 2 == 0 {
+                    0.08
+                } else {
+                    -0.08
+                }
+            })
+            .collect();
+        let y: Vec<f32> = (0..n)
+            .map(|i| 0.7 + 0.01 * (i % w) as f32 + detail[i])
+            .collect();
+        let luma = Rgb::from_planar(w, h, y.repeat(3));
+        // the base (the ramp) takes the photo's one tone; the checkerboard stays on top of it
+        // (away from the border, where the blur's clamped edge leaks some detail into the base)
+        let toned = recolour(&luma, &photo, Some(2.0));
+        let ty = &to_yiq(&toned)[..n];
+        for (i, (t, d)) in ty.iter().zip(&detail).enumerate() {
+            let (x, y) = (i % w, i / w);
+            if x < 6 || y < 6 || x >= w - 6 || y >= h - 6 {
+                continue;
+            }
+            assert!(
+                (t - (photo_y + d)).abs() < 0.01,
+                "pixel {i}: {t} vs {}",
+                photo_y + d
+            );
+        }
+        // matching the whole luminance presses the checkerboard into the photo's one tone
+        let all = recolour(&luma, &photo, Some(0.0));
+        for a in &to_yiq(&all)[..n] {
+            assert!((a - photo_y).abs() < 1e-4, "{a} vs {photo_y}");
         }
     }
 }

@@ -171,8 +171,9 @@ impl Observer for Silent {}
 pub(crate) struct Recolour<'a> {
     /// The photo (its colours possibly adapted) whose chroma the result takes.
     pub photo: &'a Rgb,
-    /// The result also takes the photo's distribution of luminance.
-    pub tones: bool,
+    /// The result's tones also become the photo's, above this scale (σ pixels; see
+    /// [`color::recolour`]).
+    pub tones: Option<f32>,
 }
 
 /// Optimised pixels → a saveable image: clipped to [0, 1], colours restored when `recolour`.

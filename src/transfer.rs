@@ -56,6 +56,10 @@ pub mod defaults {
     pub const CONTENT_WEIGHT: f32 = 1.0;
     pub const STYLE_WEIGHT: f32 = 3.0;
     pub const TV_WEIGHT: f32 = 1.0;
+    /// With the photo's (or adapted) colours, the result's tones become the photo's above
+    /// this scale: a Gaussian of σ = this × the output's long side (4 px at 256 px). Finer
+    /// detail stays as optimised ([`crate::color::recolour`]).
+    pub const TONE_DETAIL: f32 = 1.0 / 64.0;
     pub const CONTENT_LAYERS: [usize; 1] = [9];
     /// Gatys et al.'s five style layers: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
     pub const STYLE_LAYERS: [usize; 5] = [0, 2, 4, 8, 12];
@@ -102,9 +106,9 @@ pub enum Colours {
     /// Whatever the optimisation makes of the style's statistics (Gatys et al.).
     Style,
     /// The photo's: the style is transferred on luminance only (Gatys et al. 2016), and the
-    /// result takes the photo's chroma and its distribution of luminance
-    /// ([`crate::color::recolour`]): the optimisation decides where each tone goes, not which
-    /// tones there are.
+    /// result takes the photo's chroma and, below the fine detail, its distribution of
+    /// luminance ([`crate::color::recolour`], [`defaults::TONE_DETAIL`]): the optimisation
+    /// decides where each tone goes and the fine texture, not which tones there are.
     Photo,
     /// The style's palette: the photo is mapped onto the style's colour distribution (the
     /// style images' or the profile's [`crate::color::Palette`]) and that is the content.
@@ -676,7 +680,7 @@ impl TransferPlan {
             });
             let recolour = colours.keeps_photo_chroma().then_some(Recolour {
                 photo: &content,
-                tones: true,
+                tones: Some(defaults::TONE_DETAIL * w.max(h) as f32),
             });
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
