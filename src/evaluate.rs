@@ -682,6 +682,46 @@ impl Evaluation {
         s
     }
 
+    /// The means and ratios to the baseline as an HTML table (`class="m"`), as on the page.
+    pub fn means_html(&self) -> String {
+        let mut s =
+            String::from("<table class=\"m\">\n<tr><th>route</th><th>colour</th><th>texture</th>");
+        let g = self.has_gram();
+        if g {
+            s.push_str("<th>gram</th>");
+        }
+        s.push_str("<th>colour / baseline</th><th>texture / baseline</th>");
+        if g {
+            s.push_str("<th>gram / baseline</th>");
+        }
+        s.push_str("</tr>\n");
+        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        for r in &self.routes {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td>",
+                esc(&r.name),
+                num(r.mean.colour),
+                num(r.mean.texture)
+            );
+            if let Some(v) = r.mean.gram {
+                let _ = write!(s, "<td>{}</td>", num(v));
+            }
+            let _ = write!(
+                s,
+                "<td>{}</td><td>{}</td>",
+                q(r.ratio.map(|d| d.colour)),
+                q(r.ratio.map(|d| d.texture))
+            );
+            if g {
+                let _ = write!(s, "<td>{}</td>", q(r.ratio.and_then(|d| d.gram)));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+        s
+    }
+
     /// A page: per pair the photo, the filter's output and each route's result with its
     /// distances, then the means and ratios. Image paths are relative to the page's folder.
     pub fn html(&self, title: &str) -> String {
@@ -727,40 +767,9 @@ impl Evaluation {
             }
             s.push_str("</tr>\n");
         }
-        s.push_str("</table>\n<h2>Means over the pairs, and ratios to the baseline</h2>\n<table class=\"m\">\n<tr><th>route</th><th>colour</th><th>texture</th>");
-        let g = self.has_gram();
-        if g {
-            s.push_str("<th>gram</th>");
-        }
-        s.push_str("<th>colour / baseline</th><th>texture / baseline</th>");
-        if g {
-            s.push_str("<th>gram / baseline</th>");
-        }
-        s.push_str("</tr>\n");
-        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
-        for r in &self.routes {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td>",
-                esc(&r.name),
-                num(r.mean.colour),
-                num(r.mean.texture)
-            );
-            if let Some(v) = r.mean.gram {
-                let _ = write!(s, "<td>{}</td>", num(v));
-            }
-            let _ = write!(
-                s,
-                "<td>{}</td><td>{}</td>",
-                q(r.ratio.map(|d| d.colour)),
-                q(r.ratio.map(|d| d.texture))
-            );
-            if g {
-                let _ = write!(s, "<td>{}</td>", q(r.ratio.and_then(|d| d.gram)));
-            }
-            s.push_str("</tr>\n");
-        }
-        s.push_str("</table>\n</body></html>\n");
+        s.push_str("</table>\n<h2>Means over the pairs, and ratios to the baseline</h2>\n");
+        s.push_str(&self.means_html());
+        s.push_str("</body></html>\n");
         s
     }
 }

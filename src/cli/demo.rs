@@ -206,25 +206,9 @@ with adapted colours (what <code>transfer</code> does with a profile); <b>profil
         html,
         "<p>Distance to the filter's output (lower is closer): colour, the sliced Wasserstein distance of the CIE Lab colours (ΔE); \
 texture, the RMS log ratio of Gabor filter-bank statistics; the ratios divide by the baseline's; the VGG-19 Gram distance \
-(relative, mean over relu1_1…relu5_1) is shown for information only, as stylelearn optimises it.</p>\
-<table border=1 style=border-collapse:collapse><tr><th>route</th><th>colour (ΔE)</th><th>texture</th>\
-<th>colour / baseline</th><th>texture / baseline</th><th>Gram</th></tr>"
+(relative, mean over relu1_1…relu5_1) is shown for information only, as stylelearn optimises it.</p>"
     );
-    let cell =
-        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
-    for r in &ev.routes {
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.name,
-            cell(Some(r.mean.colour), 2),
-            cell(Some(r.mean.texture), 3),
-            cell(r.ratio.as_ref().map(|d| d.colour), 2),
-            cell(r.ratio.as_ref().map(|d| d.texture), 2),
-            cell(r.mean.gram, 3),
-        );
-    }
-    html.push_str("</table>");
+    html.push_str(&ev.means_html());
     let html = html.replacen(
         "TOTAL_SECONDS",
         &format!("{:.0}", started.elapsed().as_secs_f64()),
