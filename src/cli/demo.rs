@@ -49,21 +49,25 @@ const EVALUATION: &str = "evaluation";
 /// The naive baseline's style: the first dataset image by name, as in the benchmark.
 const BASELINE_STYLE: &str = "dataset/astronaut_shuttle.png";
 
-/// Writes the embedded dataset into `dir` (and the held-out pair again as `evaluate` reads it)
-/// and returns the dataset folder.
+/// Where an embedded file goes in the output folder: the held-out photo and the filter's
+/// output of it into the pair folder that `evaluate` reads, the rest by their own paths.
+fn destination(name: &str) -> PathBuf {
+    let pair = |folder: &str| {
+        Path::new(PAIRS)
+            .join(folder)
+            .join(format!("{HELD_OUT}.png"))
+    };
+    match name {
+        "held_out.png" => pair("photos"),
+        "held_out_filtered.png" => pair("filtered"),
+        _ => PathBuf::from(name),
+    }
+}
+
+/// Writes the embedded files into `dir` and returns the dataset folder.
 pub fn unpack(dir: &Path) -> Result<PathBuf> {
     for (name, bytes) in ASSETS {
-        write_atomic(&dir.join(name), bytes)?;
-    }
-    for (asset, folder) in [
-        ("held_out.png", "photos"),
-        ("held_out_filtered.png", "filtered"),
-    ] {
-        let (_, bytes) = ASSETS.iter().find(|(n, _)| *n == asset).expect("embedded");
-        write_atomic(
-            &dir.join(PAIRS).join(folder).join(format!("{HELD_OUT}.png")),
-            bytes,
-        )?;
+        write_atomic(&dir.join(destination(name)), bytes)?;
     }
     Ok(dir.join("dataset"))
 }
