@@ -75,7 +75,6 @@ fn conv_forward_matches_burn() {
             &mut out,
         );
         let e = rel(&out.to_chw(), &want);
-        eprintln!("conv {c}->{k} {h}x{w}: winograd F(2,3) rel err {e:.2e}");
         assert!(e <= 1e-4, "winograd F(2,3) {c}->{k} {h}x{w}: rel err {e}");
         // F(4×4,3×3)
         let mut out4 = Padded::zeros(k, h, w);
@@ -87,7 +86,6 @@ fn conv_forward_matches_burn() {
             &mut out4,
         );
         let e4 = rel(&out4.to_chw(), &want);
-        eprintln!("conv {c}->{k} {h}x{w}: winograd F(4,3) rel err {e4:.2e}");
         assert!(e4 <= 1e-3, "winograd F(4,3) {c}->{k} {h}x{w}: rel err {e4}");
         assert_eq!(
             out4.data.iter().map(|v| v.abs()).sum::<f32>(),
@@ -101,7 +99,6 @@ fn conv_forward_matches_burn() {
         let mut out3 = Padded::zeros(k, h, w);
         conv_implicit(&xp, &taps(&wt, k, c), k, Some(&b), true, &mut out3, 3);
         let e = rel(&out3.to_chw(), &want);
-        eprintln!("conv {c}->{k} {h}x{w}: implicit gemm rel err {e:.2e}");
         assert!(e <= 1e-5, "implicit gemm {c}->{k} {h}x{w}: rel err {e}");
         // borders stay zero
         assert_eq!(
@@ -148,7 +145,6 @@ fn conv_input_gradient_matches_burn_autodiff() {
             conv_wino2_input_grad_rotated(&gr, &fwd, &mut dxr);
             rotate(&mut dxr, None);
             let er = rel(&dxr.to_chw(), &want);
-            eprintln!("input gradient {c}->{k} {h}x{w}: rotated F({tile},3) rel err {er:.2e}");
             let tol = if tile == 2 { 1e-4 } else { 1e-3 };
             assert!(
                 er <= tol,
@@ -217,7 +213,6 @@ fn whole_network(tile: usize, feat_tol: f32, grad_tol: f32) {
         let (mine, shape) = tape.feature(i);
         assert_eq!(shape, (c, fh, fw), "layer {l}");
         let e = rel(mine, &vec4(f.clone()));
-        eprintln!("whole network F({tile},3), relu layer {l}: rel err {e:.2e}");
         assert!(e <= feat_tol, "relu layer {l}: rel err {e}");
         // scale each layer's random gradient to its activations' size so all layers count
         let scale = 1.0 / mine.iter().map(|v| v.abs()).fold(1e-6, f32::max);
@@ -228,7 +223,6 @@ fn whole_network(tile: usize, feat_tol: f32, grad_tol: f32) {
     let want = vec4(xt.grad(&loss.backward()).unwrap());
     let mine = preprocess_backward(&fast.backward(&tape, &grads), weights.convention);
     let e = rel(&mine, &want);
-    eprintln!("whole network F({tile},3), image gradient: rel err {e:.2e}");
     assert!(e <= grad_tol, "image gradient: rel err {e}");
     // reusing the tape's buffers gives the same result
     let tape2 = fast.forward_reuse(
