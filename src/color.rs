@@ -329,10 +329,12 @@ pub fn luminance(img: &Rgb, like: Option<&Rgb>) -> Rgb {
             *v = (*v - m0) / s0.max(1e-6) * s1 + m1;
         }
     }
-    let mut data = y.clone();
-    data.extend_from_slice(&y);
-    data.extend_from_slice(&y);
-    Rgb::from_planar(img.width, img.height, data)
+    grey(img.width, img.height, &y)
+}
+
+/// A grey image whose three channels are the plane `y`.
+fn grey(width: usize, height: usize, y: &[f32]) -> Rgb {
+    Rgb::from_planar(width, height, y.repeat(3))
 }
 
 /// Combines the luminance of `luma` (grey or colour) with the chroma (I, Q) of `chroma`.
@@ -421,10 +423,7 @@ pub fn recolour(luma: &Rgb, photo: &Rgb, tones: Option<f32>) -> Rgb {
     } else {
         match_distribution(&mut y, photo_y);
     }
-    let mut grey = y.clone();
-    grey.extend_from_slice(&y);
-    grey.extend_from_slice(&y);
-    with_chroma(&Rgb::from_planar(w, h, grey), photo)
+    with_chroma(&grey(w, h, &y), photo)
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {
