@@ -333,7 +333,7 @@ pub fn luminance(img: &Rgb, like: Option<&Rgb>) -> Rgb {
 }
 
 /// A grey image whose three channels are the plane `y`.
-fn grey(width: usize, height: usize, y: &[f32]) -> Rgb {
+pub(crate) fn grey(width: usize, height: usize, y: &[f32]) -> Rgb {
     Rgb::from_planar(width, height, y.repeat(3))
 }
 
@@ -352,21 +352,28 @@ pub fn with_chroma(luma: &Rgb, chroma: &Rgb) -> Rgb {
 /// (r + ½)/n, interpolated. Equal values stay equal (a tie takes the mean of its quantiles),
 /// so a flat region stays flat.
 pub fn match_distribution(values: &mut [f32], like: &[f32]) {
-    let n = values.len();
-    if n == 0 || like.is_empty() {
+    if like.is_empty() {
         return;
     }
     let mut sorted_like = like.to_vec();
     sorted_like.sort_unstable_by(f32::total_cmp);
     let m = sorted_like.len();
-    let quantile = |r: usize| -> f64 {
-        let t = ((r as f64 + 0.5) / n as f64 * m as f64 - 0.5).clamp(0.0, (m - 1) as f64);
+    match_quantiles(values, |p| {
+        let t = (p * m as f64 - 0.5).clamp(0.0, (m - 1) as f64);
         let (i, f) = (t.floor() as usize, t.fract());
         let hi = sorted_like[(i + 1).min(m - 1)] as f64;
         sorted_like[i] as f64 * (1.0 - f) + hi * f
-    };
+    });
+}
+
+/// `values` with their distribution replaced by the one whose quantile function is `quantile`
+/// (p in (0, 1) → value), keeping their order: the value of rank r among n takes
+/// `quantile((r + ½)/n)`. Equal values stay equal (a tie takes the mean of its quantiles).
+pub(crate) fn match_quantiles(values: &mut [f32], quantile: impl Fn(f64) -> f64) {
+    let n = values.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_unstable_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let at_rank = |r: usize| quantile((r as f64 + 0.5) / n as f64);
     let mut start = 0;
     while start < n {
         let v = values[order[start]];
@@ -375,7 +382,7 @@ pub fn match_distribution(values: &mut [f32], like: &[f32]) {
                 .iter()
                 .take_while(|&&i| values[i] == v)
                 .count();
-        let mean = (start..end).map(quantile).sum::<f64>() / (end - start) as f64;
+        let mean = (start..end).map(at_rank).sum::<f64>() / (end - start) as f64;
         for &i in &order[start..end] {
             values[i] = mean as f32;
         }
@@ -384,7 +391,7 @@ pub fn match_distribution(values: &mut [f32], like: &[f32]) {
 }
 
 /// A Gaussian blur of one plane of `w`×`h` values, `sigma` pixels (the image crate's).
-fn blur_plane(v: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+pub(crate) fn blur_plane(v: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
     let plane =
         image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(w as u32, h as u32, v.to_vec())
             .expect("a plane of w×h values");
