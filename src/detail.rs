@@ -1,0 +1,290 @@
+//! A style's fine luminance detail, octave by octave: how much of it is flat, how strong its
+//! edges are, how much grain it has. Gram matrices see this detail only through VGG-19's
+//! features, and a transfer that keeps much of the photo keeps the photo's own fine detail
+//! too: a cartoon filter's flat regions come out textured. Matching each detail band's
+//! distribution to the style's (Heeger and Bergen's pyramid histogram matching, 1995) makes
+//! the result as flat, or as grainy, as the style's images, while the optimisation still
+//! decides where the edges and strokes go.
+//!
+//! The bands are differences of Gaussian blurs of the YIQ luminance, measured in pixels of the
+//! images as they are read (a profile's at the size its dataset was read, as its Gram
+//! matrices are): the finest band (0 to 1 px) and the next octave (1 to 2 px). Coarser
+//! structure is left to the optimisation and to the tones ([`crate::color::recolour`]). The
+//! benchmark behind the choice of bands is in README.
+use serde::{Deserialize, Serialize};
+
+use crate::color::{blur_plane, grey, match_quantiles, to_yiq, with_chroma};
+use crate::image_io::Rgb;
+
+/// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
+/// `BANDS[k - 1]` (none for k = 0) minus the luminance blurred by `BANDS[k]`.
+pub const BANDS: [f32; 2] = [1.0, 2.0];
+/// Bins of each band's histogram, over values in [-1, 1] (luminance differences).
+const BINS: usize = 1024;
+
+/// The distribution of each detail band's values over a set of images: one normalised
+/// histogram per band of [`BANDS`]. Like [`crate::color::Palette`], details of several images
+/// combine by weighted mean, so a dataset streams into one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    /// One histogram of [`BINS`] bins over [-1, 1] per band, each summing to 1.
+    pub hist: Vec<Vec<f64>>,
+}
+
+fn bin_of(v: f32) -> usize {
+    (((v as f64 + 1.0) / 2.0 * BINS as f64) as isize).clamp(0, BINS as isize - 1) as usize
+}
+
+/// The detail bands of a `w`×`h` luminance plane, and the base below them.
+fn split(y: &[f32], w: usize, h: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let mut bands = Vec::with_capacity(BANDS.len());
+    let mut finer = y.to_vec();
+    for &sigma in &BANDS {
+        let coarser = blur_plane(y, w, h, sigma);
+        bands.push(finer.iter().zip(&coarser).map(|(a, b)| a - b).collect());
+        finer = coarser;
+    }
+    (bands, finer)
+}
+
+impl Detail {
+    /// The detail of `img`; with a mask (one value in [0, 1] per pixel) only the masked region
+    /// counts.
+    pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Self {
+        let n = img.width * img.height;
+        let (bands, _) = split(&to_yiq(img)[..n], img.width, img.height);
+        let hist = bands
+            .iter()
+            .map(|band| {
+                let mut h = vec![0.0f64; BINS];
+                for (i, &v) in band.iter().enumerate() {
+                    h[bin_of(v)] += mask.map_or(1.0, |m| m[i] as f64);
+                }
+                let s: f64 = h.iter().sum();
+                if s > 0.0 {
+                    h.iter_mut().for_each(|v| *v /= s);
+                }
+                h
+            })
+            .collect();
+        Self { hist }
+    }
+
+    /// The weighted mean of details (weights need not sum to 1).
+    pub fn mix(parts: &[(&Detail, f64)]) -> Option<Self> {
+        let total: f64 = parts.iter().map(|(_, w)| w).sum();
+        if parts.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut hist = vec![vec![0.0f64; BINS]; BANDS.len()];
+        for (d, w) in parts {
+            for (acc, h) in hist.iter_mut().zip(&d.hist) {
+                for (a, v) in acc.iter_mut().zip(h) {
+                    *a += v * w / total;
+                }
+            }
+        }
+        Some(Self { hist })
+    }
+
+    /// How far apart two details are: the 1-D Wasserstein distance between each band's
+    /// distributions (in luminance units), averaged over the bands.
+    pub fn distance(&self, other: &Detail) -> f64 {
+        let width = 2.0 / BINS as f64;
+        let per_band: f64 = self
+            .hist
+            .iter()
+            .zip(&other.hist)
+            .map(|(a, b)| {
+                let (mut ca, mut cb, mut d) = (0.0f64, 0.0f64, 0.0f64);
+                for (x, y) in a.iter().zip(b) {
+                    ca += x;
+                    cb += y;
+                    d += (ca - cb).abs() * width;
+                }
+                d
+            })
+            .sum();
+        per_band / self.hist.len().max(1) as f64
+    }
+
+    /// Checks a detail read from a file: one histogram of the right size per band, of
+    /// non-negative finite values with some mass.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let ok = self.hist.len() == BANDS.len()
+            && self.hist.iter().all(|h| {
+                h.len() == BINS
+                    && h.iter().all(|v| v.is_finite() && *v >= 0.0)
+                    && h.iter().sum::<f64>() > 0.0
+            });
+        anyhow::ensure!(
+            ok,
+            "its detail distribution is not {} histograms of {BINS} non-negative bins",
+            BANDS.len()
+        );
+        Ok(())
+    }
+
+    /// `img` with each detail band of its luminance given this distribution (exact matching
+    /// by rank, [`match_quantiles`]), the base below the bands and the chroma kept. Values are
+    /// clipped to [0, 1].
+    pub fn apply(&self, img: &Rgb) -> Rgb {
+        let (w, h) = (img.width, img.height);
+        let n = w * h;
+        let (bands, mut y) = split(&to_yiq(img)[..n], w, h);
+        for (mut band, hist) in bands.into_iter().zip(&self.hist) {
+            let cdf: Vec<f64> = hist
+                .iter()
+                .scan(0.0, |s, v| {
+                    *s += v;
+                    Some(*s)
+                })
+                .collect();
+            let width = 2.0 / BINS as f64;
+            match_quantiles(&mut band, |p| {
+                // The bin where the CDF reaches p, interpolated within it.
+                let j = cdf.partition_point(|&c| c < p).min(BINS - 1);
+                let below = if j == 0 { 0.0 } else { cdf[j - 1] };
+                let inside = if hist[j] > 0.0 {
+                    ((p - below) / hist[j]).clamp(0.0, 1.0)
+                } else {
+                    0.5
+                };
+                -1.0 + (j as f64 + inside) * width
+            });
+            for (v, b) in y.iter_mut().zip(&band) {
+                *v += b;
+            }
+        }
+        let out = with_chroma(&grey(w, h, &y), img);
+        Rgb::from_planar(w, h, out.data.iter().map(|v| v.clamp(0.0, 1.0)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Detail;
+    use crate::color::to_yiq;
+    use crate::image_io::{Rgb, noise};
+
+    /// A smooth diagonal gradient, `w`×`h`, with a hard-edged square in the middle.
+    fn flat_shapes(w: usize, h: usize) -> Rgb {
+        let n = w * h;
+        let mut data = vec![0.0f32; 3 * n];
+        for y in 0..h {
+            for x in 0..w {
+                let inside = x > w / 4 && x < 3 * w / 4 && y > h / 4 && y < 3 * h / 4;
+                let v = if inside {
+                    0.8
+                } else {
+                    0.2 + 0.2 * (x + y) as f32 / (w + h) as f32
+                };
+                for c in 0..3 {
+                    data[c * n + y * w + x] = v * (0.9 + 0.1 * c as f32);
+                }
+            }
+        }
+        Rgb::from_planar(w, h, data)
+    }
+
+    /// `a` and `b` mixed pixel by pixel: `t·a + (1 − t)·b`.
+    fn blend(a: &Rgb, b: &Rgb, t: f32) -> Rgb {
+        let data = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| t * x + (1.0 - t) * y)
+            .collect();
+        Rgb::from_planar(a.width, a.height, data)
+    }
+
+    #[test]
+    fn matching_takes_the_style_s_detail_and_keeps_the_coarse_image() {
+        let (w, h) = (64, 48);
+        let shapes = flat_shapes(w, h);
+        let grainy = blend(&noise(w, h, 3), &shapes, 0.3);
+        // A flat style's detail removes the grain; a grainy style's puts it back. (Measured
+        // again on the result the bands are not exactly the matched ones: the finer band's
+        // change leaks into the next when the result is split again.)
+        let (flat_d, grainy_d) = (Detail::of(&shapes, None), Detail::of(&grainy, None));
+        let flattened = flat_d.apply(&grainy);
+        // (An optimised image has no exactly flat regions; exact ties, as in `shapes`, would
+        // stay tied.)
+        let faint = blend(&noise(w, h, 4), &shapes, 0.02);
+        let grained = grainy_d.apply(&faint);
+        let before = flat_d.distance(&grainy_d);
+        for (img, want) in [(&flattened, &flat_d), (&grained, &grainy_d)] {
+            let after = Detail::of(img, None).distance(want);
+            assert!(after < before / 3.0, "distance {after}, before {before}");
+        }
+        // Below the bands the image is the one it was: the mean luminance of each 16×16 block.
+        let block_means = |img: &Rgb| -> Vec<f32> {
+            let y = &to_yiq(img)[..w * h];
+            (0..(w / 16) * (h / 16))
+                .map(|b| {
+                    let (bx, by) = (b % (w / 16) * 16, b / (w / 16) * 16);
+                    (0..256)
+                        .map(|i| y[(by + i / 16) * w + bx + i % 16])
+                        .sum::<f32>()
+                        / 256.0
+                })
+                .collect()
+        };
+        for (a, b) in block_means(&grainy).iter().zip(block_means(&flattened)) {
+            assert!((a - b).abs() < 0.03, "block mean {a} became {b}");
+        }
+    }
+
+    #[test]
+    fn an_image_s_own_detail_leaves_it_as_it_is() {
+        let img = blend(&noise(40, 30, 1), &flat_shapes(40, 30), 0.5);
+        let out = Detail::of(&img, None).apply(&img);
+        let worst = img
+            .data
+            .iter()
+            .zip(&out.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 2.0 / 255.0, "changed by up to {worst}");
+    }
+
+    #[test]
+    fn details_mix_by_weight_and_masks_select_pixels() {
+        let (w, h) = (32, 32);
+        let flat = Detail::of(&flat_shapes(w, h), None);
+        let grainy = Detail::of(&noise(w, h, 2), None);
+        let mixed = Detail::mix(&[(&flat, 3.0), (&grainy, 1.0)]).expect("two parts");
+        for (k, h) in mixed.hist.iter().enumerate() {
+            for (i, v) in h.iter().enumerate() {
+                let want = 0.75 * flat.hist[k][i] + 0.25 * grainy.hist[k][i];
+                assert!((v - want).abs() < 1e-12);
+            }
+        }
+        assert!(Detail::mix(&[]).is_none());
+        // A mask that keeps only the noisy left half sees noise only.
+        let half = blend(&noise(w, h, 2), &flat_shapes(w, h), 1.0);
+        let mut img = flat_shapes(w, h);
+        let mut mask = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 4..w / 2 - 4 {
+                mask[y * w + x] = 1.0;
+                for c in 0..3 {
+                    img.data[c * w * h + y * w + x] = half.data[c * w * h + y * w + x];
+                }
+            }
+        }
+        let spread = |d: &Detail| {
+            let h = &d.hist[0];
+            h.iter()
+                .enumerate()
+                .map(|(i, v)| v * (i as f64 - 512.0).abs())
+                .sum::<f64>()
+        };
+        let masked = Detail::of(&img, Some(&mask));
+        assert!(spread(&masked) > 1.5 * spread(&Detail::of(&img, None)));
+        masked.check().expect("a valid detail");
+        let mut bad = masked.clone();
+        bad.hist[1].pop();
+        assert!(bad.check().is_err());
+    }
+}
