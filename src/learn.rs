@@ -21,7 +21,7 @@ use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ImageLoss, StyleTerm};
 use crate::memory;
-use crate::observe::{Control, Notice, Observer, Stage, StageKind, Start, finish_image};
+use crate::observe::{Control, Finish, Notice, Observer, Stage, StageKind, Start, finish_image};
 use crate::optim::OptimizerKind;
 use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
 use crate::transfer::{Recorder, check_start, check_step, check_unique};
@@ -246,6 +246,7 @@ impl LearnPlan {
             height: 0,
         });
         let mut palettes: Vec<(crate::color::Palette, f64)> = Vec::new();
+        let mut details: Vec<(crate::detail::Detail, f64)> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let loaded = match dataset::load_entry(e, s.max_side, s.region) {
                 Ok(l) => l,
@@ -261,6 +262,10 @@ impl LearnPlan {
             let dev = net.device();
             palettes.push((
                 crate::color::Palette::of(&loaded.image, loaded.mask.as_deref()),
+                e.weight,
+            ));
+            details.push((
+                crate::detail::Detail::of(&loaded.image, loaded.mask.as_deref()),
                 e.weight,
             ));
             let mask = loaded.mask.map(|m| {
@@ -286,6 +291,9 @@ impl LearnPlan {
         let parts: Vec<(&crate::color::Palette, f64)> =
             palettes.iter().map(|(p, w)| (p, *w)).collect();
         target.palette = crate::color::Palette::mix(&parts);
+        let parts: Vec<(&crate::detail::Detail, f64)> =
+            details.iter().map(|(d, w)| (d, *w)).collect();
+        target.detail = crate::detail::Detail::mix(&parts);
         Ok((target, each))
     }
 
@@ -365,7 +373,7 @@ impl LearnPlan {
             iters_before: 0,
             evals_before: 0,
             style_layers: &s.layers,
-            recolour: None,
+            finish: Finish::default(),
             resume: start.map(|st| &st.state),
         };
         let mut rec = Recorder {
@@ -382,7 +390,7 @@ impl LearnPlan {
             Some(&mut resample),
         )?;
         Ok(LearnOutcome {
-            image: finish_image(&x, s.size, s.size, None),
+            image: finish_image(&x, s.size, s.size, Finish::default()),
             target,
             stopped: out.stopped,
             iters: out.iters,

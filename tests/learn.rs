@@ -226,6 +226,11 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
             .iter()
             .all(|h| (h.iter().sum::<f64>() - 1.0).abs() < 1e-9)
     );
+    let detail = p
+        .detail
+        .as_ref()
+        .expect("the profile keeps the dataset's detail");
+    detail.check().expect("one normalised histogram per band");
     // The profile drives a transfer directly.
     let t = dir.path().join("t.png");
     let o = cli(&[

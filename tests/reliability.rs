@@ -296,7 +296,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
     );
     // Valid metadata and checksum, wrong shapes: a Gram "profile" of 3×3 matrices.
     let dev = burn::tensor::Device::flex();
-    let wrong = stylelearn::style::StyleTarget {
+    let mut wrong = stylelearn::style::StyleTarget {
         statistic: stylelearn::style::StatisticKind::Gram,
         layers: vec![0, 2, 4, 8, 12],
         summaries: (0..5)
@@ -307,12 +307,23 @@ fn damaged_profiles_and_mask_paths_are_named() {
         total_weight: 1.0,
         sources: vec![("x".into(), 1.0)],
         palette: None,
+        detail: None,
     };
     wrong.save(&w.join("shapes.safetensors")).unwrap();
     fails_cleanly(
         w,
         &t("{}/shapes.safetensors"),
         &["shapes.safetensors", "shapes"],
+    );
+    // A detail distribution of the wrong size (a damaged or foreign profile).
+    wrong.detail = Some(stylelearn::detail::Detail {
+        hist: vec![vec![1.0; 3]],
+    });
+    wrong.save(&w.join("detail.safetensors")).unwrap();
+    fails_cleanly(
+        w,
+        &t("{}/detail.safetensors"),
+        &["detail.safetensors", "damaged", "make it again"],
     );
     std::fs::write(w.join("mask.png"), b"x").unwrap();
     fails_cleanly(

@@ -28,6 +28,9 @@ pub struct StyleTarget {
     pub sources: Vec<(String, f64)>,
     /// The colour distribution of the images (in their masked regions), when known.
     pub palette: Option<crate::color::Palette>,
+    /// The distribution of the images' fine luminance detail (in their masked regions), when
+    /// known.
+    pub detail: Option<crate::detail::Detail>,
 }
 
 /// Streams images into a [`StyleTarget`]; optionally keeps each image's summaries (only for the
@@ -113,6 +116,7 @@ impl<'a> TargetBuilder<'a> {
                 total_weight: self.total,
                 sources: self.sources,
                 palette: None,
+                detail: None,
             },
             self.each,
         ))
@@ -150,6 +154,9 @@ struct ProfileMeta {
     /// The dataset's colour distribution (absent in older profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     palette: Option<crate::color::Palette>,
+    /// The dataset's fine-detail distribution (absent in older profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<crate::detail::Detail>,
 }
 
 const PROFILE_FORMAT: &str = "stylelearn-style-profile-v1";
@@ -235,6 +242,7 @@ impl StyleTarget {
             sources: self.sources.clone(),
             data_md5: Some(md5_of(data.iter().map(|(_, _, b)| b.as_slice()))),
             palette: self.palette.clone(),
+            detail: self.detail.clone(),
         };
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
@@ -279,6 +287,14 @@ impl StyleTarget {
             .with_context(bad)?;
         if meta.format != PROFILE_FORMAT {
             bail!("{}: unsupported profile format '{}'", bad(), meta.format);
+        }
+        if let Some(d) = &meta.detail {
+            d.check().with_context(|| {
+                format!(
+                    "style profile {} is damaged (make it again)",
+                    path.display()
+                )
+            })?;
         }
         let statistic: StatisticKind = meta
             .statistic
@@ -338,6 +354,7 @@ impl StyleTarget {
             total_weight: meta.total_weight,
             sources: meta.sources,
             palette: meta.palette,
+            detail: meta.detail,
         })
     }
 }
