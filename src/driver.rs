@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::loss::ImageLoss;
-use crate::observe::{Control, Observer, Recolour, RunState, Step};
+use crate::observe::{Control, Finish, Observer, RunState, Step};
 use crate::optim::Optimizer;
 
 /// Where a stage sits in its run, for the step records.
@@ -15,7 +15,7 @@ pub(crate) struct Position<'a> {
     pub evals_before: usize,
     pub style_layers: &'a [usize],
     /// How the saved image gets the photo's colours back, if it does.
-    pub recolour: Option<Recolour<'a>>,
+    pub finish: Finish<'a>,
     /// The state this stage continues from (its image is already in `x`), if it resumes.
     pub resume: Option<&'a RunState>,
 }
@@ -80,7 +80,7 @@ pub(crate) fn optimise(
             pixels: x,
             width: loss.width,
             height: loss.height,
-            recolour: at.recolour,
+            finish: at.finish,
         };
         let mut control = observer.step(&step);
         if observer.wants_checkpoint(&step) {

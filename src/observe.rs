@@ -60,14 +60,14 @@ pub struct Step<'a> {
     pub(crate) pixels: &'a [f32],
     pub width: usize,
     pub height: usize,
-    pub(crate) recolour: Option<Recolour<'a>>,
+    pub(crate) finish: Finish<'a>,
 }
 
 impl Step<'_> {
     /// The current image as it would be saved (clipped to [0, 1], colours restored when the
-    /// run keeps the photo's colours).
+    /// run keeps the photo's colours, the style's fine detail given when the run matches it).
     pub fn image(&self) -> Rgb {
-        finish_image(self.pixels, self.width, self.height, self.recolour)
+        finish_image(self.pixels, self.width, self.height, self.finish)
     }
 }
 
@@ -166,6 +166,16 @@ pub struct Start {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// How optimised pixels become the saved image.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Finish<'a> {
+    /// For a run optimised on luminance: how it gets its colours back.
+    pub recolour: Option<Recolour<'a>>,
+    /// The style's fine detail, which the result's detail bands take
+    /// ([`crate::detail::Detail::apply`]).
+    pub detail: Option<&'a crate::detail::Detail>,
+}
+
 /// How a run optimised on luminance gets its colours back ([`color::recolour`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Recolour<'a> {
@@ -176,10 +186,16 @@ pub(crate) struct Recolour<'a> {
     pub tones: Option<f32>,
 }
 
-/// Optimised pixels → a saveable image: clipped to [0, 1], colours restored when `recolour`.
-pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, recolour: Option<Recolour>) -> Rgb {
+/// Optimised pixels → a saveable image: clipped to [0, 1], then the style's detail given
+/// (with `finish.detail`), then the colours restored (with `finish.recolour`; its tones are
+/// coarser than the detail bands, so each keeps what the other gave).
+pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
-    match recolour {
+    let img = match finish.detail {
+        Some(d) => d.apply(&img),
+        None => img,
+    };
+    match finish.recolour {
         Some(r) => color::recolour(&img, r.photo, r.tones),
         None => img,
     }

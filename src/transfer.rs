@@ -16,7 +16,7 @@ use crate::image_io::{self, Rgb};
 use crate::log::LossLog;
 use crate::loss::{Breakdown, ContentTerm, ImageLoss, StyleTerm};
 use crate::memory;
-use crate::observe::{Observer, Recolour, RunState, Stage, StageKind, Start, finish_image};
+use crate::observe::{Finish, Observer, Recolour, RunState, Stage, StageKind, Start, finish_image};
 use crate::optim::OptimizerKind;
 use crate::style::{self, StatisticKind, StyleTarget, Summary, TargetBuilder};
 use crate::vgg::{self, Vgg19};
@@ -93,6 +93,8 @@ pub struct TransferSettings {
     pub seed: u64,
     /// Where the result's colours come from.
     pub colours: Colours,
+    /// Whether the result's fine detail takes the style's distribution.
+    pub detail: DetailMode,
     pub statistic: StatisticKind,
 }
 
@@ -167,6 +169,7 @@ impl TransferSettings {
             init: Init::Content,
             seed: 0,
             colours: Colours::Auto,
+            detail: DetailMode::Auto,
             statistic: StatisticKind::Gram,
         }
     }
@@ -192,6 +195,9 @@ pub(crate) struct StyleInputs {
     colours: Colours,
     /// The style's palette, for [`Colours::Palette`] and [`Colours::Adapted`].
     palette: Option<crate::color::Palette>,
+    /// `settings.detail` with [`DetailMode::Auto`] resolved: whether the result takes the
+    /// style's detail.
+    match_detail: bool,
 }
 
 impl std::str::FromStr for Colours {
@@ -203,6 +209,44 @@ impl std::str::FromStr for Colours {
             .ok_or_else(|| {
                 format!("unknown colour mode '{s}': auto, style, photo, palette or adapt")
             })
+    }
+}
+
+/// Whether a transfer's result takes its style's fine detail ([`crate::detail`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DetailMode {
+    /// [`DetailMode::Match`] with style images, or with a style profile that records its
+    /// images' detail; else [`DetailMode::Keep`]. The benchmark's measurement behind this
+    /// default is in README.
+    #[default]
+    Auto,
+    /// Each fine-detail band of the result's luminance takes the distribution of the style's
+    /// ([`crate::detail::Detail::apply`]): as flat, or as grainy, as the style's images.
+    Match,
+    /// The detail as the optimisation made it.
+    Keep,
+}
+
+impl DetailMode {
+    pub const ALL: [DetailMode; 3] = [DetailMode::Auto, DetailMode::Match, DetailMode::Keep];
+
+    /// The mode's name on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetailMode::Auto => "auto",
+            DetailMode::Match => "match",
+            DetailMode::Keep => "keep",
+        }
+    }
+}
+
+impl std::str::FromStr for DetailMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        DetailMode::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown detail mode '{s}': auto, match or keep"))
     }
 }
 
@@ -478,6 +522,20 @@ impl StyleInputs {
                 }
             },
         };
+        let recorded_detail = match &profile {
+            Some(t) => t.detail.is_some(),
+            None => true,
+        };
+        let match_detail = match s.detail {
+            DetailMode::Auto => recorded_detail,
+            DetailMode::Keep => false,
+            DetailMode::Match if recorded_detail => true,
+            DetailMode::Match => {
+                return Err(refuse(
+                    "holds no detail distribution (it was made by an older stylelearn): make it again, or keep the detail as optimised",
+                ));
+            }
+        };
         Ok(Self {
             styles,
             profile,
@@ -486,6 +544,7 @@ impl StyleInputs {
             style_layers,
             colours,
             palette,
+            match_detail,
         })
     }
 
@@ -531,6 +590,11 @@ impl TransferPlan {
     /// Where the result's colours come from, with [`Colours::Auto`] resolved.
     pub fn colours(&self) -> Colours {
         self.shared.colours
+    }
+
+    /// Whether the result takes the style's fine detail, with [`DetailMode::Auto`] resolved.
+    pub fn matches_detail(&self) -> bool {
+        self.shared.match_detail
     }
 
     /// The style layers the run matches.
@@ -678,17 +742,21 @@ impl TransferPlan {
                 width: w,
                 height: h,
             });
-            let recolour = colours.keeps_photo_chroma().then_some(Recolour {
-                photo: &content,
-                tones: Some(defaults::TONE_DETAIL * w.max(h) as f32),
-            });
+            let detail = self.detail_at(long);
+            let finish = Finish {
+                recolour: colours.keeps_photo_chroma().then_some(Recolour {
+                    photo: &content,
+                    tones: Some(defaults::TONE_DETAIL * w.max(h) as f32),
+                }),
+                detail: detail.as_ref(),
+            };
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
                 stage,
                 iters_before: iters,
                 evals_before: evals,
                 style_layers: &self.shared.style_layers,
-                recolour,
+                finish,
                 resume,
             };
             let mut rec = Recorder {
@@ -710,7 +778,7 @@ impl TransferPlan {
             last = loss.last.clone();
             let done = (xv, w, h);
             if out.stopped || stage + 1 == self.shared.scales.len() {
-                let image = finish_image(&done.0, w, h, recolour);
+                let image = finish_image(&done.0, w, h, finish);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
@@ -729,6 +797,32 @@ impl TransferPlan {
 
     /// The style targets at output scale `long`. They depend on the photo only through its
     /// luminance when the photo's chroma is kept; otherwise they are kept in `cache` by size.
+    /// The detail the result takes at output long side `long`, when it takes the style's: the
+    /// profile's, or the style images' at the size they are used, mixed by weight.
+    fn detail_at(&self, long: usize) -> Option<crate::detail::Detail> {
+        if !self.shared.match_detail {
+            return None;
+        }
+        if let Some(t) = &self.shared.profile {
+            return t.detail.clone();
+        }
+        let own: Vec<(crate::detail::Detail, f64)> = self
+            .shared
+            .styles
+            .iter()
+            .filter(|(_, w, _)| *w > 0.0)
+            .map(|(img, w, _)| {
+                let long = ((long as f64) * self.settings.style_scale).round() as usize;
+                (
+                    crate::detail::Detail::of(&img.fit_long_side(long), None),
+                    *w,
+                )
+            })
+            .collect();
+        let parts: Vec<(&crate::detail::Detail, f64)> = own.iter().map(|(d, w)| (d, *w)).collect();
+        crate::detail::Detail::mix(&parts)
+    }
+
     fn targets_at(
         &self,
         net: &Vgg19,

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use stylelearn::color;
+use stylelearn::detail::Detail;
 use stylelearn::image_io::{self, Rgb};
 use stylelearn::loss::{ImageLoss, StyleTerm};
 use stylelearn::observe::Silent;
@@ -12,7 +13,7 @@ use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
 use stylelearn::transfer::{
-    Colours, Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings,
+    Colours, DetailMode, Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings,
 };
 use stylelearn::vgg::{Vgg19, parse_layers};
 
@@ -148,6 +149,107 @@ fn preserve_color_keeps_the_content_chroma_and_tones() {
         k1 < f1 / 4.0 && k4 < f4 / 4.0,
         "tones off by {k1}, {k4} vs free {f1}, {f4}"
     );
+}
+
+/// A flat style, 96×96: large blocks of four colours with hard edges (a cartoon's flat
+/// regions), written to `dir`.
+fn flat_style(dir: &std::path::Path) -> (Rgb, std::path::PathBuf) {
+    let (w, h) = (96, 96);
+    let n = w * h;
+    let colours = [
+        [0.9, 0.6, 0.2],
+        [0.2, 0.3, 0.7],
+        [0.8, 0.8, 0.7],
+        [0.3, 0.15, 0.1],
+    ];
+    let mut data = vec![0.0f32; 3 * n];
+    for y in 0..h {
+        for x in 0..w {
+            let c = colours[(x / 24 + 2 * (y / 32)) % 4];
+            for ch in 0..3 {
+                data[ch * n + y * w + x] = c[ch];
+            }
+        }
+    }
+    let style = Rgb::from_planar(w, h, data);
+    let path = dir.join("flat.png");
+    style.save(&path).unwrap();
+    (style, path)
+}
+
+#[test]
+fn the_result_takes_the_style_s_fine_detail_and_keeps_its_coarse_image() {
+    let net = net();
+    let dir = tmp();
+    let (style, path) = flat_style(dir.path());
+    let mut s = config();
+    s.style = StyleSource::Images(vec![(path, 1.0)]);
+    s.detail = DetailMode::Keep;
+    let kept = transfer(&net, &s).unwrap().image;
+    s.detail = DetailMode::Auto;
+    assert!(
+        TransferPlan::new(s.clone(), net.device())
+            .unwrap()
+            .matches_detail(),
+        "style images give their detail"
+    );
+    let matched = transfer(&net, &s).unwrap().image;
+    // the style is used at the output's size (64 px), so its detail is measured there
+    let want = Detail::of(&style.fit_long_side(64), None);
+    let (dm, dk) = (
+        Detail::of(&matched, None).distance(&want),
+        Detail::of(&kept, None).distance(&want),
+    );
+    assert!(
+        dm < dk / 2.0,
+        "detail distance to the style's: {dm} matched, {dk} kept"
+    );
+    let (a, b) = (matched.resize(8, 8), kept.resize(8, 8));
+    let coarse = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .sum::<f32>()
+        / a.data.len() as f32;
+    assert!(coarse < 0.02, "the 8×8 image moved by {coarse} on average");
+}
+
+#[test]
+fn a_profile_without_detail_keeps_it_and_refuses_to_match_it() {
+    let net = net();
+    let dir = tmp();
+    let img = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
+    let stat = StatisticKind::Gram.build();
+    let layers: Vec<usize> = (0..16).collect();
+    let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers);
+    b.add("style", img.to_tensor(net.device()), None, 1.0)
+        .unwrap();
+    let (mut target, _) = b.finish().unwrap();
+    let old = dir.path().join("old.safetensors");
+    target.save(&old).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Profile(old.clone());
+    assert!(
+        !TransferPlan::new(s.clone(), net.device())
+            .unwrap()
+            .matches_detail()
+    );
+    s.detail = DetailMode::Match;
+    let err = match TransferPlan::new(s.clone(), net.device()) {
+        Ok(_) => panic!("a profile without detail cannot give it"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("old.safetensors") && err.contains("make it again"),
+        "{err}"
+    );
+    target.detail = Some(Detail::of(&img, None));
+    let new = dir.path().join("new.safetensors");
+    target.save(&new).unwrap();
+    s.style = StyleSource::Profile(new);
+    s.detail = DetailMode::Auto;
+    assert!(TransferPlan::new(s, net.device()).unwrap().matches_detail());
 }
 
 #[test]

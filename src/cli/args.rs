@@ -11,7 +11,9 @@ use stylelearn::learn::{LearnSettings, defaults as ldef};
 use stylelearn::optim::OptimizerKind;
 use stylelearn::outputs::sibling;
 use stylelearn::style::StatisticKind;
-use stylelearn::transfer::{Colours, Init, StyleSource, TransferSettings, defaults as tdef};
+use stylelearn::transfer::{
+    Colours, DetailMode, Init, StyleSource, TransferSettings, defaults as tdef,
+};
 use stylelearn::vgg::{self, RELU_LAYERS};
 
 /// Learn the style image behind a set of stylised images, and apply a style to any photo
@@ -77,6 +79,11 @@ fn statistic_parser() -> impl clap::builder::TypedValueParser<Value = StatisticK
 fn colours_parser() -> impl clap::builder::TypedValueParser<Value = Colours> {
     PossibleValuesParser::new(Colours::ALL.map(|c| c.name()))
         .map(|s| s.parse::<Colours>().expect("a listed name"))
+}
+
+fn detail_parser() -> impl clap::builder::TypedValueParser<Value = DetailMode> {
+    PossibleValuesParser::new(DetailMode::ALL.map(|c| c.name()))
+        .map(|s| s.parse::<DetailMode>().expect("a listed name"))
 }
 
 fn optimizer_parser() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
@@ -226,6 +233,12 @@ pub struct TransferArgs {
     /// Short for --colours palette.
     #[arg(long, conflicts_with_all = ["colours", "preserve_color"])]
     pub match_palette: bool,
+    /// The result's fine detail (the two finest octaves of its luminance): match (each band
+    /// takes the distribution of the style's: as flat, or as grainy, as the style's images),
+    /// keep (as optimised), or auto (match, unless the style profile was made before profiles
+    /// recorded their detail).
+    #[arg(long, default_value = "auto", value_parser = detail_parser())]
+    pub detail: DetailMode,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
     /// OUT/<stem>.log.csv].
     #[arg(long)]
@@ -295,6 +308,7 @@ impl TransferArgs {
             } else {
                 self.colours
             },
+            detail: self.detail,
             statistic: self.statistic,
             ..TransferSettings::new(self.content[0].clone(), style)
         };
@@ -574,6 +588,9 @@ pub struct EvaluateArgs {
     /// takes its style's palette (see `transfer --colours palette`).
     #[arg(long)]
     pub match_palette: bool,
+    /// Every transfer's fine detail (see `transfer --detail`).
+    #[arg(long, default_value = "auto", value_parser = detail_parser())]
+    pub detail: DetailMode,
     /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
     /// is not a fair judge) [default: off].
     #[arg(long)]
@@ -619,6 +636,7 @@ impl EvaluateArgs {
         if self.match_palette {
             s.transfer.colours = Colours::Palette;
         }
+        s.transfer.detail = self.detail;
         s.gram = self.gram;
         s
     }
