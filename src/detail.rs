@@ -6,11 +6,16 @@
 //! the result as flat, or as grainy, as the style's images, while the optimisation still
 //! decides where the edges and strokes go.
 //!
-//! The bands are differences of Gaussian blurs of the YIQ luminance, measured in pixels of the
-//! images as they are read (a profile's at the size its dataset was read, as its Gram
-//! matrices are): the finest band (0 to 1 px) and the next octave (1 to 2 px). Coarser
-//! structure is left to the optimisation and to the tones ([`crate::color::recolour`]). The
-//! benchmark behind the choice of bands is in README.
+//! The bands are differences of Gaussian blurs of the YIQ luminance: the finest band (0 to 1
+//! px) and the next octave (1 to 2 px), in pixels of the images measured. Coarser structure is
+//! left to the optimisation and to the tones ([`crate::color::recolour`]).
+//!
+//! A detail remembers the long side of the images it was measured on, and an image of
+//! another size takes it at the same scale relative to its size: a result at half the
+//! dataset's size matches its 0–½ px and ½–1 px bands to the dataset's 0–1 px and 1–2 px
+//! ones, as the filter's own output would look shrunk to that size. Detail finer than the
+//! result's pixels cannot be given: a result less than half the size keeps its own. The
+//! benchmark behind these choices is in README.
 use serde::{Deserialize, Serialize};
 
 use crate::color::{blur_plane, grey, match_quantiles, to_yiq, with_chroma};
@@ -22,52 +27,83 @@ pub const BANDS: [f32; 2] = [1.0, 2.0];
 /// Bins of each band's histogram, over values in [-1, 1] (luminance differences).
 const BINS: usize = 1024;
 
-/// The distribution of each detail band's values over a set of images: one normalised
-/// histogram per band of [`BANDS`]. Like [`crate::color::Palette`], details of several images
-/// combine by weighted mean, so a dataset streams into one.
+/// Levels of a [`Detail`]: the images measured at their size, at ½ and at ¼ of it.
+pub const LEVELS: usize = 3;
+
+/// The distribution of each detail band's values over a set of images, measured on the images
+/// as they are and shrunk to ½ and ¼ of their size: one normalised histogram per level and
+/// band of [`BANDS`]. Like [`crate::color::Palette`], details of several images combine by
+/// weighted mean, so a dataset streams into one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detail {
-    /// One histogram of [`BINS`] bins over [-1, 1] per band, each summing to 1.
-    pub hist: Vec<Vec<f64>>,
+    /// `hist[level][band]`: a histogram of [`BINS`] bins over [-1, 1], summing to 1.
+    pub hist: Vec<Vec<Vec<f64>>>,
+    /// The long side, in pixels, of the images measured at level 0 (their weighted mean).
+    pub long_side: f64,
 }
+
+/// The smallest Gaussian σ (pixels) a band may be split at in the image it is matched in.
+const FINEST_SIGMA: f32 = 0.5;
 
 fn bin_of(v: f32) -> usize {
     (((v as f64 + 1.0) / 2.0 * BINS as f64) as isize).clamp(0, BINS as isize - 1) as usize
 }
 
-/// The detail bands of a `w`×`h` luminance plane, and the base below them.
-fn split(y: &[f32], w: usize, h: usize) -> (Vec<Vec<f32>>, Vec<f32>) {
+/// The detail bands of a `w`×`h` luminance plane, at `scale` × [`BANDS`], and the base below
+/// them.
+fn split(y: &[f32], w: usize, h: usize, scale: f32) -> (Vec<Vec<f32>>, Vec<f32>) {
     let mut bands = Vec::with_capacity(BANDS.len());
     let mut finer = y.to_vec();
     for &sigma in &BANDS {
-        let coarser = blur_plane(y, w, h, sigma);
+        let coarser = blur_plane(y, w, h, sigma * scale);
         bands.push(finer.iter().zip(&coarser).map(|(a, b)| a - b).collect());
         finer = coarser;
     }
     (bands, finer)
 }
 
+/// The histograms of `img`'s detail bands at its own size, each pixel counting with its mask
+/// value.
+fn histograms(img: &Rgb, mask: Option<&[f32]>) -> Vec<Vec<f64>> {
+    let n = img.width * img.height;
+    let (bands, _) = split(&to_yiq(img)[..n], img.width, img.height, 1.0);
+    bands
+        .iter()
+        .map(|band| {
+            let mut h = vec![0.0f64; BINS];
+            for (i, &v) in band.iter().enumerate() {
+                h[bin_of(v)] += mask.map_or(1.0, |m| m[i] as f64);
+            }
+            let s: f64 = h.iter().sum();
+            if s > 0.0 {
+                h.iter_mut().for_each(|v| *v /= s);
+            }
+            h
+        })
+        .collect()
+}
+
 impl Detail {
     /// The detail of `img`; with a mask (one value in [0, 1] per pixel) only the masked region
     /// counts.
     pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Self {
-        let n = img.width * img.height;
-        let (bands, _) = split(&to_yiq(img)[..n], img.width, img.height);
-        let hist = bands
-            .iter()
-            .map(|band| {
-                let mut h = vec![0.0f64; BINS];
-                for (i, &v) in band.iter().enumerate() {
-                    h[bin_of(v)] += mask.map_or(1.0, |m| m[i] as f64);
-                }
-                let s: f64 = h.iter().sum();
-                if s > 0.0 {
-                    h.iter_mut().for_each(|v| *v /= s);
-                }
-                h
+        let long = img.width.max(img.height);
+        let hist = (0..LEVELS)
+            .map(|level| {
+                let (w, h) = img.size_for_long_side((long >> level).max(1));
+                let small = img.resize(w, h);
+                // the mask shrinks as a grey image does
+                let mask = mask.map(|m| {
+                    let grey = Rgb::from_planar(img.width, img.height, m.repeat(3));
+                    grey.resize(w, h).data[..w * h].to_vec()
+                });
+                histograms(&small, mask.as_deref())
             })
             .collect();
-        Self { hist }
+        Self {
+            hist,
+            long_side: long as f64,
+        }
     }
 
     /// The weighted mean of details (weights need not sum to 1).
@@ -76,25 +112,27 @@ impl Detail {
         if parts.is_empty() || total <= 0.0 {
             return None;
         }
-        let mut hist = vec![vec![0.0f64; BINS]; BANDS.len()];
+        let mut hist = vec![vec![vec![0.0f64; BINS]; BANDS.len()]; LEVELS];
+        let mut long_side = 0.0;
         for (d, w) in parts {
-            for (acc, h) in hist.iter_mut().zip(&d.hist) {
+            for (acc, h) in hist.iter_mut().flatten().zip(d.hist.iter().flatten()) {
                 for (a, v) in acc.iter_mut().zip(h) {
                     *a += v * w / total;
                 }
             }
+            long_side += d.long_side * w / total;
         }
-        Some(Self { hist })
+        Some(Self { hist, long_side })
     }
 
-    /// How far apart two details are: the 1-D Wasserstein distance between each band's
-    /// distributions (in luminance units), averaged over the bands.
+    /// How far apart two details are at their images' own size (level 0): the 1-D
+    /// Wasserstein distance between each band's distributions (in luminance units), averaged
+    /// over the bands.
     pub fn distance(&self, other: &Detail) -> f64 {
         let width = 2.0 / BINS as f64;
-        let per_band: f64 = self
-            .hist
+        let per_band: f64 = self.hist[0]
             .iter()
-            .zip(&other.hist)
+            .zip(&other.hist[0])
             .map(|(a, b)| {
                 let (mut ca, mut cb, mut d) = (0.0f64, 0.0f64, 0.0f64);
                 for (x, y) in a.iter().zip(b) {
@@ -105,34 +143,53 @@ impl Detail {
                 d
             })
             .sum();
-        per_band / self.hist.len().max(1) as f64
+        per_band / BANDS.len() as f64
     }
 
-    /// Checks a detail read from a file: one histogram of the right size per band, of
-    /// non-negative finite values with some mass.
+    /// Checks a detail read from a file: one histogram of the right size per level and band,
+    /// of non-negative finite values with some mass, and a size.
     pub fn check(&self) -> anyhow::Result<()> {
-        let ok = self.hist.len() == BANDS.len()
-            && self.hist.iter().all(|h| {
-                h.len() == BINS
-                    && h.iter().all(|v| v.is_finite() && *v >= 0.0)
-                    && h.iter().sum::<f64>() > 0.0
+        let ok = self.long_side.is_finite()
+            && self.long_side >= 1.0
+            && self.hist.len() == LEVELS
+            && self.hist.iter().all(|level| {
+                level.len() == BANDS.len()
+                    && level.iter().all(|h| {
+                        h.len() == BINS
+                            && h.iter().all(|v| v.is_finite() && *v >= 0.0)
+                            && h.iter().sum::<f64>() > 0.0
+                    })
             });
         anyhow::ensure!(
             ok,
-            "its detail distribution is not {} histograms of {BINS} non-negative bins",
+            "its detail distribution is not {LEVELS}×{} histograms of {BINS} non-negative bins with a size",
             BANDS.len()
         );
         Ok(())
     }
 
     /// `img` with each detail band of its luminance given this distribution (exact matching
-    /// by rank, [`match_quantiles`]), the base below the bands and the chroma kept. Values are
-    /// clipped to [0, 1].
+    /// by rank, [`match_quantiles`]), the base below the bands and the chroma kept; values
+    /// are clipped to [0, 1].
+    ///
+    /// The distribution is the one measured at the size nearest to `img`'s relative to the
+    /// measured images (their own, ½ or ¼), its bands widened or narrowed by what remains of
+    /// the ratio: so a result half the dataset's size takes the detail of the dataset shrunk
+    /// to half, as the filter's output shrunk to that size would have. An image less than ⅛
+    /// of the measured size is returned as it is (clipped): that detail is finer than its
+    /// pixels.
     pub fn apply(&self, img: &Rgb) -> Rgb {
         let (w, h) = (img.width, img.height);
         let n = w * h;
-        let (bands, mut y) = split(&to_yiq(img)[..n], w, h);
-        for (mut band, hist) in bands.into_iter().zip(&self.hist) {
+        let ratio = w.max(h) as f64 / self.long_side;
+        let level = (-ratio.log2()).round().clamp(0.0, (LEVELS - 1) as f64) as usize;
+        let scale = (ratio * (1 << level) as f64) as f32;
+        if BANDS[0] * scale < FINEST_SIGMA {
+            let clipped = img.data.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+            return Rgb::from_planar(w, h, clipped);
+        }
+        let (bands, mut y) = split(&to_yiq(img)[..n], w, h, scale);
+        for (mut band, hist) in bands.into_iter().zip(&self.hist[level]) {
             let cdf: Vec<f64> = hist
                 .iter()
                 .scan(0.0, |s, v| {
@@ -236,6 +293,29 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_image_takes_the_detail_of_the_style_shrunk_to_its_size() {
+        let grainy = blend(&noise(64, 64, 5), &flat_shapes(64, 64), 0.3);
+        let detail = Detail::of(&grainy, None);
+        assert_eq!(detail.long_side, 64.0);
+        // What the style's images look like at half their size is what a result at half the
+        // size takes (the grain, averaged, is fainter), not their detail at full size.
+        let truth = Detail::of(&grainy.resize(32, 32), None);
+        let small = blend(&noise(32, 32, 6), &flat_shapes(32, 32), 0.02);
+        let before = Detail::of(&small, None).distance(&truth);
+        let after = Detail::of(&detail.apply(&small), None).distance(&truth);
+        let mut full_size = detail.clone();
+        full_size.long_side = 32.0;
+        let unscaled = Detail::of(&full_size.apply(&small), None).distance(&truth);
+        assert!(
+            after < before / 3.0 && after < unscaled / 2.0,
+            "distance to the shrunk style's: {after}, before {before}, unscaled {unscaled}"
+        );
+        // Below ⅛ of the size the detail is finer than a pixel: the image stays as it is.
+        let tiny = blend(&noise(7, 7, 7), &flat_shapes(7, 7), 0.5);
+        assert_eq!(detail.apply(&tiny).data, tiny.data);
+    }
+
+    #[test]
     fn an_image_s_own_detail_leaves_it_as_it_is() {
         let img = blend(&noise(40, 30, 1), &flat_shapes(40, 30), 0.5);
         let out = Detail::of(&img, None).apply(&img);
@@ -253,11 +333,16 @@ mod tests {
         let (w, h) = (32, 32);
         let flat = Detail::of(&flat_shapes(w, h), None);
         let grainy = Detail::of(&noise(w, h, 2), None);
+        let mut grainy = grainy;
+        grainy.long_side = 64.0;
         let mixed = Detail::mix(&[(&flat, 3.0), (&grainy, 1.0)]).expect("two parts");
-        for (k, h) in mixed.hist.iter().enumerate() {
-            for (i, v) in h.iter().enumerate() {
-                let want = 0.75 * flat.hist[k][i] + 0.25 * grainy.hist[k][i];
-                assert!((v - want).abs() < 1e-12);
+        assert_eq!(mixed.long_side, 0.75 * 32.0 + 0.25 * 64.0);
+        for (l, level) in mixed.hist.iter().enumerate() {
+            for (k, h) in level.iter().enumerate() {
+                for (i, v) in h.iter().enumerate() {
+                    let want = 0.75 * flat.hist[l][k][i] + 0.25 * grainy.hist[l][k][i];
+                    assert!((v - want).abs() < 1e-12);
+                }
             }
         }
         assert!(Detail::mix(&[]).is_none());
@@ -274,7 +359,7 @@ mod tests {
             }
         }
         let spread = |d: &Detail| {
-            let h = &d.hist[0];
+            let h = &d.hist[0][0];
             h.iter()
                 .enumerate()
                 .map(|(i, v)| v * (i as f64 - 512.0).abs())
@@ -284,7 +369,7 @@ mod tests {
         assert!(spread(&masked) > 1.5 * spread(&Detail::of(&img, None)));
         masked.check().expect("a valid detail");
         let mut bad = masked.clone();
-        bad.hist[1].pop();
+        bad.hist[1][0].pop();
         assert!(bad.check().is_err());
     }
 }

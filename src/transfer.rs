@@ -795,10 +795,10 @@ impl TransferPlan {
         unreachable!("at least one scale; the last one returns (stopped: {stopped}, {last:?})")
     }
 
-    /// The style targets at output scale `long`. They depend on the photo only through its
-    /// luminance when the photo's chroma is kept; otherwise they are kept in `cache` by size.
     /// The detail the result takes at output long side `long`, when it takes the style's: the
-    /// profile's, or the style images' at the size they are used, mixed by weight.
+    /// profile's (scaled to the output's size, [`crate::detail`]), or the style images' at the
+    /// size they are used, mixed by weight, at their own pixel scale as their Gram matrices
+    /// are (so `style_scale` scales both).
     fn detail_at(&self, long: usize) -> Option<crate::detail::Detail> {
         if !self.shared.match_detail {
             return None;
@@ -820,9 +820,14 @@ impl TransferPlan {
             })
             .collect();
         let parts: Vec<(&crate::detail::Detail, f64)> = own.iter().map(|(d, w)| (d, *w)).collect();
-        crate::detail::Detail::mix(&parts)
+        crate::detail::Detail::mix(&parts).map(|d| crate::detail::Detail {
+            long_side: long as f64,
+            ..d
+        })
     }
 
+    /// The style targets at output scale `long`. They depend on the photo only through its
+    /// luminance when the photo's chroma is kept; otherwise they are kept in `cache` by size.
     fn targets_at(
         &self,
         net: &Vgg19,

@@ -317,7 +317,8 @@ fn damaged_profiles_and_mask_paths_are_named() {
     );
     // A detail distribution of the wrong size (a damaged or foreign profile).
     wrong.detail = Some(stylelearn::detail::Detail {
-        hist: vec![vec![1.0; 3]],
+        hist: vec![vec![vec![1.0; 3]]],
+        long_side: 64.0,
     });
     wrong.save(&w.join("detail.safetensors")).unwrap();
     fails_cleanly(
