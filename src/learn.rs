@@ -63,6 +63,10 @@ pub struct LearnSettings {
     pub max_side: Option<usize>,
     pub tv_weight: f32,
     pub statistic: StatisticKind,
+    /// The learned image takes the dataset's fine detail ([`crate::detail`]) when it is saved,
+    /// so that a transfer with it as the style takes that detail, not the optimisation's
+    /// leftover noise.
+    pub detail: bool,
 }
 
 impl LearnSettings {
@@ -85,6 +89,7 @@ impl LearnSettings {
             max_side: Some(defaults::MAX_SIDE),
             tv_weight: 0.0,
             statistic: StatisticKind::Gram,
+            detail: true,
         }
     }
 }
@@ -368,12 +373,16 @@ impl LearnPlan {
             width: s.size,
             height: s.size,
         });
+        let finish = Finish {
+            recolour: None,
+            detail: target.detail.as_ref().filter(|_| s.detail),
+        };
         let at = Position {
             stage: 0,
             iters_before: 0,
             evals_before: 0,
             style_layers: &s.layers,
-            finish: Finish::default(),
+            finish,
             resume: start.map(|st| &st.state),
         };
         let mut rec = Recorder {
@@ -390,7 +399,7 @@ impl LearnPlan {
             Some(&mut resample),
         )?;
         Ok(LearnOutcome {
-            image: finish_image(&x, s.size, s.size, Finish::default()),
+            image: finish_image(&x, s.size, s.size, finish),
             target,
             stopped: out.stopped,
             iters: out.iters,

@@ -437,6 +437,12 @@ pub struct LearnArgs {
     /// Weight of total variation (smoothness) of the learned image; 0 turns it off.
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f32,
+    /// The learned image's fine detail (the two finest octaves of its luminance): match (each
+    /// band takes the dataset's distribution, so a transfer with the image takes the dataset's
+    /// detail and not the optimisation's leftover noise; auto is the same) or keep (as
+    /// optimised).
+    #[arg(long, default_value = "auto", value_parser = detail_parser())]
+    pub detail: DetailMode,
     #[command(flatten)]
     pub resume: ResumeArgs,
     #[command(flatten)]
@@ -458,6 +464,7 @@ impl LearnArgs {
             seed: self.seed,
             sample: self.sample,
             tv_weight: self.tv_weight,
+            detail: self.detail != DetailMode::Keep,
             ..self.data.to_settings()
         };
         let files = LearnFiles {
