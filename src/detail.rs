@@ -10,12 +10,12 @@
 //! px) and the next octave (1 to 2 px), in pixels of the images measured. Coarser structure is
 //! left to the optimisation and to the tones ([`crate::color::recolour`]).
 //!
-//! A detail remembers the long side of the images it was measured on, and an image of
-//! another size takes it at the same scale relative to its size: a result at half the
-//! dataset's size matches its 0–½ px and ½–1 px bands to the dataset's 0–1 px and 1–2 px
-//! ones, as the filter's own output would look shrunk to that size. Detail finer than the
-//! result's pixels cannot be given: a result less than half the size keeps its own. The
-//! benchmark behind these choices is in README.
+//! A detail is measured on the images as they are and shrunk to ½ and ¼, and remembers their
+//! long side. An image of another size takes the level nearest its size relative to theirs:
+//! a result at half the dataset's size takes the detail of the dataset shrunk to half, as the
+//! filter's own output would look at that size. Detail finer than the result's pixels cannot
+//! be given: a result less than ⅛ of the size keeps its own. The benchmark behind these
+//! choices is in README.
 use serde::{Deserialize, Serialize};
 
 use crate::color::{blur_plane, grey, match_quantiles, to_yiq, with_chroma};
