@@ -245,37 +245,25 @@ impl Palette {
             .collect();
         let own = Palette::of(img, None);
         // Per channel: the palette's CDF, and the image's CDF below each bin.
-        let cdfs: Vec<(Vec<f64>, Vec<f64>)> = (0..3)
+        // Per channel: the palette's distribution and the image's.
+        let cdfs: Vec<(Cdf, Cdf)> = (0..3)
             .map(|c| {
-                let cum = |h: &[f64]| -> Vec<f64> {
-                    h.iter()
-                        .scan(0.0, |s, v| {
-                            *s += v;
-                            Some(*s)
-                        })
-                        .collect()
-                };
-                (cum(&self.hist[c]), cum(&own.hist[c]))
+                let (lo, hi) = LAB_RANGE[c];
+                let width = (hi - lo) / PALETTE_BINS as f64;
+                (
+                    Cdf::new(&self.hist[c], lo, width),
+                    Cdf::new(&own.hist[c], lo, width),
+                )
             })
             .collect();
         let map = |v: f64, c: usize| -> f64 {
-            let (lo, hi) = LAB_RANGE[c];
-            let width = (hi - lo) / PALETTE_BINS as f64;
-            let (target, source) = (&cdfs[c].0, &cdfs[c].1);
+            let (target, source) = &cdfs[c];
             let b = bin_of(v, c);
             // The pixel's quantile in the image, interpolated within its bin.
-            let frac = ((v - lo) / width - b as f64).clamp(0.0, 1.0);
-            let below = if b == 0 { 0.0 } else { source[b - 1] };
-            let q = below + frac * own.hist[c][b];
+            let frac = ((v - source.lo) / source.width - b as f64).clamp(0.0, 1.0);
+            let q = source.below(b) + frac * own.hist[c][b];
             // The palette's value at that quantile.
-            let j = target.partition_point(|&t| t < q).min(PALETTE_BINS - 1);
-            let prev = if j == 0 { 0.0 } else { target[j - 1] };
-            let inside = if self.hist[c][j] > 0.0 {
-                ((q - prev) / self.hist[c][j]).clamp(0.0, 1.0)
-            } else {
-                0.5
-            };
-            lo + (j as f64 + inside) * width
+            target.quantile(q)
         };
         let mut out = vec![0.0f32; 3 * n];
         for (i, lab) in labs.iter().enumerate() {
@@ -285,6 +273,53 @@ impl Palette {
             }
         }
         Rgb::from_planar(img.width, img.height, out)
+    }
+}
+
+/// A normalised histogram of bins `width` wide from `lo`, with its cumulative sums, read at
+/// quantiles.
+pub(crate) struct Cdf<'a> {
+    hist: &'a [f64],
+    cum: Vec<f64>,
+    lo: f64,
+    width: f64,
+}
+
+impl<'a> Cdf<'a> {
+    pub(crate) fn new(hist: &'a [f64], lo: f64, width: f64) -> Self {
+        let cum = hist
+            .iter()
+            .scan(0.0, |s, v| {
+                *s += v;
+                Some(*s)
+            })
+            .collect();
+        Self {
+            hist,
+            cum,
+            lo,
+            width,
+        }
+    }
+
+    /// The mass of the bins below bin `b`.
+    pub(crate) fn below(&self, b: usize) -> f64 {
+        if b == 0 { 0.0 } else { self.cum[b - 1] }
+    }
+
+    /// The value at quantile `p`: the bin where the cumulative sum reaches `p`, interpolated
+    /// within it (the middle of an empty bin).
+    pub(crate) fn quantile(&self, p: f64) -> f64 {
+        let j = self
+            .cum
+            .partition_point(|&c| c < p)
+            .min(self.hist.len() - 1);
+        let inside = if self.hist[j] > 0.0 {
+            ((p - self.below(j)) / self.hist[j]).clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        self.lo + (j as f64 + inside) * self.width
     }
 }
 

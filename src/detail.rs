@@ -18,7 +18,7 @@
 //! choices is in README.
 use serde::{Deserialize, Serialize};
 
-use crate::color::{blur_plane, grey, match_quantiles, to_yiq, with_chroma};
+use crate::color::{Cdf, blur_plane, grey, match_quantiles, to_yiq, with_chroma};
 use crate::image_io::Rgb;
 
 /// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
@@ -190,25 +190,8 @@ impl Detail {
         }
         let (bands, mut y) = split(&to_yiq(img)[..n], w, h, scale);
         for (mut band, hist) in bands.into_iter().zip(&self.hist[level]) {
-            let cdf: Vec<f64> = hist
-                .iter()
-                .scan(0.0, |s, v| {
-                    *s += v;
-                    Some(*s)
-                })
-                .collect();
-            let width = 2.0 / BINS as f64;
-            match_quantiles(&mut band, |p| {
-                // The bin where the CDF reaches p, interpolated within it.
-                let j = cdf.partition_point(|&c| c < p).min(BINS - 1);
-                let below = if j == 0 { 0.0 } else { cdf[j - 1] };
-                let inside = if hist[j] > 0.0 {
-                    ((p - below) / hist[j]).clamp(0.0, 1.0)
-                } else {
-                    0.5
-                };
-                -1.0 + (j as f64 + inside) * width
-            });
+            let cdf = Cdf::new(hist, -1.0, 2.0 / BINS as f64);
+            match_quantiles(&mut band, |p| cdf.quantile(p));
             for (v, b) in y.iter_mut().zip(&band) {
                 *v += b;
             }
