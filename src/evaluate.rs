@@ -639,84 +639,66 @@ impl Evaluation {
         s
     }
 
+    /// The means table's cells: a header row (with units when `units`), then per route its
+    /// name, mean colour, texture and (where judged) Gram distance, and their ratios to the
+    /// baseline ("–" without one). The Gram columns appear when any route has them.
+    fn means_cells(&self, units: bool) -> Vec<Vec<String>> {
+        let g = self.has_gram();
+        let mut header = vec![
+            "route",
+            if units { "colour (ΔE)" } else { "colour" },
+            "texture",
+        ];
+        if g {
+            header.push(if units { "gram (VGG)" } else { "gram" });
+        }
+        header.extend(["colour / baseline", "texture / baseline"]);
+        if g {
+            header.push("gram / baseline");
+        }
+        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
+        let mut rows = vec![header.into_iter().map(String::from).collect()];
+        for r in &self.routes {
+            let mut row = vec![r.name.clone(), num(r.mean.colour), num(r.mean.texture)];
+            row.extend(r.mean.gram.map(num));
+            row.push(q(r.ratio.map(|d| d.colour)));
+            row.push(q(r.ratio.map(|d| d.texture)));
+            if g {
+                row.push(q(r.ratio.and_then(|d| d.gram)));
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
     /// The means and ratios to the baseline as a markdown table (lower is closer to the filter).
     pub fn means_markdown(&self) -> String {
-        let g = self.has_gram();
-        let mut s = String::from("| route | colour (ΔE) | texture |");
-        if g {
-            s.push_str(" gram (VGG) |");
-        }
-        s.push_str(" colour / baseline | texture / baseline |");
-        if g {
-            s.push_str(" gram / baseline |");
-        }
-        s.push_str("\n|---|---:|---:|");
-        s.push_str(if g {
-            "---:|---:|---:|---:|\n"
-        } else {
-            "---:|---:|\n"
-        });
-        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
-        for r in &self.routes {
-            let _ = write!(
-                s,
-                "| {} | {} | {} |",
-                r.name,
-                num(r.mean.colour),
-                num(r.mean.texture)
-            );
-            if let Some(v) = r.mean.gram {
-                let _ = write!(s, " {} |", num(v));
-            }
-            let _ = write!(
-                s,
-                " {} | {} |",
-                q(r.ratio.map(|d| d.colour)),
-                q(r.ratio.map(|d| d.texture))
-            );
-            if g {
-                let _ = write!(s, " {} |", q(r.ratio.and_then(|d| d.gram)));
-            }
-            s.push('\n');
+        let rows = self.means_cells(true);
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        let mut s = line(&rows[0]);
+        s.push_str("|---|");
+        s.push_str(&"---:|".repeat(rows[0].len() - 1));
+        s.push('\n');
+        for row in &rows[1..] {
+            s.push_str(&line(row));
         }
         s
     }
 
     /// The means and ratios to the baseline as an HTML table (`class="m"`), as on the page.
     pub fn means_html(&self) -> String {
-        let mut s =
-            String::from("<table class=\"m\">\n<tr><th>route</th><th>colour</th><th>texture</th>");
-        let g = self.has_gram();
-        if g {
-            s.push_str("<th>gram</th>");
-        }
-        s.push_str("<th>colour / baseline</th><th>texture / baseline</th>");
-        if g {
-            s.push_str("<th>gram / baseline</th>");
-        }
-        s.push_str("</tr>\n");
-        let q = |v: Option<f64>| v.map(num).unwrap_or_else(|| "–".into());
-        for r in &self.routes {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td>",
-                esc(&r.name),
-                num(r.mean.colour),
-                num(r.mean.texture)
-            );
-            if let Some(v) = r.mean.gram {
-                let _ = write!(s, "<td>{}</td>", num(v));
-            }
-            let _ = write!(
-                s,
-                "<td>{}</td><td>{}</td>",
-                q(r.ratio.map(|d| d.colour)),
-                q(r.ratio.map(|d| d.texture))
-            );
-            if g {
-                let _ = write!(s, "<td>{}</td>", q(r.ratio.and_then(|d| d.gram)));
-            }
-            s.push_str("</tr>\n");
+        let rows = self.means_cells(false);
+        let line = |cells: &[String], tag: &str| {
+            let cells: String = cells
+                .iter()
+                .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
+                .collect();
+            format!("<tr>{cells}</tr>\n")
+        };
+        let mut s = String::from("<table class=\"m\">\n");
+        s.push_str(&line(&rows[0], "th"));
+        for row in &rows[1..] {
+            s.push_str(&line(row, "td"));
         }
         s.push_str("</table>\n");
         s
