@@ -241,6 +241,9 @@ pub fn attach_masks(entries: &mut [Entry], dir: &Path) -> Result<()> {
 pub struct Loaded {
     pub image: Rgb,
     pub mask: Option<Vec<f32>>,
+    /// The exact colours of the image as decoded (in its masked region), before resizing
+    /// blended them.
+    pub swatches: crate::posterise::Swatches,
 }
 
 /// Decodes one entry (image and mask, the mask inverted for the background region).
@@ -264,6 +267,7 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         }
         None => None,
     };
+    let swatches = crate::posterise::Swatches::of(&image, mask.as_deref());
     let (image, mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);
@@ -286,5 +290,9 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
             max_side.unwrap_or(0)
         )
     })?;
-    Ok(Loaded { image, mask })
+    Ok(Loaded {
+        image,
+        mask,
+        swatches,
+    })
 }

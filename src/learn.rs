@@ -252,6 +252,7 @@ impl LearnPlan {
         });
         let mut palettes: Vec<(crate::color::Palette, f64)> = Vec::new();
         let mut details: Vec<(crate::detail::Detail, f64)> = Vec::new();
+        let mut swatches: Vec<(crate::posterise::Swatches, f64)> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let loaded = match dataset::load_entry(e, s.max_side, s.region) {
                 Ok(l) => l,
@@ -273,6 +274,7 @@ impl LearnPlan {
                 crate::detail::Detail::of(&loaded.image, loaded.mask.as_deref()),
                 e.weight,
             ));
+            swatches.push((loaded.swatches, e.weight));
             let mask = loaded.mask.map(|m| {
                 Tensor::<4>::from_data(
                     TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
@@ -299,6 +301,9 @@ impl LearnPlan {
         let parts: Vec<(&crate::detail::Detail, f64)> =
             details.iter().map(|(d, w)| (d, *w)).collect();
         target.detail = crate::detail::Detail::mix(&parts);
+        let parts: Vec<(&crate::posterise::Swatches, f64)> =
+            swatches.iter().map(|(s, w)| (s, *w)).collect();
+        target.swatches = crate::posterise::Swatches::mix(&parts);
         Ok((target, each))
     }
 
@@ -376,6 +381,7 @@ impl LearnPlan {
         let finish = Finish {
             recolour: None,
             detail: target.detail.as_ref().filter(|_| s.detail),
+            swatches: None,
         };
         let at = Position {
             stage: 0,

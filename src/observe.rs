@@ -174,6 +174,9 @@ pub(crate) struct Finish<'a> {
     /// The style's fine detail, which the result's detail bands take
     /// ([`crate::detail::Detail::apply`]).
     pub detail: Option<&'a crate::detail::Detail>,
+    /// The style's exact colours, which every pixel of the result takes
+    /// ([`crate::posterise::Swatches::apply`]).
+    pub swatches: Option<&'a crate::posterise::Swatches>,
 }
 
 /// How a run optimised on luminance gets its colours back ([`color::recolour`]).
@@ -188,15 +191,20 @@ pub(crate) struct Recolour<'a> {
 
 /// Optimised pixels → a saveable image: clipped to [0, 1], then the style's detail given
 /// (with `finish.detail`), then the colours restored (with `finish.recolour`; its tones are
-/// coarser than the detail bands, so each keeps what the other gave).
+/// coarser than the detail bands, so each keeps what the other gave), then posterised to the
+/// style's swatches (with `finish.swatches`), which decide the final colours.
 pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
     let img = match finish.detail {
         Some(d) => d.apply(&img),
         None => img,
     };
-    match finish.recolour {
+    let img = match finish.recolour {
         Some(r) => color::recolour(&img, r.photo, r.tones),
+        None => img,
+    };
+    match finish.swatches {
+        Some(s) => s.apply(&img),
         None => img,
     }
 }

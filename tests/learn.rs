@@ -232,6 +232,11 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
         .as_ref()
         .expect("the profile keeps the dataset's detail");
     detail.check().expect("one normalised histogram per band");
+    let swatches = p
+        .swatches
+        .as_ref()
+        .expect("the profile records whether the dataset is posterised");
+    swatches.check().expect("valid swatches");
     // The profile drives a transfer directly.
     let t = dir.path().join("t.png");
     let o = cli(&[

@@ -308,6 +308,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
         sources: vec![("x".into(), 1.0)],
         palette: None,
         detail: None,
+        swatches: None,
     };
     wrong.save(&w.join("shapes.safetensors")).unwrap();
     fails_cleanly(
@@ -325,6 +326,17 @@ fn damaged_profiles_and_mask_paths_are_named() {
         w,
         &t("{}/detail.safetensors"),
         &["detail.safetensors", "damaged", "make it again"],
+    );
+    // Swatches whose shares do not sum to 1.
+    wrong.detail = None;
+    wrong.swatches = Some(stylelearn::posterise::Swatches {
+        colours: vec![([1, 2, 3], 0.5), ([4, 5, 6], 0.25)],
+    });
+    wrong.save(&w.join("swatches.safetensors")).unwrap();
+    fails_cleanly(
+        w,
+        &t("{}/swatches.safetensors"),
+        &["swatches.safetensors", "damaged", "make it again"],
     );
     std::fs::write(w.join("mask.png"), b"x").unwrap();
     fails_cleanly(

@@ -13,7 +13,8 @@ use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, StyleSource, TransferOutcome, TransferPlan, TransferSettings,
+    Colours, DetailMode, Init, Posterise, StyleSource, TransferOutcome, TransferPlan,
+    TransferSettings,
 };
 use stylelearn::vgg::{Vgg19, parse_layers};
 
@@ -250,6 +251,101 @@ fn a_profile_without_detail_keeps_it_and_refuses_to_match_it() {
     s.style = StyleSource::Profile(new);
     s.detail = DetailMode::Auto;
     assert!(TransferPlan::new(s, net.device()).unwrap().matches_detail());
+}
+
+/// The distinct 8-bit colours of `img`.
+fn colours_of(img: &Rgb) -> std::collections::BTreeSet<[u8; 3]> {
+    let n = img.width * img.height;
+    let byte = |v: f32| (v * 255.0).round() as u8;
+    (0..n)
+        .map(|i| [img.data[i], img.data[n + i], img.data[2 * n + i]].map(byte))
+        .collect()
+}
+
+#[test]
+fn a_posterised_style_paints_the_result_with_its_own_colours() {
+    let net = net();
+    let dir = tmp();
+    let (style, path) = flat_style(dir.path());
+    let want = colours_of(&style);
+    assert_eq!(want.len(), 4);
+    let mut s = config();
+    s.style = StyleSource::Images(vec![(path, 1.0)]);
+    s.colours = Colours::Photo;
+    let plan = |s: &TransferSettings| TransferPlan::new(s.clone(), net.device());
+    assert!(
+        plan(&s).unwrap().posterises(),
+        "a posterised style, photo colours"
+    );
+    let painted = transfer(&net, &s).unwrap().image;
+    let got = colours_of(&painted);
+    assert!(got.is_subset(&want), "{got:?} is not within {want:?}");
+    assert!(
+        got.len() >= 2,
+        "the photo's regions take different colours: {got:?}"
+    );
+    s.posterise = Posterise::Off;
+    assert!(!plan(&s).unwrap().posterises());
+    let free = colours_of(&transfer(&net, &s).unwrap().image);
+    assert!(
+        free.len() > 100,
+        "{} colours when left as they are",
+        free.len()
+    );
+    // with the optimisation's own colours auto leaves them; on asks for it
+    s.colours = Colours::Style;
+    s.posterise = Posterise::Auto;
+    assert!(!plan(&s).unwrap().posterises());
+    s.posterise = Posterise::On;
+    assert!(plan(&s).unwrap().posterises());
+    // a photo-like style has no swatches to give
+    s.style = StyleSource::Images(vec![(data(STYLE), 1.0)]);
+    let err = match plan(&s) {
+        Ok(_) => panic!("the reference style is not posterised"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("not posterised"), "{err}");
+    s.posterise = Posterise::Auto;
+    s.colours = Colours::Photo;
+    assert!(!plan(&s).unwrap().posterises());
+}
+
+#[test]
+fn a_profile_without_swatches_is_not_posterised_and_refuses_to_be() {
+    let net = net();
+    let dir = tmp();
+    let (style, _) = flat_style(dir.path());
+    let stat = StatisticKind::Gram.build();
+    let layers: Vec<usize> = (0..16).collect();
+    let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers);
+    b.add("flat", style.to_tensor(net.device()), None, 1.0)
+        .unwrap();
+    let (mut target, _) = b.finish().unwrap();
+    let old = dir.path().join("old.safetensors");
+    target.save(&old).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Profile(old);
+    s.colours = Colours::Photo;
+    assert!(
+        !TransferPlan::new(s.clone(), net.device())
+            .unwrap()
+            .posterises()
+    );
+    s.posterise = Posterise::On;
+    let err = match TransferPlan::new(s.clone(), net.device()) {
+        Ok(_) => panic!("a profile without swatches cannot give them"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("old.safetensors") && err.contains("make it again"),
+        "{err}"
+    );
+    target.swatches = Some(stylelearn::posterise::Swatches::of(&style, None));
+    let new = dir.path().join("new.safetensors");
+    target.save(&new).unwrap();
+    s.style = StyleSource::Profile(new);
+    s.posterise = Posterise::Auto;
+    assert!(TransferPlan::new(s, net.device()).unwrap().posterises());
 }
 
 #[test]

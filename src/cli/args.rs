@@ -12,7 +12,7 @@ use stylelearn::optim::OptimizerKind;
 use stylelearn::outputs::sibling;
 use stylelearn::style::StatisticKind;
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, StyleSource, TransferSettings, defaults as tdef,
+    Colours, DetailMode, Init, Posterise, StyleSource, TransferSettings, defaults as tdef,
 };
 use stylelearn::vgg::{self, RELU_LAYERS};
 
@@ -84,6 +84,11 @@ fn colours_parser() -> impl clap::builder::TypedValueParser<Value = Colours> {
 fn detail_parser() -> impl clap::builder::TypedValueParser<Value = DetailMode> {
     PossibleValuesParser::new(DetailMode::ALL.map(|c| c.name()))
         .map(|s| s.parse::<DetailMode>().expect("a listed name"))
+}
+
+fn posterise_parser() -> impl clap::builder::TypedValueParser<Value = Posterise> {
+    PossibleValuesParser::new(Posterise::ALL.map(|c| c.name()))
+        .map(|s| s.parse::<Posterise>().expect("a listed name"))
 }
 
 fn optimizer_parser() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
@@ -239,6 +244,12 @@ pub struct TransferArgs {
     /// recorded their detail).
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
+    /// Posterise the result to the style's exact colours: on (every pixel takes the nearest of
+    /// the colours a posterised style is painted with, giving its palette and flat regions;
+    /// the style must be posterised), off, or auto (on when the style is posterised and the
+    /// colours are photo or adapt).
+    #[arg(long, default_value = "auto", value_parser = posterise_parser())]
+    pub posterise: Posterise,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
     /// OUT/<stem>.log.csv].
     #[arg(long)]
@@ -309,6 +320,7 @@ impl TransferArgs {
                 self.colours
             },
             detail: self.detail,
+            posterise: self.posterise,
             statistic: self.statistic,
             ..TransferSettings::new(self.content[0].clone(), style)
         };
@@ -598,6 +610,9 @@ pub struct EvaluateArgs {
     /// Every transfer's fine detail (see `transfer --detail`).
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
+    /// Every transfer's posterising (see `transfer --posterise`).
+    #[arg(long, default_value = "auto", value_parser = posterise_parser())]
+    pub posterise: Posterise,
     /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
     /// is not a fair judge) [default: off].
     #[arg(long)]
@@ -644,6 +659,7 @@ impl EvaluateArgs {
             s.transfer.colours = Colours::Palette;
         }
         s.transfer.detail = self.detail;
+        s.transfer.posterise = self.posterise;
         s.gram = self.gram;
         s
     }

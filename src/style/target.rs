@@ -31,6 +31,9 @@ pub struct StyleTarget {
     /// The distribution of the images' fine luminance detail (in their masked regions), when
     /// known.
     pub detail: Option<crate::detail::Detail>,
+    /// The exact colours the images are painted with (in their masked regions; empty when they
+    /// are not posterised), when known.
+    pub swatches: Option<crate::posterise::Swatches>,
 }
 
 /// Streams images into a [`StyleTarget`]; optionally keeps each image's summaries (only for the
@@ -117,6 +120,7 @@ impl<'a> TargetBuilder<'a> {
                 sources: self.sources,
                 palette: None,
                 detail: None,
+                swatches: None,
             },
             self.each,
         ))
@@ -157,6 +161,9 @@ struct ProfileMeta {
     /// The dataset's fine-detail distribution (absent in older profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<crate::detail::Detail>,
+    /// The dataset's exact colours if it is posterised (absent in older profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    swatches: Option<crate::posterise::Swatches>,
 }
 
 const PROFILE_FORMAT: &str = "stylelearn-style-profile-v1";
@@ -243,6 +250,7 @@ impl StyleTarget {
             data_md5: Some(md5_of(data.iter().map(|(_, _, b)| b.as_slice()))),
             palette: self.palette.clone(),
             detail: self.detail.clone(),
+            swatches: self.swatches.clone(),
         };
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
@@ -288,13 +296,17 @@ impl StyleTarget {
         if meta.format != PROFILE_FORMAT {
             bail!("{}: unsupported profile format '{}'", bad(), meta.format);
         }
+        let damaged = || {
+            format!(
+                "style profile {} is damaged (make it again)",
+                path.display()
+            )
+        };
         if let Some(d) = &meta.detail {
-            d.check().with_context(|| {
-                format!(
-                    "style profile {} is damaged (make it again)",
-                    path.display()
-                )
-            })?;
+            d.check().with_context(damaged)?;
+        }
+        if let Some(s) = &meta.swatches {
+            s.check().with_context(damaged)?;
         }
         let statistic: StatisticKind = meta
             .statistic
@@ -355,6 +367,7 @@ impl StyleTarget {
             sources: meta.sources,
             palette: meta.palette,
             detail: meta.detail,
+            swatches: meta.swatches,
         })
     }
 }
