@@ -378,9 +378,19 @@ impl LearnPlan {
             width: s.size,
             height: s.size,
         });
+        // The learned image has the dataset's pixel scale whatever its size (the statistics are
+        // per position), so it takes the detail of the dataset's images at their full size.
+        let detail = target
+            .detail
+            .clone()
+            .filter(|_| s.detail)
+            .map(|d| crate::detail::Detail {
+                long_side: s.size as f64,
+                ..d
+            });
         let finish = Finish {
             recolour: None,
-            detail: target.detail.as_ref().filter(|_| s.detail),
+            detail: detail.as_ref(),
             swatches: None,
         };
         let at = Position {

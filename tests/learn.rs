@@ -571,8 +571,10 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
             size: 48,
             iters: 30,
             layers: parse_layers("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1").unwrap(),
-            // the dataset is read at the learned image's size
-            max_side: Some(48),
+            // the dataset is read at twice the learned image's size: the learned image has the
+            // dataset's pixel scale all the same (its statistics are per position), so it takes
+            // the detail of the dataset's images at their full size
+            max_side: Some(96),
             detail,
             ..stylelearn::learn::LearnSettings::new(vec![data("assets/demo/dataset/chelsea.png")])
         };
@@ -593,7 +595,9 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
         Detail::of(&matched.image, None).distance(want),
     );
     assert!(
-        dm < dk / 2.0,
+        // 0.20 here; 0.32 when the detail was taken at the dataset's half size (the learned
+        // image's size relative to the dataset's)
+        dm < dk / 4.0,
         "distance to the dataset's detail: {dm} matched, {dk} as optimised"
     );
 }
