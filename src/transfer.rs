@@ -555,6 +555,11 @@ impl StyleInputs {
             },
             Colours::Adapted => match style_palette().filter(|p| p.spread.is_some()) {
                 Some(p) => (Colours::Adapted, Some(p)),
+                None if profile.as_ref().is_some_and(|t| t.sources.len() < 2) => {
+                    return Err(refuse(
+                        "was made from one image, which cannot tell how the filter's colours vary from photo to photo: make it from two or more images, or choose other colours",
+                    ));
+                }
                 None if profile.is_some() => {
                     return Err(refuse(
                         "does not record how its images' colours vary (it was made by an older stylelearn): make it again",

@@ -349,6 +349,41 @@ fn a_profile_without_swatches_is_not_posterised_and_refuses_to_be() {
 }
 
 #[test]
+fn adapting_colours_to_a_one_image_profile_is_refused_as_such() {
+    let net = net();
+    let dir = tmp();
+    let img = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
+    let stat = StatisticKind::Gram.build();
+    let layers: Vec<usize> = (0..16).collect();
+    let mut b = TargetBuilder::new(&net, stat.as_ref(), &layers);
+    b.add("style", img.to_tensor(net.device()), None, 1.0)
+        .unwrap();
+    let (mut target, _) = b.finish().unwrap();
+    target.palette = color::Palette::mix(&[(&color::Palette::of(&img, None), 1.0)]);
+    assert!(target.palette.as_ref().unwrap().spread.is_none());
+    let path = dir.path().join("one.safetensors");
+    target.save(&path).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Profile(path);
+    s.colours = Colours::Adapted;
+    let err = match TransferPlan::new(s.clone(), net.device()) {
+        Ok(_) => panic!("one image cannot tell how colours vary"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("one.safetensors") && err.contains("from one image"),
+        "{err}"
+    );
+    assert!(!err.contains("older stylelearn"), "{err}");
+    // auto falls back to the style's colours
+    s.colours = Colours::Auto;
+    assert_eq!(
+        TransferPlan::new(s, net.device()).unwrap().colours(),
+        Colours::Style
+    );
+}
+
+#[test]
 fn lbfgs_beats_adam_at_equal_evaluations_on_the_style_loss() {
     let net = net();
     let budget = 40;
