@@ -260,10 +260,11 @@ impl std::str::FromStr for DetailMode {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Posterise {
     /// [`Posterise::On`] when the style is posterised (its images are painted with a few exact
-    /// colours) and the result keeps the photo's hues ([`Colours::keeps_photo_chroma`]); else
-    /// [`Posterise::Off`]. With the optimisation's own colours the nearest swatch is a noisy
-    /// pick: on the benchmark's cartoon filter it brought the colour distance from 10.98 to 12.47.
-    /// The benchmark's measurement behind this default is in README.
+    /// colours) and the photo's colours are adapted to the style's ([`Colours::Adapted`]); else
+    /// [`Posterise::Off`]. [`Colours::Photo`] promises the photo's colours, so it keeps them;
+    /// with the optimisation's own colours the nearest swatch is a noisy pick (on the
+    /// benchmark's cartoon filter it brought the colour distance from 10.98 to 12.47). The
+    /// benchmark's measurement behind this default is in README.
     #[default]
     Auto,
     /// Every pixel of the result takes the style's swatch nearest to it
@@ -602,7 +603,7 @@ impl StyleInputs {
         let swatches = match (s.posterise, style_swatches) {
             (Posterise::Off, _) => None,
             (Posterise::Auto, sw) => {
-                sw.filter(|w| w.is_posterised() && colours.keeps_photo_chroma())
+                sw.filter(|w| w.is_posterised() && colours == Colours::Adapted)
             }
             (Posterise::On, Some(sw)) if sw.is_posterised() => Some(sw),
             (Posterise::On, Some(_)) => {

@@ -247,7 +247,7 @@ pub struct TransferArgs {
     /// Posterise the result to the style's exact colours: on (every pixel takes the nearest of
     /// the colours a posterised style is painted with, giving its palette and flat regions;
     /// the style must be posterised), off, or auto (on when the style is posterised and the
-    /// colours are photo or adapt).
+    /// colours are adapt).
     #[arg(long, default_value = "auto", value_parser = posterise_parser())]
     pub posterise: Posterise,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
