@@ -588,7 +588,13 @@ impl StyleInputs {
                 ));
             }
         };
-        let style_swatches = match &profile {
+        // The style's exact colours are counted only when the result may take them.
+        let wanted = match s.posterise {
+            Posterise::Off => false,
+            Posterise::Auto => colours == Colours::Adapted,
+            Posterise::On => true,
+        };
+        let style_swatches = || match &profile {
             Some(t) => t.swatches.clone(),
             None => {
                 let own: Vec<(crate::posterise::Swatches, f64)> = styles
@@ -600,13 +606,8 @@ impl StyleInputs {
                 crate::posterise::Swatches::mix(&parts)
             }
         };
-        let swatches = match (s.posterise, style_swatches) {
-            (Posterise::Off, _) => None,
-            (Posterise::Auto, sw) => {
-                sw.filter(|w| w.is_posterised() && colours == Colours::Adapted)
-            }
-            (Posterise::On, Some(sw)) if sw.is_posterised() => Some(sw),
-            (Posterise::On, Some(_)) => {
+        let swatches = match (s.posterise, wanted.then(style_swatches).flatten()) {
+            (Posterise::On, Some(sw)) if !sw.is_posterised() => {
                 return Err(refuse(&format!(
                     "is not posterised: more than {} colours are needed to cover {}% of its images' pixels, so there are no swatches to posterise to (leave the colours as they are)",
                     crate::posterise::MAX_SWATCHES,
@@ -618,6 +619,7 @@ impl StyleInputs {
                     "does not record its images' exact colours (it was made by an older stylelearn): make it again, or leave the colours as they are",
                 ));
             }
+            (_, sw) => sw.filter(|w| w.is_posterised()),
         };
         Ok(Self {
             styles,
