@@ -595,9 +595,10 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
         Detail::of(&matched.image, None).distance(want),
     );
     assert!(
-        // 0.20 here; 0.32 when the detail was taken at the dataset's half size (the learned
-        // image's size relative to the dataset's)
-        dm < dk / 4.0,
+        // 0.06 here; 0.20 with one pass of the matching (learn::defaults::DETAIL_PASSES), and
+        // 0.32 when the detail was taken at the dataset's half size (the learned image's size
+        // relative to the dataset's)
+        dm < dk / 10.0,
         "distance to the dataset's detail: {dm} matched, {dk} as optimised"
     );
 }
