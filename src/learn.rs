@@ -34,10 +34,10 @@ pub mod defaults {
     pub const MAX_SIDE: usize = 512;
     /// All 16 relu layers, as in the original write-up.
     pub const LAYERS: [usize; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-    /// Passes of the detail matching the saved image gets. A transfer with it as the style
-    /// measures its detail again, and one pass leaves the bands off the dataset's (they leak
-    /// into each other when split again): on the benchmark's cartoon filter four passes took
-    /// the image route's texture from 0.516 to 0.459 (README).
+    /// Passes of the detail matching the learned image (and each snapshot) gets. A transfer
+    /// with it as the style measures its detail again, and one pass leaves the bands off the
+    /// dataset's (they leak into each other when split again): on the benchmark's cartoon
+    /// filter four passes took the image route's texture from 0.516 to 0.459 (README).
     pub const DETAIL_PASSES: usize = 4;
 }
 
@@ -396,6 +396,7 @@ impl LearnPlan {
         let finish = Finish {
             recolour: None,
             detail: detail.as_ref(),
+            detail_passes: defaults::DETAIL_PASSES,
             swatches: None,
         };
         let at = Position {
@@ -419,14 +420,8 @@ impl LearnPlan {
             &mut rec,
             Some(&mut resample),
         )?;
-        let mut image = finish_image(&x, s.size, s.size, finish);
-        if let Some(d) = &detail {
-            for _ in 1..defaults::DETAIL_PASSES {
-                image = d.apply(&image);
-            }
-        }
         Ok(LearnOutcome {
-            image,
+            image: finish_image(&x, s.size, s.size, finish),
             target,
             stopped: out.stopped,
             iters: out.iters,

@@ -174,6 +174,9 @@ pub(crate) struct Finish<'a> {
     /// The style's fine detail, which the result's detail bands take
     /// ([`crate::detail::Detail::apply`]).
     pub detail: Option<&'a crate::detail::Detail>,
+    /// How many times the detail is matched (one or more): each pass brings the bands closer
+    /// to the style's, as they leak into each other when split again.
+    pub detail_passes: usize,
     /// The style's exact colours, which every pixel of the result takes
     /// ([`crate::posterise::Swatches::apply`]).
     pub swatches: Option<&'a crate::posterise::Swatches>,
@@ -190,13 +193,13 @@ pub(crate) struct Recolour<'a> {
 }
 
 /// Optimised pixels → a saveable image: clipped to [0, 1], then the style's detail given
-/// (with `finish.detail`), then the colours restored (with `finish.recolour`; its tones are
+/// (with `finish.detail`, `finish.detail_passes` times), then the colours restored (with `finish.recolour`; its tones are
 /// coarser than the detail bands, so each keeps what the other gave), then posterised to the
 /// style's swatches (with `finish.swatches`), which decide the final colours.
 pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
     let img = match finish.detail {
-        Some(d) => d.apply(&img),
+        Some(d) => (1..finish.detail_passes).fold(d.apply(&img), |img, _| d.apply(&img)),
         None => img,
     };
     let img = match finish.recolour {

@@ -841,6 +841,7 @@ impl TransferPlan {
                     tones: Some(defaults::TONE_DETAIL * w.max(h) as f32),
                 }),
                 detail: detail.as_ref(),
+                detail_passes: 1,
                 swatches: self.shared.swatches.as_ref(),
             };
             let mut opt = s.optimizer.build(s.step);
