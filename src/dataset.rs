@@ -271,14 +271,8 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
     let (image, mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);
-            let mask = mask.map(|m| {
-                let planes = Rgb::from_planar(
-                    image.width,
-                    image.height,
-                    [m.clone(), m.clone(), m].concat(),
-                );
-                planes.resize(r.width, r.height).data[..r.width * r.height].to_vec()
-            });
+            let mask = mask
+                .map(|m| image_io::resize_mask(&m, image.width, image.height, r.width, r.height));
             (r, mask)
         }
         _ => (image, mask),

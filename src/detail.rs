@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::color::{Cdf, blur_plane, grey, match_quantiles, to_yiq, with_chroma};
-use crate::image_io::Rgb;
+use crate::image_io::{Rgb, resize_mask};
 
 /// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
 /// `BANDS[k - 1]` (none for k = 0) minus the luminance blurred by `BANDS[k]`.
@@ -92,11 +92,7 @@ impl Detail {
             .map(|level| {
                 let (w, h) = img.size_for_long_side((long >> level).max(1));
                 let small = img.resize(w, h);
-                // the mask shrinks as a grey image does
-                let mask = mask.map(|m| {
-                    let grey = Rgb::from_planar(img.width, img.height, m.repeat(3));
-                    grey.resize(w, h).data[..w * h].to_vec()
-                });
+                let mask = mask.map(|m| resize_mask(m, img.width, img.height, w, h));
                 histograms(&small, mask.as_deref())
             })
             .collect();

@@ -48,6 +48,13 @@ pub fn dimensions(path: &Path) -> Result<(usize, usize)> {
     Ok((w as usize, h as usize))
 }
 
+/// A mask (one value per pixel of a `width`×`height` image) resized to `new_w`×`new_h` as the
+/// image itself is ([`Rgb::resize`]), so that it keeps covering the same region.
+pub fn resize_mask(m: &[f32], width: usize, height: usize, new_w: usize, new_h: usize) -> Vec<f32> {
+    let grey = Rgb::from_planar(width, height, m.repeat(3));
+    grey.resize(new_w, new_h).data[..new_w * new_h].to_vec()
+}
+
 /// Reads a mask (white = inside) as values in [0, 1], which must be `width`×`height`.
 pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
     let bytes =
