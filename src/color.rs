@@ -244,7 +244,6 @@ impl Palette {
             .map(|i| srgb_to_lab([img.data[i], img.data[n + i], img.data[2 * n + i]]))
             .collect();
         let own = Palette::of(img, None);
-        // Per channel: the palette's CDF, and the image's CDF below each bin.
         // Per channel: the palette's distribution and the image's.
         let cdfs: Vec<(Cdf, Cdf)> = (0..3)
             .map(|c| {

@@ -193,9 +193,10 @@ pub(crate) struct Recolour<'a> {
 }
 
 /// Optimised pixels → a saveable image: clipped to [0, 1], then the style's detail given
-/// (with `finish.detail`, `finish.detail_passes` times), then the colours restored (with `finish.recolour`; its tones are
-/// coarser than the detail bands, so each keeps what the other gave), then posterised to the
-/// style's swatches (with `finish.swatches`), which decide the final colours.
+/// (with `finish.detail`, `finish.detail_passes` times), then the colours restored (with
+/// `finish.recolour`; its tones are coarser than the detail bands, so each keeps what the
+/// other gave), then posterised to the style's swatches (with `finish.swatches`), which decide
+/// the final colours.
 pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
     let img = match finish.detail {
