@@ -18,19 +18,19 @@
 #   SIZE=256            learned image side and every transfer's long side (the photos' size)
 #   LEARN_ITERS=1500    iterations of `stylelearn learn` (its default; fewer leave the learned
 #                       image under-converged: see README, "the learned-image route")
-#   TRANSFER_ITERS=100  iterations of each transfer in `stylelearn evaluate`
+#   TRANSFER_ITERS=30   iterations of each transfer in `stylelearn evaluate` (its default)
 #   FILTERS=cartoon,painterly,grade,pencil
 #   PYTHON=python3      a python with the packages of scripts/requirements-bench.txt
 #   DATA=bench-data     where the benchmark is built
 #   OUT=bench-out       learned styles, evaluations (OUT/F/eval/index.html) and OUT/table.md
 #   BIN=target/release/stylelearn   (built with `cargo build --release` if missing)
-# The defaults take hours on a 2-core CPU (20 transfers of 100 iterations at 256 px per filter).
+# The defaults take hours on a 2-core CPU (mostly `learn`: 1500 iterations at 256 px per filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=${SIZE:-256}
 LEARN_ITERS=${LEARN_ITERS:-1500}
-TRANSFER_ITERS=${TRANSFER_ITERS:-100}
+TRANSFER_ITERS=${TRANSFER_ITERS:-30}
 FILTERS=${FILTERS:-cartoon,painterly,grade,pencil}
 PYTHON=${PYTHON:-python3}
 DATA=${DATA:-bench-data}

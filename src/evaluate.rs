@@ -106,7 +106,7 @@ pub struct EvaluateSettings {
 }
 
 impl EvaluateSettings {
-    /// Settings with the transfer defaults of `evaluate` (256 px, 100 iterations).
+    /// Settings with the transfer defaults of `evaluate` (256 px, 30 iterations).
     pub fn new(pairs: PathBuf, routes: Vec<Route>) -> Self {
         let transfer = TransferSettings {
             size: defaults::SIZE,
@@ -137,7 +137,8 @@ impl EvaluateSettings {
 pub mod defaults {
     /// The benchmark's photos are 256 px on the long side.
     pub const SIZE: usize = 256;
-    pub const ITERS: usize = 100;
+    /// Iterations of every transfer: `transfer`'s.
+    pub const ITERS: usize = crate::transfer::defaults::ITERS;
 }
 
 /// A held-out pair: the photo and the filter's output of it.

@@ -51,7 +51,7 @@ pub enum Command {
     },
     /// Apply a style to a photo, or to many photos into a folder (Gatys et al.): content +
     /// style + total-variation loss.
-    /// The defaults (512 px, 300 iterations) take about 15 minutes on a 2-core CPU.
+    /// The defaults (512 px, 30 iterations) take about a minute on a 2-core CPU.
     Transfer(TransferArgs),
     /// Learn the style image whose statistics match a set of stylised images.
     /// The defaults (256², 1500 iterations, 16 layers) take tens of minutes on a 2-core CPU.
@@ -507,7 +507,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 300)]
     pub iters: usize,
     /// Iterations of each transfer.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = evaluate::defaults::ITERS)]
     pub transfer_iters: usize,
     #[command(flatten)]
     pub common: Common,
