@@ -176,6 +176,8 @@ pub struct TransferArgs {
     #[arg(long, value_delimiter = ',')]
     pub scales: Option<Vec<usize>>,
     /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
+    /// On the benchmark's filters more iterations moved the result away from the filter (README,
+    /// "Transfer iterations"); raise it for a stronger style.
     #[arg(long, default_value_t = tdef::ITERS)]
     pub iters: usize,
     /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.
