@@ -13,7 +13,7 @@ judged on photos the method never saw:
 
 A held-out pair is ``heldout/photos/<stem>.png`` and
 ``heldout/filtered/<stem>.png``.  Every photo is resized so its long side is
-256 px (aspect kept, so sizes differ).  OUT defaults to ``bench-data/`` in the
+256 px (``--long-side``; aspect kept, so sizes differ).  OUT defaults to ``bench-data/`` in the
 repository root (git-ignored).
 
 Photos (nothing is downloaded: all ship inside PyPI wheels)
@@ -73,6 +73,7 @@ Usage (from the repository root):
     python3 scripts/make_benchmark.py                       # writes bench-data/
     python3 scripts/make_benchmark.py /tmp/bench --filters cartoon,pencil
     python3 scripts/make_benchmark.py --preview             # + OUT/_preview.png
+    python3 scripts/make_benchmark.py /tmp/bench512 --long-side 512   # the 512 px variant
 
 Runs in about 6 seconds on one core (the cartoon filter's bilateral passes take most).
 """
@@ -374,7 +375,7 @@ def write_sources(out: str, names, sizes) -> None:
         "",
         "Only 7 licence-clean colour photos ship in these packages, so the 16 benchmark photos are",
         "distinct, non-overlapping crops of them (rows r0:r1, cols c0:c1 of the original, before",
-        "resizing to a long side of 256 px). `chelsea` and `coffee` (held out) are whole photos used",
+        f"resizing to a long side of {LONG_SIDE} px). `chelsea` and `coffee` (held out) are whole photos used",
         "nowhere else; `astronaut_portrait` and `china_lake` (held out) are crops of photos that also",
         "give training crops, in other parts of the frame.",
         "",
@@ -403,15 +404,22 @@ def write_sources(out: str, names, sizes) -> None:
 
 
 def main(argv=None) -> int:
+    global LONG_SIDE
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", default=os.path.join(repo, "bench-data"),
                     help="output folder (default: bench-data/ in the repository root)")
     ap.add_argument("--filters", default=",".join(FILTERS),
                     help=f"comma-separated filters to build (default: all: {','.join(FILTERS)})")
+    ap.add_argument("--long-side", type=int, default=LONG_SIDE,
+                    help=f"long side of every photo in px (default: {LONG_SIDE}); the filters work "
+                         "in pixels, so another size is a related benchmark, not the same one")
     ap.add_argument("--preview", action="store_true",
                     help="also write OUT/_preview.png: held-out photos and every filter's output")
     args = ap.parse_args(argv)
+    if args.long_side < 16:
+        ap.error(f"--long-side {args.long_side}: use at least 16 px")
+    LONG_SIDE = args.long_side
     names = [n.strip() for n in args.filters.split(",") if n.strip()]
     unknown = [n for n in names if n not in FILTERS]
     if unknown or not names:
