@@ -55,8 +55,8 @@ pub mod defaults {
     /// L-BFGS iterations from the photo. More is not closer to a filter: a profile's target is
     /// the mean of its images' Gram matrices, a texture none of them has, and optimised
     /// longer a transfer paints that mixture over the photo (ripples and dots). On the
-    /// benchmark 20 to 30 iterations were the closest at 256 and at 512 px, and 100 to 160
-    /// farther on every filter (README, "Transfer iterations"). Raise it for a stronger style.
+    /// benchmark's tuned filters 10 to 30 iterations were the closest at 256 and at 512 px,
+    /// and 100 or more farther (README, "Transfer iterations"). Raise it for a stronger style.
     pub const ITERS: usize = 30;
     pub const CONTENT_WEIGHT: f32 = 1.0;
     pub const STYLE_WEIGHT: f32 = 3.0;
