@@ -58,6 +58,17 @@ pub mod defaults {
     /// benchmark's tuned filters 10 to 30 iterations were the closest at 256 and at 512 px,
     /// and 100 or more farther (README, "Transfer iterations"). Raise it for a stronger style.
     pub const ITERS: usize = 30;
+    /// Adam's iterations: its steps are far smaller than L-BFGS's, so it keeps the former
+    /// default (not measured on the benchmark).
+    pub const ADAM_ITERS: usize = 300;
+
+    /// The default iterations with `optimizer`.
+    pub fn iters(optimizer: crate::optim::OptimizerKind) -> usize {
+        match optimizer {
+            crate::optim::OptimizerKind::Lbfgs => ITERS,
+            crate::optim::OptimizerKind::Adam => ADAM_ITERS,
+        }
+    }
     pub const CONTENT_WEIGHT: f32 = 1.0;
     pub const STYLE_WEIGHT: f32 = 3.0;
     pub const TV_WEIGHT: f32 = 1.0;

@@ -14,7 +14,7 @@ use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
 use stylelearn::transfer::{
     Colours, DetailMode, Init, Posterise, StyleSource, TransferOutcome, TransferPlan,
-    TransferSettings,
+    TransferSettings, defaults,
 };
 use stylelearn::vgg::{Vgg19, parse_layers};
 
@@ -841,4 +841,34 @@ fn the_cpu_fast_path_gives_burn_s_loss_and_gradient() {
         ((a - b) / b).abs() < 1e-3,
         "final loss: fast path {a}, burn {b}"
     );
+}
+
+#[test]
+fn the_default_iterations_follow_the_optimiser() {
+    // L-BFGS defaults to few iterations (more moved results away from the filters); Adam's
+    // steps are smaller and keep their own, larger default.
+    let dir = tmp();
+    let last_iteration = |optimizer: &str| {
+        let out = dir.path().join(format!("{optimizer}.png"));
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style",
+            STYLE,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "24",
+            "--optimizer",
+            optimizer,
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let log = std::fs::read_to_string(dir.path().join(format!("{optimizer}.log.csv"))).unwrap();
+        let last = log.lines().last().unwrap().split(',').next().unwrap();
+        last.parse::<usize>().unwrap()
+    };
+    assert_eq!(last_iteration("adam"), defaults::ADAM_ITERS);
+    let lbfgs = last_iteration("lbfgs");
+    assert!((1..=defaults::ITERS).contains(&lbfgs), "{lbfgs}");
 }

@@ -176,10 +176,11 @@ pub struct TransferArgs {
     #[arg(long, value_delimiter = ',')]
     pub scales: Option<Vec<usize>>,
     /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
-    /// On the benchmark's filters more iterations moved the result away from the filter (README,
-    /// "Transfer iterations"); raise it for a stronger style.
-    #[arg(long, default_value_t = tdef::ITERS)]
-    pub iters: usize,
+    /// On the benchmark's filters more L-BFGS iterations moved the result away from the filter
+    /// (README, "Transfer iterations"); raise it for a stronger style [default: 30 with lbfgs,
+    /// 300 with adam].
+    #[arg(long)]
+    pub iters: Option<usize>,
     /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.
     #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
     pub content_weight: f32,
@@ -302,7 +303,7 @@ impl TransferArgs {
         let settings = TransferSettings {
             size: self.size,
             scales: self.scales.clone(),
-            iters: self.iters,
+            iters: self.iters.unwrap_or(tdef::iters(self.optimizer)),
             content_weight: self.content_weight,
             style_weight: self.style_weight,
             tv_weight: self.tv_weight,
