@@ -134,7 +134,8 @@ pub enum Colours {
     /// style images' or the profile's [`crate::color::Palette`]) and that is the content.
     Palette,
     /// The photo's hues, with its mean lightness and colourfulness moved toward the style's as
-    /// far as the style's images agree on them ([`crate::color::Palette::adapt`]); then as
+    /// far as the style's images agree on them, and with many style images its channels mapped
+    /// into their black and white points ([`crate::color::Palette::adapt`]); then as
     /// [`Colours::Photo`] with that adapted photo. Needs a style profile or two or more style
     /// images.
     Adapted,

@@ -230,9 +230,10 @@ pub struct TransferArgs {
     /// images' colours vary, else style); style (what the optimisation makes of the style);
     /// photo (keep the photo's: luminance-only transfer, the result taking the photo's chroma
     /// and, below fine detail, its distribution of tones); palette (map the photo onto the
-    /// style's colour distribution first); adapt (the photo's hues, with its lightness and colourfulness moved
-    /// toward the style's as far as the style's images agree on them, then as photo; a profile
-    /// or two or more style images).
+    /// style's colour distribution first); adapt (the photo's hues, with its lightness and
+    /// colourfulness moved toward the style's as far as the style's images agree on them, and
+    /// from 8 style images on its black and white points mapped to theirs; then as photo; a
+    /// profile or two or more style images).
     #[arg(long, default_value = "auto", value_parser = colours_parser())]
     pub colours: Colours,
     /// Short for --colours photo.
