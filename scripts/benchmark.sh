@@ -13,9 +13,12 @@
 #   python3 -m pip install -r scripts/requirements-bench.txt
 #   scripts/benchmark.sh
 #   SIZE=128 LEARN_ITERS=100 TRANSFER_ITERS=60 FILTERS=cartoon,grade scripts/benchmark.sh
+#   PHOTO_SIDE=512 SIZE=512 scripts/benchmark.sh      # the benchmark built and run at 512 px
 #
 # Settings (environment variables):
-#   SIZE=256            learned image side and every transfer's long side (the photos' size)
+#   SIZE=256            learned image side and every transfer's long side
+#   PHOTO_SIDE=256      long side of the benchmark's photos (make_benchmark.py --long-side;
+#                       the filters work in pixels, so another size is a related benchmark)
 #   LEARN_ITERS=1500    iterations of `stylelearn learn` (its default; fewer leave the learned
 #                       image under-converged: see README, "the learned-image route")
 #   TRANSFER_ITERS=30   iterations of each transfer in `stylelearn evaluate` (its default)
@@ -29,6 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=${SIZE:-256}
+PHOTO_SIDE=${PHOTO_SIDE:-256}
 LEARN_ITERS=${LEARN_ITERS:-1500}
 TRANSFER_ITERS=${TRANSFER_ITERS:-30}
 FILTERS=${FILTERS:-cartoon,painterly,grade,pencil}
@@ -45,7 +49,7 @@ fi
 [ -x "$BIN" ] || cargo build --release
 "$BIN" setup -q >/dev/null
 
-"$PYTHON" scripts/make_benchmark.py "$DATA" --filters "$FILTERS"
+"$PYTHON" scripts/make_benchmark.py "$DATA" --filters "$FILTERS" --long-side "$PHOTO_SIDE"
 
 table="$OUT/table.md"
 rows=$(mktemp)
@@ -69,7 +73,7 @@ for f in "${filters[@]}"; do
 done
 
 {
-  echo "Settings: SIZE=$SIZE LEARN_ITERS=$LEARN_ITERS TRANSFER_ITERS=$TRANSFER_ITERS; 4 held-out photos per filter;"
+  echo "Settings: PHOTO_SIDE=$PHOTO_SIDE SIZE=$SIZE LEARN_ITERS=$LEARN_ITERS TRANSFER_ITERS=$TRANSFER_ITERS; 4 held-out photos per filter;"
   echo "distances from the filter's output (lower is closer), ratio < 1: closer than the one-image baseline."
   echo
   echo "| filter | route | colour (ΔE) | colour / baseline | texture | texture / baseline |"
