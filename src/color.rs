@@ -77,8 +77,9 @@ pub struct Palette {
     /// (palettes mixed from two or more images; absent in older profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spread: Option<ColourSpread>,
-    /// The darkest and brightest the images get, per sRGB channel (absent in older profiles,
-    /// and when a mask selects no pixel).
+    /// The darkest and brightest the images get, per sRGB channel. Absent in older profiles,
+    /// and for masked regions: a region (a sky, a face) need not reach black or white, so
+    /// its levels tell nothing about the filter's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<Levels>,
 }
@@ -114,39 +115,20 @@ pub const LEVELS_TOLERANCE: f64 = 0.04;
 pub const LEVELS_MIN_IMAGES: usize = 8;
 
 impl Levels {
-    /// The levels of `img`'s pixels where `mask` (if any) is positive; `None` if there are none.
-    pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Option<Self> {
+    /// The levels of `img`.
+    pub fn of(img: &Rgb) -> Self {
         let (w, h) = (img.width, img.height);
         let n = w * h;
         let mut black = [0.0; 3];
         let mut white = [0.0; 3];
-        let blurred_mask = mask.map(|m| blur_plane(m, w, h, LEVELS_BLUR));
         for c in 0..3 {
-            let channel = &img.data[c * n..(c + 1) * n];
-            let mut v: Vec<f32> = match (mask, &blurred_mask) {
-                // A blur within the region only (normalised convolution): pixels outside it
-                // do not bleed in at its edges.
-                (Some(m), Some(bm)) => {
-                    let inside: Vec<f32> = channel.iter().zip(m).map(|(v, m)| v * m).collect();
-                    blur_plane(&inside, w, h, LEVELS_BLUR)
-                        .iter()
-                        .zip(bm)
-                        .zip(m)
-                        .filter(|(_, m)| **m > 0.0)
-                        .map(|((v, bm), _)| v / bm.max(1e-6))
-                        .collect()
-                }
-                _ => blur_plane(channel, w, h, LEVELS_BLUR),
-            };
-            if v.is_empty() {
-                return None;
-            }
+            let mut v = blur_plane(&img.data[c * n..(c + 1) * n], w, h, LEVELS_BLUR);
             v.sort_by(f32::total_cmp);
             let at = |q: f64| v[(q * (v.len() - 1) as f64).round() as usize] as f64;
             black[c] = at(LEVELS_QUANTILE).clamp(0.0, 1.0);
             white[c] = at(1.0 - LEVELS_QUANTILE).clamp(0.0, 1.0);
         }
-        Some(Self { black, white })
+        Self { black, white }
     }
 
     /// The lowest black and highest white of several images' levels.
@@ -234,7 +216,7 @@ impl Palette {
         Self {
             hist,
             spread: None,
-            levels: Levels::of(img, mask),
+            levels: mask.is_none().then(|| Levels::of(img)),
         }
     }
 
@@ -682,7 +664,7 @@ mod tests {
         let peak = |p: &Palette| p.hist[1].iter().cloned().fold(0.0, f64::max);
         assert!((peak(&m) - 0.75).abs() < 1e-9);
         let half = Rgb::from_planar(2, 1, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
-        assert_eq!(Palette::of(&half, Some(&[1.0, 0.0])), pr);
+        assert_eq!(Palette::of(&half, Some(&[1.0, 0.0])).hist, pr.hist);
         assert!(Palette::mix(&[]).is_none());
     }
 
@@ -761,39 +743,26 @@ mod tests {
     }
 
     #[test]
-    fn levels_are_an_images_extremes_without_its_grain_and_within_its_mask() {
-        // black in the left quarter, then a ramp from 0.2 to 0.8; pixel noise of ±0.1 on top
+    fn levels_are_an_images_extremes_without_its_grain_and_not_of_masked_regions() {
+        // a ramp from 0.2 to 0.8 with pixel noise of ±0.1 on top
         let (w, h) = (64, 32);
         let grain = crate::image_io::noise(w, h, 5);
-        let ramp = |x: usize| 0.2 + 0.6 * (x - w / 4) as f32 / (w - 1 - w / 4) as f32;
         let data: Vec<f32> = (0..3 * w * h)
-            .map(|i| {
-                let x = i % w;
-                let v = if x < w / 4 { 0.0 } else { ramp(x) };
-                v + 0.2 * (grain.data[i] - 0.5)
-            })
+            .map(|i| 0.2 + 0.6 * (i % w) as f32 / (w - 1) as f32 + 0.2 * (grain.data[i] - 0.5))
             .collect();
         let img = Rgb::from_planar(w, h, data);
-        let ramp_mask: Vec<f32> = (0..w * h)
-            .map(|i| if i % w >= w / 4 { 1.0 } else { 0.0 })
-            .collect();
-        // the grain alone reaches far below the ramp's black
-        let mut on_ramp: Vec<f32> = (0..w * h)
-            .filter(|&i| ramp_mask[i] > 0.0)
-            .map(|i| img.data[i])
-            .collect();
-        on_ramp.sort_by(f32::total_cmp);
-        assert!(on_ramp[(LEVELS_QUANTILE * on_ramp.len() as f64) as usize] < 0.15);
-        let whole = Levels::of(&img, None).unwrap();
-        // within the ramp only: outside pixels do not bleed in at its edge
-        let l = Levels::of(&img, Some(&ramp_mask)).unwrap();
+        // the grain alone reaches far beyond the ramp's ends
+        let mut raw = img.data.clone();
+        raw.sort_by(f32::total_cmp);
+        let at = |q: f64| raw[(q * raw.len() as f64) as usize];
+        assert!(at(LEVELS_QUANTILE) < 0.15 && at(1.0 - LEVELS_QUANTILE) > 0.85);
+        let l = Levels::of(&img);
         for c in 0..3 {
-            assert!(whole.black[c] < 0.03, "{whole:?}");
-            assert!((whole.white[c] - 0.8).abs() < 0.03, "{whole:?}");
             assert!((l.black[c] - 0.2).abs() < 0.03, "{l:?}");
             assert!((l.white[c] - 0.8).abs() < 0.03, "{l:?}");
         }
-        assert!(Levels::of(&img, Some(&vec![0.0; w * h])).is_none());
+        assert_eq!(Palette::of(&img, None).levels, Some(l));
+        assert_eq!(Palette::of(&img, Some(&vec![1.0; w * h])).levels, None);
     }
 
     #[test]
