@@ -22,7 +22,7 @@
 #   LEARN_ITERS=1500    iterations of `stylelearn learn` (its default; fewer leave the learned
 #                       image under-converged: see README, "the learned-image route")
 #   TRANSFER_ITERS=30   iterations of each transfer in `stylelearn evaluate` (its default)
-#   FILTERS=cartoon,painterly,grade,pencil
+#   FILTERS=cartoon,painterly,grade,pencil,vintage,crossprocess
 #   PYTHON=python3      a python with the packages of scripts/requirements-bench.txt
 #   DATA=bench-data     where the benchmark is built
 #   OUT=bench-out       learned styles, evaluations (OUT/F/eval/index.html) and OUT/table.md
@@ -35,7 +35,7 @@ SIZE=${SIZE:-256}
 PHOTO_SIDE=${PHOTO_SIDE:-256}
 LEARN_ITERS=${LEARN_ITERS:-1500}
 TRANSFER_ITERS=${TRANSFER_ITERS:-30}
-FILTERS=${FILTERS:-cartoon,painterly,grade,pencil}
+FILTERS=${FILTERS:-cartoon,painterly,grade,pencil,vintage,crossprocess}
 PYTHON=${PYTHON:-python3}
 DATA=${DATA:-bench-data}
 OUT=${OUT:-bench-out}
