@@ -220,6 +220,33 @@ impl Palette {
         }
     }
 
+    /// Checks a palette read from a file: three histograms of [`PALETTE_BINS`] non-negative
+    /// finite bins with some mass, a finite spread and black and white points within [0, 1].
+    pub fn check(&self) -> anyhow::Result<()> {
+        let hist = self.hist.iter().all(|h| {
+            h.len() == PALETTE_BINS
+                && h.iter().all(|v| v.is_finite() && *v >= 0.0)
+                && h.iter().sum::<f64>() > 0.0
+        });
+        let spread = self.spread.as_ref().is_none_or(|s| {
+            [s.lightness, s.lightness_sd, s.chroma, s.chroma_sd]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+        });
+        let levels = self.levels.as_ref().is_none_or(|l| {
+            l.black
+                .iter()
+                .chain(&l.white)
+                .all(|v| (0.0..=1.0).contains(v))
+        });
+        anyhow::ensure!(
+            hist && spread && levels,
+            "its colour distribution is not 3 histograms of {PALETTE_BINS} non-negative bins \
+             with a finite spread and black and white points within [0, 1]"
+        );
+        Ok(())
+    }
+
     /// Mean L and RMS chroma √(E[a²] + E[b²]) of this distribution (from the bin centres).
     pub fn moments(&self) -> (f64, f64) {
         let centre = |c: usize, i: usize| {

@@ -338,6 +338,20 @@ fn damaged_profiles_and_mask_paths_are_named() {
         &t("{}/swatches.safetensors"),
         &["swatches.safetensors", "damaged", "make it again"],
     );
+    // A palette whose black and white points lie outside [0, 1].
+    wrong.swatches = None;
+    let mut palette = stylelearn::color::Palette::of(&stylelearn::image_io::noise(8, 8, 1), None);
+    palette.levels = Some(stylelearn::color::Levels {
+        black: [0.1, 0.1, -3.0],
+        white: [0.9, 0.9, 0.9],
+    });
+    wrong.palette = Some(palette);
+    wrong.save(&w.join("palette.safetensors")).unwrap();
+    fails_cleanly(
+        w,
+        &t("{}/palette.safetensors"),
+        &["palette.safetensors", "damaged", "make it again"],
+    );
     std::fs::write(w.join("mask.png"), b"x").unwrap();
     fails_cleanly(
         w,

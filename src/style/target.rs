@@ -302,6 +302,9 @@ impl StyleTarget {
                 path.display()
             )
         };
+        if let Some(p) = &meta.palette {
+            p.check().with_context(damaged)?;
+        }
         if let Some(d) = &meta.detail {
             d.check().with_context(damaged)?;
         }
