@@ -115,13 +115,13 @@ pub const LEVELS_TOLERANCE: f64 = 0.04;
 pub const LEVELS_MIN_IMAGES: usize = 8;
 
 impl Levels {
-    /// The levels of `img`.
+    /// The levels of `img` (pure black and white, which change nothing, for an empty image).
     pub fn of(img: &Rgb) -> Self {
         let (w, h) = (img.width, img.height);
         let n = w * h;
         let mut black = [0.0; 3];
-        let mut white = [0.0; 3];
-        for c in 0..3 {
+        let mut white = [1.0; 3];
+        for c in (0..3).filter(|_| n > 0) {
             let mut v = blur_plane(&img.data[c * n..(c + 1) * n], w, h, LEVELS_BLUR);
             v.sort_by(f32::total_cmp);
             let at = |q: f64| v[(q * (v.len() - 1) as f64).round() as usize] as f64;
@@ -790,6 +790,8 @@ mod tests {
         }
         assert_eq!(Palette::of(&img, None).levels, Some(l));
         assert_eq!(Palette::of(&img, Some(&vec![1.0; w * h])).levels, None);
+        let empty = Levels::of(&Rgb::from_planar(0, 0, vec![]));
+        assert_eq!((empty.black, empty.white), ([0.0; 3], [1.0; 3]));
     }
 
     #[test]
