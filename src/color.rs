@@ -3,7 +3,9 @@
 //! chroma (YIQ colour space) and, here, its distribution of tones ([`recolour`]). And the
 //! opposite: a style's colour distribution
 //! ([`Palette`]: weighted histograms of CIE Lab L, a and b) and mapping a photo onto it
-//! (per-channel histogram matching), so a transfer can start from the style's palette.
+//! (per-channel histogram matching), so a transfer can start from the style's palette. And in
+//! between, [`Palette::adapt`]: the photo's own colours, moved only as far as the style's
+//! images agree (their lightness, colourfulness, and black and white points, [`Levels`]).
 use serde::{Deserialize, Serialize};
 
 use crate::image_io::Rgb;
