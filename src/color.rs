@@ -73,7 +73,7 @@ const LAB_RANGE: [(f64, f64); 3] = [(0.0, 100.0), (-128.0, 128.0), (-128.0, 128.
 /// images combine by weighted mean, so a dataset streams into one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Palette {
-    /// `[L, a, b]` histograms of [`PALETTE_BINS`] bins, each summing to 1.
+    /// `[L, a, b]` histograms of `PALETTE_BINS` (256) bins, each summing to 1.
     pub hist: [Vec<f64>; 3],
     /// How the images' mean lightness and colourfulness vary from one image to the next
     /// (palettes mixed from two or more images; absent in older profiles).
@@ -222,7 +222,7 @@ impl Palette {
         }
     }
 
-    /// Checks a palette read from a file: three histograms of [`PALETTE_BINS`] non-negative
+    /// Checks a palette read from a file: three histograms of `PALETTE_BINS` (256) non-negative
     /// finite bins with some mass, a finite spread and black and white points within [0, 1].
     pub fn check(&self) -> anyhow::Result<()> {
         let hist = self.hist.iter().all(|h| {
