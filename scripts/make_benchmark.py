@@ -92,7 +92,7 @@ Usage (from the repository root):
     python3 scripts/make_benchmark.py --preview             # + OUT/_preview.png
     python3 scripts/make_benchmark.py /tmp/bench512 --long-side 512   # the 512 px variant
 
-Runs in about 6 seconds on one core (the cartoon filter's bilateral passes take most).
+Runs in about 10 seconds on one core (the cartoon filter's bilateral passes take most).
 """
 
 from __future__ import annotations
