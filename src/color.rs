@@ -225,11 +225,7 @@ impl Palette {
     /// Checks a palette read from a file: three histograms of `PALETTE_BINS` (256) non-negative
     /// finite bins with some mass, a finite spread and black and white points within [0, 1].
     pub fn check(&self) -> anyhow::Result<()> {
-        let hist = self.hist.iter().all(|h| {
-            h.len() == PALETTE_BINS
-                && h.iter().all(|v| v.is_finite() && *v >= 0.0)
-                && h.iter().sum::<f64>() > 0.0
-        });
+        let hist = self.hist.iter().all(|h| is_histogram(h, PALETTE_BINS));
         let spread = self.spread.as_ref().is_none_or(|s| {
             [s.lightness, s.lightness_sd, s.chroma, s.chroma_sd]
                 .iter()
@@ -412,6 +408,12 @@ impl Palette {
         }
         Rgb::from_planar(img.width, img.height, out)
     }
+}
+
+/// Whether `h`, read from a file, is a histogram of `bins` non-negative finite bins with some
+/// mass.
+pub(crate) fn is_histogram(h: &[f64], bins: usize) -> bool {
+    h.len() == bins && h.iter().all(|v| v.is_finite() && *v >= 0.0) && h.iter().sum::<f64>() > 0.0
 }
 
 /// A normalised histogram of bins `width` wide from `lo`, with its cumulative sums, read at

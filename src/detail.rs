@@ -18,7 +18,7 @@
 //! choices is in README.
 use serde::{Deserialize, Serialize};
 
-use crate::color::{Cdf, blur_plane, grey, match_quantiles, to_yiq, with_chroma};
+use crate::color::{Cdf, blur_plane, grey, is_histogram, match_quantiles, to_yiq, with_chroma};
 use crate::image_io::{Rgb, resize_mask};
 
 /// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
@@ -149,12 +149,7 @@ impl Detail {
             && self.long_side >= 1.0
             && self.hist.len() == LEVELS
             && self.hist.iter().all(|level| {
-                level.len() == BANDS.len()
-                    && level.iter().all(|h| {
-                        h.len() == BINS
-                            && h.iter().all(|v| v.is_finite() && *v >= 0.0)
-                            && h.iter().sum::<f64>() > 0.0
-                    })
+                level.len() == BANDS.len() && level.iter().all(|h| is_histogram(h, BINS))
             });
         anyhow::ensure!(
             ok,
