@@ -84,6 +84,11 @@ pub struct Palette {
     /// its levels tell nothing about the filter's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<Levels>,
+    /// The images' shared darkening toward the corners, when they have one
+    /// ([`crate::vignette`]): the rest of the palette is then measured without it, and
+    /// [`Palette::adapt`] gives it to the photo. Absent in older profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vignette: Option<crate::vignette::Vignette>,
 }
 
 /// A set of images' black and white points: per sRGB channel, the darkest and the brightest
@@ -219,11 +224,13 @@ impl Palette {
             hist,
             spread: None,
             levels: mask.is_none().then(|| Levels::of(img)),
+            vignette: None,
         }
     }
 
     /// Checks a palette read from a file: three histograms of `PALETTE_BINS` (256) non-negative
-    /// finite bins with some mass, a finite spread and black and white points within [0, 1].
+    /// finite bins with some mass, a finite spread, black and white points within [0, 1] and a
+    /// vignette within its bounds.
     pub fn check(&self) -> anyhow::Result<()> {
         let hist = self.hist.iter().all(|h| is_histogram(h, PALETTE_BINS));
         let spread = self.spread.as_ref().is_none_or(|s| {
@@ -242,7 +249,7 @@ impl Palette {
             "its colour distribution is not 3 histograms of {PALETTE_BINS} non-negative bins \
              with a finite spread and black and white points within [0, 1]"
         );
-        Ok(())
+        self.vignette.as_ref().map_or(Ok(()), |v| v.check())
     }
 
     /// Mean L and RMS chroma √(E[a²] + E[b²]) of this distribution (from the bin centres).
@@ -317,6 +324,7 @@ impl Palette {
             hist,
             spread,
             levels,
+            vignette: None,
         })
     }
 
@@ -333,7 +341,9 @@ impl Palette {
     ///
     /// Before that, with [`LEVELS_MIN_IMAGES`] or more images, `img`'s channels are mapped into
     /// the images' black and white points ([`Levels::apply`]): a colour grade's faded, tinted
-    /// blacks and lowered whites, which a photo's own colours would not show.
+    /// blacks and lowered whites, which a photo's own colours would not show. After it, when
+    /// the images share a vignette, `img` is darkened toward its corners like them
+    /// ([`crate::vignette`]; the rest of this palette was measured without it).
     pub fn adapt(&self, img: &Rgb) -> Rgb {
         let Some(sp) = &self.spread else {
             return img.clone();
@@ -367,7 +377,11 @@ impl Palette {
                 data[c * n + i] = rgb[c];
             }
         }
-        Rgb::from_planar(img.width, img.height, data)
+        let adapted = Rgb::from_planar(img.width, img.height, data);
+        match &self.vignette {
+            Some(v) => v.apply(&adapted),
+            None => adapted,
+        }
     }
 
     /// `img` with each Lab channel's distribution mapped onto this palette's (histogram
@@ -847,6 +861,19 @@ mod tests {
             white: [0.97, 1.0, 0.965],
         });
         assert!(max_diff(&p.adapt(&photo)) < 1e-3);
+        // a vignette the images share is given last: the photo as adapted, then darkened
+        let v = crate::vignette::Vignette { strength: 0.3 };
+        p.vignette = Some(v.clone());
+        let out = p.adapt(&photo);
+        p.vignette = None;
+        let want = v.apply(&p.adapt(&photo));
+        assert!(
+            out.data
+                .iter()
+                .zip(&want.data)
+                .all(|(a, b)| (a - b).abs() < 1e-6)
+        );
+        assert!(max_diff(&out) > 0.1);
     }
 
     #[test]

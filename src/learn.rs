@@ -258,6 +258,8 @@ impl LearnPlan {
         let mut palettes: Vec<(crate::color::Palette, f64)> = Vec::new();
         let mut details: Vec<(crate::detail::Detail, f64)> = Vec::new();
         let mut swatches: Vec<(crate::posterise::Swatches, f64)> = Vec::new();
+        let mut rings: Vec<crate::vignette::Rings> = Vec::new();
+        let mut read: Vec<&dataset::Entry> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let loaded = match dataset::load_entry(e, s.max_side, s.region) {
                 Ok(l) => l,
@@ -280,6 +282,10 @@ impl LearnPlan {
                 e.weight,
             ));
             swatches.push((loaded.swatches, e.weight));
+            if loaded.mask.is_none() {
+                rings.extend(crate::vignette::Rings::of(&loaded.image));
+            }
+            read.push(e);
             let mask = loaded.mask.map(|m| {
                 Tensor::<4>::from_data(
                     TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
@@ -300,9 +306,22 @@ impl LearnPlan {
             }
         }
         let (mut target, each) = b.finish()?;
+        let vignette = crate::vignette::Vignette::find(&rings);
+        if let Some(v) = &vignette {
+            // The colours and detail the filter gives before its vignette: each image read
+            // again (memory stays flat in the dataset size) with the vignette removed.
+            for (j, e) in read.iter().enumerate() {
+                let loaded = dataset::load_entry(e, s.max_side, s.region)
+                    .map_err(|err| Error::input(&e.path, err))?;
+                let image = v.remove(&loaded.image);
+                palettes[j].0 = crate::color::Palette::of(&image, loaded.mask.as_deref());
+                details[j].0 = crate::detail::Detail::of(&image, loaded.mask.as_deref());
+            }
+        }
         let parts: Vec<(&crate::color::Palette, f64)> =
             palettes.iter().map(|(p, w)| (p, *w)).collect();
-        target.palette = crate::color::Palette::mix(&parts);
+        target.palette =
+            crate::color::Palette::mix(&parts).map(|p| crate::color::Palette { vignette, ..p });
         let parts: Vec<(&crate::detail::Detail, f64)> =
             details.iter().map(|(d, w)| (d, *w)).collect();
         target.detail = crate::detail::Detail::mix(&parts);

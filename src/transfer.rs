@@ -532,14 +532,24 @@ impl StyleInputs {
             match &profile {
                 Some(t) => t.palette.clone(),
                 None => {
-                    let own: Vec<(crate::color::Palette, f64)> = styles
-                        .iter()
-                        .filter(|(_, w, _)| *w > 0.0)
-                        .map(|(img, w, _)| (crate::color::Palette::of(img, None), *w))
+                    let weighted = || styles.iter().filter(|(_, w, _)| *w > 0.0);
+                    let rings: Vec<_> = weighted()
+                        .filter_map(|(img, _, _)| crate::vignette::Rings::of(img))
+                        .collect();
+                    let vignette = crate::vignette::Vignette::find(&rings);
+                    let own: Vec<(crate::color::Palette, f64)> = weighted()
+                        .map(|(img, w, _)| {
+                            let palette = match &vignette {
+                                Some(v) => crate::color::Palette::of(&v.remove(img), None),
+                                None => crate::color::Palette::of(img, None),
+                            };
+                            (palette, *w)
+                        })
                         .collect();
                     let parts: Vec<(&crate::color::Palette, f64)> =
                         own.iter().map(|(p, w)| (p, *w)).collect();
                     crate::color::Palette::mix(&parts)
+                        .map(|p| crate::color::Palette { vignette, ..p })
                 }
             }
         };
@@ -906,6 +916,15 @@ impl TransferPlan {
         unreachable!("at least one scale; the last one returns (stopped: {stopped}, {last:?})")
     }
 
+    /// The style's vignette, when the photo's colours are adapted to the style
+    /// ([`crate::color::Palette::adapt`] gives it to the photo).
+    fn vignette(&self) -> Option<&crate::vignette::Vignette> {
+        match (&self.shared.palette, self.shared.colours) {
+            (Some(p), Colours::Adapted) => p.vignette.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The detail the result takes at output long side `long`, when it takes the style's: the
     /// profile's (scaled to the output's size, [`crate::detail`]), or the style images' at the
     /// size they are used, mixed by weight, at their own pixel scale as their Gram matrices
@@ -924,10 +943,12 @@ impl TransferPlan {
             .filter(|(_, w, _)| *w > 0.0)
             .map(|(img, w, _)| {
                 let long = ((long as f64) * self.settings.style_scale).round() as usize;
-                (
-                    crate::detail::Detail::of(&img.fit_long_side(long), None),
-                    *w,
-                )
+                let img = img.fit_long_side(long);
+                let img = match self.vignette() {
+                    Some(v) => v.remove(&img),
+                    None => img,
+                };
+                (crate::detail::Detail::of(&img, None), *w)
             })
             .collect();
         let parts: Vec<(&crate::detail::Detail, f64)> = own.iter().map(|(d, w)| (d, *w)).collect();

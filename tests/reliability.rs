@@ -352,6 +352,16 @@ fn damaged_profiles_and_mask_paths_are_named() {
         &t("{}/palette.safetensors"),
         &["palette.safetensors", "damaged", "make it again"],
     );
+    // A vignette that would turn the corners negative.
+    let mut palette = stylelearn::color::Palette::of(&stylelearn::image_io::noise(8, 8, 1), None);
+    palette.vignette = Some(stylelearn::vignette::Vignette { strength: 5.0 });
+    wrong.palette = Some(palette);
+    wrong.save(&w.join("vignette.safetensors")).unwrap();
+    fails_cleanly(
+        w,
+        &t("{}/vignette.safetensors"),
+        &["vignette.safetensors", "damaged", "make it again"],
+    );
     std::fs::write(w.join("mask.png"), b"x").unwrap();
     fails_cleanly(
         w,

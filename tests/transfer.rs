@@ -794,6 +794,105 @@ fn with_a_consistent_dataset_adapted_colours_follow_it_and_are_the_profile_defau
     );
 }
 
+/// Photo-like style images of 48×40: stripes of four brightnesses, one of them white, at
+/// angles and offsets that differ from image to image, so every image reaches white in every
+/// ring around its centre.
+fn stripes(k: usize) -> Rgb {
+    let (w, h) = (48, 40);
+    let mut data = vec![0.0; 3 * w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let v = [1.0, 0.6, 0.3, 0.05][((x * (k % 2 + 1) + y * (k % 3)) / 12 + k) % 4];
+            for (c, tint) in [1.0, 0.9, 0.8].iter().enumerate() {
+                data[c * w * h + y * w + x] = v * tint;
+            }
+        }
+    }
+    Rgb::from_planar(w, h, data)
+}
+
+/// Mean brightness of the outer ring (r² > 0.6) over that of the centre (r² < 0.2).
+fn corner_falloff(img: &Rgb) -> f32 {
+    let (w, h) = (img.width, img.height);
+    let (mut outer, mut inner) = ((0.0, 0), (0.0, 0));
+    for y in 0..h {
+        for x in 0..w {
+            let dx = (x as f32 + 0.5 - w as f32 / 2.0) / (w as f32 / 2.0);
+            let dy = (y as f32 + 0.5 - h as f32 / 2.0) / (h as f32 / 2.0);
+            let r2 = (dx * dx + dy * dy) / 2.0;
+            let v = (0..3).map(|c| img.data[c * w * h + y * w + x]).sum::<f32>();
+            if r2 > 0.6 {
+                outer = (outer.0 + v, outer.1 + 1);
+            } else if r2 < 0.2 {
+                inner = (inner.0 + v, inner.1 + 1);
+            }
+        }
+    }
+    (outer.0 / outer.1 as f32) / (inner.0 / inner.1 as f32)
+}
+
+#[test]
+fn a_vignette_the_style_s_images_share_is_given_to_the_photo_and_kept_in_the_profile() {
+    let net = net();
+    let dir = tmp();
+    let vignette = stylelearn::vignette::Vignette { strength: 0.4 };
+    let (plain, dark) = (dir.path().join("plain"), dir.path().join("dark"));
+    let (mut plain_paths, mut dark_paths) = (Vec::new(), Vec::new());
+    for k in 0..8 {
+        for (folder, paths, img) in [
+            (&plain, &mut plain_paths, stripes(k)),
+            (&dark, &mut dark_paths, vignette.apply(&stripes(k))),
+        ] {
+            std::fs::create_dir_all(folder).unwrap();
+            let p = folder.join(format!("s{k}.png"));
+            img.save(&p).unwrap();
+            paths.push((p, 1.0));
+        }
+    }
+    let mut s = config();
+    s.iters = 2;
+    s.posterise = Posterise::Off;
+    s.colours = Colours::Adapted;
+    s.style = StyleSource::Images(plain_paths);
+    let without = corner_falloff(&transfer(&net, &s).unwrap().image);
+    s.style = StyleSource::Images(dark_paths);
+    let with = corner_falloff(&transfer(&net, &s).unwrap().image);
+    // The outer ring's mean r² is about 0.75: a 0.4 vignette darkens it by about 30%.
+    assert!(
+        with < 0.8 * without,
+        "corners over centre: {with} with the vignette, {without} without"
+    );
+    // A profile records the vignette, and its colours are those of the images without it.
+    let profile = dir.path().join("dark.safetensors");
+    let o = cli(&[
+        "profile",
+        dark.to_str().unwrap(),
+        "-o",
+        profile.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let palette = stylelearn::style::StyleTarget::load(&profile, net.device())
+        .unwrap()
+        .palette
+        .unwrap();
+    let found = palette.vignette.as_ref().expect("a vignette").strength;
+    assert!((found - 0.4).abs() < 0.05, "strength {found}");
+    let lightness = |imgs: Vec<Rgb>| {
+        let palettes: Vec<color::Palette> =
+            imgs.iter().map(|i| color::Palette::of(i, None)).collect();
+        let parts: Vec<(&color::Palette, f64)> = palettes.iter().map(|p| (p, 1.0)).collect();
+        color::Palette::mix(&parts).unwrap().moments().0
+    };
+    let before = lightness((0..8).map(stripes).collect());
+    let after = lightness((0..8).map(|k| vignette.apply(&stripes(k))).collect());
+    let recorded = palette.moments().0;
+    assert!(
+        (recorded - before).abs() < 1.0 && before - after > 3.0,
+        "mean L* recorded {recorded}, of the images without the vignette {before}, with it {after}"
+    );
+}
+
 #[test]
 fn the_cpu_fast_path_gives_burn_s_loss_and_gradient() {
     // fastvgg (Winograd convolutions, hand-written input gradient) against burn's conv2d and
