@@ -232,8 +232,8 @@ pub struct TransferArgs {
     /// and, below fine detail, its distribution of tones); palette (map the photo onto the
     /// style's colour distribution first); adapt (the photo's hues, with its lightness and
     /// colourfulness moved toward the style's as far as the style's images agree on them, and
-    /// from 8 style images on its black and white points mapped to theirs; then as photo; a
-    /// profile or two or more style images).
+    /// from 8 style images on its black and white points mapped to theirs and their shared
+    /// vignette, if any, given to it; then as photo; a profile or two or more style images).
     #[arg(long, default_value = "auto", value_parser = colours_parser())]
     pub colours: Colours,
     /// Short for --colours photo.
