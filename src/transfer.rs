@@ -91,6 +91,8 @@ pub struct TransferSettings {
     pub size: usize,
     /// Coarse-to-fine long sides, increasing; `iters` per scale.
     pub scales: Option<Vec<usize>>,
+    /// Optimiser iterations per scale. 0 optimises nothing: the result is the starting image
+    /// (the photo, as the colour mode makes it) finished by the detail and posterise settings.
     pub iters: usize,
     pub content_weight: f32,
     pub style_weight: f32,
@@ -415,9 +417,6 @@ impl StyleInputs {
     /// Checks `settings` (all but the photo) and reads the style images or profile and the
     /// initial image.
     pub(crate) fn read(s: &TransferSettings, device: &Device) -> Result<Self> {
-        if s.iters == 0 {
-            return Err(Error::setting(Setting::Iterations, "must be at least 1"));
-        }
         check_number(Setting::StyleScale, s.style_scale, 0.0, false)?;
         check_number(Setting::ContentWeight, s.content_weight as f64, 0.0, true)?;
         check_number(Setting::StyleWeight, s.style_weight as f64, 0.0, true)?;

@@ -943,6 +943,34 @@ fn the_cpu_fast_path_gives_burn_s_loss_and_gradient() {
 }
 
 #[test]
+fn no_iterations_give_the_photo_as_the_colour_mode_makes_it() {
+    let net = net();
+    let mut s = config();
+    s.iters = 0;
+    s.detail = DetailMode::Keep;
+    s.posterise = Posterise::Off;
+    let photo = image_io::load(&data(CONTENT))
+        .unwrap()
+        .fit_long_side(s.size);
+    let diff = |a: &Rgb| {
+        a.data
+            .iter()
+            .zip(&photo.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
+    for colours in [Colours::Style, Colours::Photo] {
+        s.colours = colours;
+        let out = transfer(&net, &s).unwrap();
+        assert_eq!((out.iters, out.evals), (0, 0));
+        assert!(diff(&out.image) < 0.02, "{colours:?}: {}", diff(&out.image));
+    }
+    // The photo mapped onto the style's palette is not the photo.
+    s.colours = Colours::Palette;
+    assert!(diff(&transfer(&net, &s).unwrap().image) > 0.1);
+}
+
+#[test]
 fn the_default_iterations_follow_the_optimiser() {
     // L-BFGS defaults to few iterations (more moved results away from the filters); Adam's
     // steps are smaller and keep their own, larger default.

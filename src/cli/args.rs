@@ -177,8 +177,10 @@ pub struct TransferArgs {
     pub scales: Option<Vec<usize>>,
     /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
     /// On the benchmark's filters more L-BFGS iterations moved the result away from the filter
-    /// (README, "Transfer iterations"); raise it for a stronger style [default: 30 with lbfgs,
-    /// 300 with adam].
+    /// (README, "Transfer iterations"); raise it for a stronger style. 0 optimises nothing:
+    /// the photo as --colours makes it, finished by --detail and --posterise (with --colours
+    /// adapt --detail keep --posterise off, the dataset's colours alone, for a filter that adds
+    /// no texture) [default: 30 with lbfgs, 300 with adam].
     #[arg(long)]
     pub iters: Option<usize>,
     /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.

@@ -94,7 +94,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
             let w = job.run(&net, &mut progress).map_err(lib)?;
             drop(progress);
             let r = &w.outcome;
-            if !a.common.quiet {
+            if !a.common.quiet && r.evals == 0 {
+                eprintln!("not optimised (--iters 0)\nwrote {}", list(&w.files));
+            } else if !a.common.quiet {
                 eprintln!(
                     "{} evaluations in {:.0} s; loss {:.4e}: content {:.3e}, style {:.3e}, tv {:.2e}\nwrote {}",
                     r.evals,
