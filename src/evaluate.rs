@@ -26,7 +26,9 @@ use crate::judge::{self, Judgement};
 use crate::observe::Observer;
 use crate::outputs::OutputSet;
 use crate::style::{self, StatisticKind};
-use crate::transfer::{self, Colours, StyleSource, TransferPlan, TransferSettings};
+use crate::transfer::{
+    self, Colours, DetailMode, Posterise, StyleSource, TransferPlan, TransferSettings,
+};
 use crate::vgg::{self, Vgg19};
 
 /// Image files a pairs folder may hold.
@@ -51,6 +53,10 @@ pub enum Route {
     /// colourfulness adapted to the dataset's ([`Colours::Adapted`], what `transfer` does with a
     /// profile by default).
     ProfileAdapt(PathBuf),
+    /// The photo with the profile's adapted colours and nothing else: no optimisation, no
+    /// detail matching, no posterising ([`Colours::Adapted`] with 0 iterations). What a filter
+    /// that adds no texture (a colour grade or LUT, a vignette) does to a photo.
+    AdaptOnly(PathBuf),
     /// The naive baseline: transfer with ONE of the filter's outputs as the style image.
     Baseline(PathBuf),
     /// Already stylised images in `dir`, one per photo, named by the photo's stem (another
@@ -66,6 +72,7 @@ impl Route {
             Route::Profile(_) => "profile",
             Route::ProfileColour(_) => "profile-colour",
             Route::ProfileAdapt(_) => "profile-adapt",
+            Route::AdaptOnly(_) => "adapt-only",
             Route::Baseline(_) => "baseline",
             Route::Precomputed { name, .. } => name,
         }
@@ -369,6 +376,16 @@ impl EvaluatePlan {
                         base.style_scale,
                         Colours::Adapted,
                     )),
+                    Route::AdaptOnly(p) => Some(TransferSettings {
+                        iters: 0,
+                        detail: DetailMode::Keep,
+                        posterise: Posterise::Off,
+                        ..t(
+                            StyleSource::Profile(p.clone()),
+                            base.style_scale,
+                            Colours::Adapted,
+                        )
+                    }),
                     Route::Baseline(p) => Some(t(
                         StyleSource::Images(vec![(p.clone(), 1.0)]),
                         base.style_scale,

@@ -195,6 +195,7 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
         "profile",
         "profile-colour",
         "profile-adapt",
+        "adapt-only",
         "baseline",
         "copy",
     ];
@@ -232,6 +233,35 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
     }
     let img = stylelearn::image_io::load(&out.join("profile-colour/alpha.png")).unwrap();
     assert_eq!((img.width, img.height), (40, 33));
+    // "adapt-only" is the photo with the profile's colours, not optimised: what `transfer`
+    // makes with 0 iterations, no detail matching and no posterising.
+    let own = d.path().join("own.png");
+    let o = cli(&[
+        "transfer",
+        &s(&pairs.join("photos/alpha.png")),
+        "--style-profile",
+        &s(&profile),
+        "--colours",
+        "adapt",
+        "--iters",
+        "0",
+        "--detail",
+        "keep",
+        "--posterise",
+        "off",
+        "--size",
+        "40",
+        "-q",
+        "-o",
+        &s(&own),
+    ]);
+    assert!(o.status.success(), "transfer: {}", stderr(&o));
+    let load = |p: &Path| stylelearn::image_io::load(p).unwrap();
+    assert_eq!(load(&own), load(&out.join("adapt-only/alpha.png")));
+    assert_ne!(
+        load(&out.join("adapt-only/alpha.png")),
+        load(&out.join("profile-adapt/alpha.png"))
+    );
     // A route reading the output folder would overwrite its own input: refused.
     let o = cli(&[
         "evaluate",

@@ -583,9 +583,11 @@ pub struct EvaluateArgs {
     /// Style scale of the "image" route: style image long side relative to the output's.
     #[arg(long, default_value_t = tdef::STYLE_SCALE)]
     pub style_scale: f64,
-    /// Routes "profile", "profile-colour" (the same, keeping the photo's colours) and
-    /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted): a style
-    /// profile from `stylelearn learn` / `profile` [default: none: no such routes].
+    /// Routes "profile", "profile-colour" (the same, keeping the photo's colours),
+    /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted) and
+    /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
+    /// --posterise off`): a style profile from `stylelearn learn` / `profile` [default: none:
+    /// no such routes].
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
     /// Route "baseline": ONE of the filter's outputs as the style image (the naive approach);
@@ -633,7 +635,7 @@ pub struct EvaluateArgs {
 
 impl EvaluateArgs {
     /// The library's settings: routes in the order image, profile, profile-colour,
-    /// profile-adapt, baseline, then the precomputed ones.
+    /// profile-adapt, adapt-only, baseline, then the precomputed ones.
     pub fn to_settings(&self) -> EvaluateSettings {
         let mut routes = Vec::new();
         if let Some(p) = &self.style_image {
@@ -646,6 +648,7 @@ impl EvaluateArgs {
             routes.push(Route::Profile(p.clone()));
             routes.push(Route::ProfileColour(p.clone()));
             routes.push(Route::ProfileAdapt(p.clone()));
+            routes.push(Route::AdaptOnly(p.clone()));
         }
         if let Some(p) = &self.baseline {
             routes.push(Route::Baseline(p.clone()));
