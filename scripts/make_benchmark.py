@@ -72,6 +72,11 @@ Filters (deterministic; every parameter is a constant in this file)
   (saturated, contrasty, vignetted), ``noir`` (contrasty black and white with
   heavy grain), ``bloom`` (soft glow, pastel, no fine detail) and
   ``watercolour`` (median-filtered patches, darkened edges, paper texture).
+* three posterising filters, made to judge the cleaning of isolated pixels
+  (README, "Posterising") after it was fixed; not in the default list either:
+  ``pixelart`` (4 px blocks, 4 levels per channel), ``poster3`` (3 levels per
+  channel, no smoothing) and ``comic`` (smoothed, 5 levels per channel, dark
+  outlines).
 
 ``pencil`` is the HELD-OUT FILTER: stylelearn's defaults are to be tuned on
 ``cartoon``, ``painterly`` and ``grade`` only, and ``pencil`` is looked at only
@@ -105,7 +110,7 @@ import sys
 import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
-from skimage import color, data, filters
+from skimage import color, data, filters, transform
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_demo_dataset import cartoon_filter  # noqa: E402  (the demo's filter, reused)
@@ -432,6 +437,33 @@ def watercolour_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(x * (1 + 0.04 * p[..., None]))
 
 
+# --------------------------------------------------------------------------
+# three posterising filters made to judge the cleaning of isolated pixels (README, "Posterising")
+# --------------------------------------------------------------------------
+def pixelart_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    x = rgb_u8 / 255.0
+    h, w = x.shape[:2]
+    small = transform.resize(x, (h // 4, w // 4), anti_aliasing=True)
+    big = np.repeat(np.repeat(np.round(small * 3) / 3, 4, 0), 4, 1)
+    out = np.zeros_like(x)
+    out[: big.shape[0], : big.shape[1]] = big
+    out[big.shape[0]:, :] = out[big.shape[0] - 1: big.shape[0], :]
+    out[:, big.shape[1]:] = out[:, big.shape[1] - 1: big.shape[1]]
+    return to_u8(out)
+
+
+def poster3_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    return to_u8(np.round(rgb_u8 / 255.0 * 2) / 2)
+
+
+def comic_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    x = rgb_u8 / 255.0
+    s = np.stack([filters.gaussian(x[..., c], 1.0) for c in range(3)], -1)
+    q = np.round(s * 4) / 4
+    q[filters.sobel(luma(s)) > 0.08] = [0.1, 0.08, 0.12]
+    return to_u8(q)
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -444,6 +476,9 @@ FILTERS = {
     "noir": noir_filter,
     "bloom": bloom_filter,
     "watercolour": watercolour_filter,
+    "pixelart": pixelart_filter,
+    "poster3": poster3_filter,
+    "comic": comic_filter,
 }
 
 
