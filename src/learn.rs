@@ -310,12 +310,25 @@ impl LearnPlan {
         if let Some(v) = &vignette {
             // The colours and detail the filter gives before its vignette: each image read
             // again (memory stays flat in the dataset size) with the vignette removed.
+            observer.stage(&Stage {
+                kind: StageKind::RemoveVignette,
+                index: 0,
+                count: 1,
+                items: read.len(),
+                width: 0,
+                height: 0,
+            });
             for (j, e) in read.iter().enumerate() {
                 let loaded = dataset::load_entry(e, s.max_side, s.region)
                     .map_err(|err| Error::input(&e.path, err))?;
                 let image = v.remove(&loaded.image);
                 palettes[j].0 = crate::color::Palette::of(&image, loaded.mask.as_deref());
                 details[j].0 = crate::detail::Detail::of(&image, loaded.mask.as_deref());
+                if observer.item(j + 1, read.len()) == Control::Stop {
+                    return Err(Error::Other(anyhow::anyhow!(
+                        "stopped while reading the dataset"
+                    )));
+                }
             }
         }
         let parts: Vec<(&crate::color::Palette, f64)> =

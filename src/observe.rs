@@ -24,6 +24,9 @@ pub enum Control {
 pub enum StageKind {
     /// Reading the dataset's images into style statistics (`items` images).
     ReadDataset,
+    /// Reading the dataset's images again to measure their colours and detail without the
+    /// vignette they share (`items` images; [`crate::vignette`]).
+    RemoveVignette,
     /// Optimising an image (`items` iterations).
     Optimise,
 }

@@ -189,6 +189,10 @@ impl Observer for LiveObserver<'_> {
     fn stage(&mut self, stage: &Stage) {
         self.page.state.status = match stage.kind {
             StageKind::ReadDataset => format!("reading the dataset ({} images)", stage.items),
+            StageKind::RemoveVignette => format!(
+                "measuring the dataset's colours without its vignette ({} images)",
+                stage.items
+            ),
             StageKind::Optimise => format!(
                 "optimising {}×{}{}, {} iterations",
                 stage.width,

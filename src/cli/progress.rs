@@ -72,6 +72,9 @@ impl Observer for Progress {
         }
         let prefix = match stage.kind {
             StageKind::ReadDataset => format!("{}: reading dataset", self.label),
+            StageKind::RemoveVignette => {
+                format!("{}: measuring colours without the vignette", self.label)
+            }
             StageKind::Optimise if stage.count > 1 => format!(
                 "{} {}×{} ({}/{})",
                 self.label,
