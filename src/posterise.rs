@@ -223,10 +223,10 @@ impl Swatches {
                     .expect("posterised: at least one swatch")
             })
             .collect();
-        if let Some(target) = self.isolated {
+        if let Some(style_share) = self.isolated {
             let (w, h) = (img.width, img.height);
             for _ in 0..CLEAN_PASSES {
-                if isolated_share(&nearest, w, h, None) <= target {
+                if isolated_share(&nearest, w, h, None) <= style_share {
                     break;
                 }
                 nearest = clean(&nearest, w, h, &swatches);
