@@ -844,13 +844,7 @@ mod tests {
                 );
             }
         }
-        let max_diff = |a: &Rgb| {
-            a.data
-                .iter()
-                .zip(&photo.data)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max)
-        };
+        let max_diff = |a: &Rgb| a.max_abs_diff(&photo);
         // too few images to tell a filter's levels from their content's
         p.spread = Some(spread(LEVELS_MIN_IMAGES - 1));
         assert!(max_diff(&p.adapt(&photo)) < 1e-3);
@@ -867,12 +861,7 @@ mod tests {
         let out = p.adapt(&photo);
         p.vignette = None;
         let want = v.apply(&p.adapt(&photo));
-        assert!(
-            out.data
-                .iter()
-                .zip(&want.data)
-                .all(|(a, b)| (a - b).abs() < 1e-6)
-        );
+        assert!(out.max_abs_diff(&want) < 1e-6);
         assert!(max_diff(&out) > 0.1);
     }
 
@@ -920,12 +909,7 @@ mod tests {
             "{sp:?}"
         );
         let same = varied.adapt(&photo);
-        let diff = same
-            .data
-            .iter()
-            .zip(&photo.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let diff = same.max_abs_diff(&photo);
         assert!(diff < 1e-3, "moved by {diff}");
         // no spread: the image as it is
         assert_eq!(Palette::of(&photo, None).adapt(&photo).data, photo.data);

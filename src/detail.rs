@@ -293,12 +293,7 @@ mod tests {
     fn an_image_s_own_detail_leaves_it_as_it_is() {
         let img = blend(&noise(40, 30, 1), &flat_shapes(40, 30), 0.5);
         let out = Detail::of(&img, None).apply(&img);
-        let worst = img
-            .data
-            .iter()
-            .zip(&out.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let worst = img.max_abs_diff(&out);
         assert!(worst < 2.0 / 255.0, "changed by up to {worst}");
     }
 

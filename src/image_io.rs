@@ -147,6 +147,16 @@ impl Rgb {
         }
     }
 
+    /// The largest difference between any channel of any pixel of two images of the same size.
+    pub fn max_abs_diff(&self, other: &Rgb) -> f32 {
+        assert_eq!((self.width, self.height), (other.width, other.height));
+        self.data
+            .iter()
+            .zip(&other.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     /// Encodes by the extension of `path` (png, jpg/jpeg, webp) and writes atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let format = output_format(path)?;

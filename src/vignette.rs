@@ -213,12 +213,7 @@ mod tests {
         let v = Vignette { strength: 0.5 };
         let p = &photos(1)[0];
         let back = v.remove(&v.apply(p));
-        let err = back
-            .data
-            .iter()
-            .zip(&p.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let err = back.max_abs_diff(p);
         assert!(err < 1e-5, "{err}");
         // The corners are darkened by half, the centre barely.
         let d = v.apply(&image(40, 40, |_, _| [1.0; 3]));

@@ -952,13 +952,7 @@ fn no_iterations_give_the_photo_as_the_colour_mode_makes_it() {
     let photo = image_io::load(&data(CONTENT))
         .unwrap()
         .fit_long_side(s.size);
-    let diff = |a: &Rgb| {
-        a.data
-            .iter()
-            .zip(&photo.data)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    };
+    let diff = |a: &Rgb| a.max_abs_diff(&photo);
     for colours in [Colours::Style, Colours::Photo] {
         s.colours = colours;
         let out = transfer(&net, &s).unwrap();
