@@ -344,55 +344,7 @@ impl EvaluatePlan {
         for pair in &pairs {
             let mut row = Vec::with_capacity(settings.routes.len());
             for route in &settings.routes {
-                // the routes that take the style's colours take its palette with --match-palette
-                let styled = match settings.transfer.colours {
-                    Colours::Palette => Colours::Palette,
-                    _ => Colours::Style,
-                };
-                let t = |style: StyleSource, style_scale: f64, colours: Colours| TransferSettings {
-                    content: pair.photo_path.clone(),
-                    style,
-                    style_scale,
-                    colours,
-                    ..settings.transfer.clone()
-                };
-                let base = &settings.transfer;
-                let ts = match route {
-                    Route::Image { path, style_scale } => Some(t(
-                        StyleSource::Images(vec![(path.clone(), 1.0)]),
-                        *style_scale,
-                        styled,
-                    )),
-                    Route::Profile(p) => {
-                        Some(t(StyleSource::Profile(p.clone()), base.style_scale, styled))
-                    }
-                    Route::ProfileColour(p) => Some(t(
-                        StyleSource::Profile(p.clone()),
-                        base.style_scale,
-                        Colours::Photo,
-                    )),
-                    Route::ProfileAdapt(p) => Some(t(
-                        StyleSource::Profile(p.clone()),
-                        base.style_scale,
-                        Colours::Adapted,
-                    )),
-                    Route::AdaptOnly(p) => Some(TransferSettings {
-                        iters: 0,
-                        detail: DetailMode::Keep,
-                        posterise: Posterise::Off,
-                        ..t(
-                            StyleSource::Profile(p.clone()),
-                            base.style_scale,
-                            Colours::Adapted,
-                        )
-                    }),
-                    Route::Baseline(p) => Some(t(
-                        StyleSource::Images(vec![(p.clone(), 1.0)]),
-                        base.style_scale,
-                        styled,
-                    )),
-                    Route::Precomputed { .. } => None,
-                };
+                let ts = route_settings(&settings, route, &pair.photo_path);
                 row.push(match (ts, route) {
                     (Some(ts), _) => Work::Transfer(Box::new(TransferPlan::new(ts, device)?)),
                     (None, Route::Precomputed { name, dir }) => {
@@ -520,6 +472,45 @@ impl EvaluatePlan {
             cells,
             routes,
         }))
+    }
+}
+
+/// The transfer settings with which `route` stylises `photo` in an evaluation with `settings`:
+/// `settings.transfer` with the route's style, style scale and colours (adapt-only also sets 0
+/// iterations, no detail matching and no posterising). `None` for a precomputed route.
+pub fn route_settings(
+    settings: &EvaluateSettings,
+    route: &Route,
+    photo: &Path,
+) -> Option<TransferSettings> {
+    let base = &settings.transfer;
+    // the routes that take the style's colours take its palette with --match-palette
+    let styled = match base.colours {
+        Colours::Palette => Colours::Palette,
+        _ => Colours::Style,
+    };
+    let t = |style: StyleSource, style_scale: f64, colours: Colours| TransferSettings {
+        content: photo.to_path_buf(),
+        style,
+        style_scale,
+        colours,
+        ..base.clone()
+    };
+    let profile = |p: &PathBuf| StyleSource::Profile(p.clone());
+    let image = |p: &PathBuf| StyleSource::Images(vec![(p.clone(), 1.0)]);
+    match route {
+        Route::Image { path, style_scale } => Some(t(image(path), *style_scale, styled)),
+        Route::Profile(p) => Some(t(profile(p), base.style_scale, styled)),
+        Route::ProfileColour(p) => Some(t(profile(p), base.style_scale, Colours::Photo)),
+        Route::ProfileAdapt(p) => Some(t(profile(p), base.style_scale, Colours::Adapted)),
+        Route::AdaptOnly(p) => Some(TransferSettings {
+            iters: 0,
+            detail: DetailMode::Keep,
+            posterise: Posterise::Off,
+            ..t(profile(p), base.style_scale, Colours::Adapted)
+        }),
+        Route::Baseline(p) => Some(t(image(p), base.style_scale, styled)),
+        Route::Precomputed { .. } => None,
     }
 }
 
