@@ -205,6 +205,19 @@ pub struct RouteSummary {
     /// Each mean divided by the baseline route's (`None` without a baseline route, or where
     /// the baseline's mean is 0).
     pub ratio: Option<Distances>,
+    /// Whether this is one of the learned style's routes (the image, a profile route or
+    /// adapt-only): not the baseline, not precomputed results.
+    pub learned: bool,
+}
+
+/// Which of the learned style's routes came closest to the filter's outputs (the lowest mean
+/// distance), as indices into the evaluation's routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closest {
+    /// One route is the closest on both judges.
+    Both(usize),
+    /// No route is the closest on both: these are, judge by judge.
+    Split { colour: usize, texture: usize },
 }
 
 /// What an evaluation found.
@@ -542,6 +555,7 @@ fn summarise(routes: &[Route], cells: &[Vec<Cell>]) -> Vec<RouteSummary> {
         .zip(&means)
         .map(|(r, m)| RouteSummary {
             name: r.name().to_string(),
+            learned: !matches!(r, Route::Baseline(_) | Route::Precomputed { .. }),
             mean: *m,
             ratio: baseline.map(|b| Distances {
                 colour: ratio(m.colour, b.colour),
@@ -582,6 +596,56 @@ fn num(v: f64) -> String {
 }
 
 impl Evaluation {
+    /// Which learned route to use for this filter: the closest on both judges, or the closest
+    /// on each when no route is.
+    ///
+    /// A route counts as being as close as the closest on a judge when it is farther by less
+    /// than the standard error of their per-pair differences: a difference the pairs cannot
+    /// show. Among the routes as close as the closest on both judges, the one the least farther
+    /// from the two closest (relative to their distances) is named. `None` without a learned
+    /// route.
+    pub fn closest(&self) -> Option<Closest> {
+        let learned = || {
+            self.routes
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.learned)
+                .map(|(i, _)| i)
+        };
+        let judges: [fn(&Distances) -> f64; 2] = [|d| d.colour, |d| d.texture];
+        let mean = |i: usize, f: fn(&Distances) -> f64| f(&self.routes[i].mean);
+        let best = judges.map(|f| learned().min_by(|&a, &b| mean(a, f).total_cmp(&mean(b, f))));
+        let [Some(colour), Some(texture)] = best else {
+            return None;
+        };
+        let as_close = |i: usize, b: usize, f: fn(&Distances) -> f64| {
+            let d: Vec<f64> = (self.cells.iter())
+                .map(|row| f(&row[i].distances) - f(&row[b].distances))
+                .collect();
+            let n = d.len() as f64;
+            let m = d.iter().sum::<f64>() / n.max(1.0);
+            let se = if d.len() > 1 {
+                (d.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt()
+            } else {
+                0.0
+            };
+            i == b || m <= se
+        };
+        let excess = |i: usize| {
+            [(colour, judges[0]), (texture, judges[1])]
+                .iter()
+                .map(|&(b, f)| (mean(i, f) - mean(b, f)) / mean(b, f).max(f64::MIN_POSITIVE))
+                .sum::<f64>()
+        };
+        let both = learned()
+            .filter(|&i| as_close(i, colour, judges[0]) && as_close(i, texture, judges[1]))
+            .min_by(|&a, &b| excess(a).total_cmp(&excess(b)));
+        Some(match both {
+            Some(i) => Closest::Both(i),
+            None => Closest::Split { colour, texture },
+        })
+    }
+
     /// Whether the VGG-19 Gram distance was measured.
     pub fn has_gram(&self) -> bool {
         self.routes.first().is_some_and(|r| r.mean.gram.is_some())
@@ -760,6 +824,25 @@ impl Evaluation {
         }
         s.push_str("</table>\n<h2>Means over the pairs, and ratios to the baseline</h2>\n");
         s.push_str(&self.means_html());
+        let name = |i: usize| format!("<b>{}</b>", esc(&self.routes[i].name));
+        match self.closest() {
+            Some(Closest::Both(i)) => {
+                let _ = writeln!(
+                    s,
+                    "<p>Closest to the filter on both judges: {}.</p>",
+                    name(i)
+                );
+            }
+            Some(Closest::Split { colour, texture }) => {
+                let _ = writeln!(
+                    s,
+                    "<p>Closest to the filter in colour: {}; in texture: {}.</p>",
+                    name(colour),
+                    name(texture)
+                );
+            }
+            None => {}
+        }
         s.push_str("</body></html>\n");
         s
     }
@@ -882,5 +965,141 @@ impl EvaluateJob {
         text(&mut staged, self.index_html(), ev.html(&title))?;
         let files = staged.commit()?;
         Ok(Some((ev, files)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cell, Closest, Distances, Evaluation, RouteSummary};
+    use crate::image_io::Rgb;
+
+    /// An evaluation whose routes have these names, kinds and per-pair distances (colour,
+    /// texture).
+    fn judged(routes: &[(&str, bool, &[(f64, f64)])]) -> Evaluation {
+        let pairs = routes[0].2.len();
+        let at = |r: usize, p: usize| Distances {
+            colour: routes[r].2[p].0,
+            texture: routes[r].2[p].1,
+            gram: None,
+        };
+        let cells: Vec<Vec<Cell>> = (0..pairs)
+            .map(|p| {
+                (0..routes.len())
+                    .map(|r| Cell {
+                        image: Rgb::from_planar(1, 1, vec![0.0; 3]),
+                        distances: at(r, p),
+                    })
+                    .collect()
+            })
+            .collect();
+        let mean = |r: usize, f: fn(&Distances) -> f64| {
+            (0..pairs).map(|p| f(&at(r, p))).sum::<f64>() / pairs as f64
+        };
+        Evaluation {
+            stems: (0..pairs).map(|p| p.to_string()).collect(),
+            cells,
+            routes: routes
+                .iter()
+                .enumerate()
+                .map(|(r, &(name, learned, _))| RouteSummary {
+                    name: name.into(),
+                    mean: Distances {
+                        colour: mean(r, |d| d.colour),
+                        texture: mean(r, |d| d.texture),
+                        gram: None,
+                    },
+                    ratio: None,
+                    learned,
+                })
+                .collect(),
+        }
+    }
+
+    /// An evaluation of one pair whose routes have these names, kinds and distances.
+    fn means(routes: &[(&str, bool, f64, f64)]) -> Evaluation {
+        let per_pair: Vec<[(f64, f64); 1]> = routes.iter().map(|r| [(r.2, r.3)]).collect();
+        let routes: Vec<(&str, bool, &[(f64, f64)])> = routes
+            .iter()
+            .zip(&per_pair)
+            .map(|(r, d)| (r.0, r.1, &d[..]))
+            .collect();
+        judged(&routes)
+    }
+
+    #[test]
+    fn the_closest_learned_route_is_named_on_both_judges_or_on_each() {
+        // The baseline and a precomputed copy of the filter are closer, but are not routes a
+        // user can take with the learned style.
+        let ev = means(&[
+            ("profile", true, 5.0, 0.30),
+            ("profile-adapt", true, 4.0, 0.20),
+            ("adapt-only", true, 4.0, 0.40),
+            ("baseline", false, 1.0, 0.10),
+            ("copy", false, 0.0, 0.0),
+        ]);
+        assert_eq!(ev.closest(), Some(Closest::Both(1)));
+        let ev = means(&[
+            ("profile-adapt", true, 4.0, 0.20),
+            ("adapt-only", true, 3.9, 0.10),
+        ]);
+        assert_eq!(ev.closest(), Some(Closest::Both(1)));
+        let ev = means(&[
+            ("image", true, 3.0, 0.30),
+            ("profile-adapt", true, 4.0, 0.20),
+        ]);
+        assert_eq!(
+            ev.closest(),
+            Some(Closest::Split {
+                colour: 0,
+                texture: 1
+            })
+        );
+        assert_eq!(
+            means(&[("baseline", false, 1.0, 0.1), ("copy", false, 0.0, 0.0)]).closest(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_difference_the_pairs_cannot_show_is_no_difference() {
+        // adapt-only is farther in colour on average (by 0.02), but by less than the standard
+        // error of the per-pair differences, and far closer in texture.
+        let adapt: &[(f64, f64)] = &[(4.22, 0.10), (3.34, 0.21), (4.54, 0.19), (3.60, 0.13)];
+        let only: &[(f64, f64)] = &[(4.30, 0.04), (3.24, 0.05), (4.59, 0.05), (3.66, 0.04)];
+        let ev = judged(&[("profile-adapt", true, adapt), ("adapt-only", true, only)]);
+        assert!(ev.routes[1].mean.colour > ev.routes[0].mean.colour);
+        assert_eq!(ev.closest(), Some(Closest::Both(1)));
+        // The same mean difference on every pair is one the pairs show.
+        let only: Vec<(f64, f64)> = adapt.iter().map(|&(c, _)| (c + 0.02, 0.04)).collect();
+        let ev = judged(&[("profile-adapt", true, adapt), ("adapt-only", true, &only)]);
+        assert_eq!(
+            ev.closest(),
+            Some(Closest::Split {
+                colour: 0,
+                texture: 1
+            })
+        );
+        // No route is the closest on both, but two are as close as the closest on both: the
+        // one less farther from them is named.
+        let shift = |dc: [f64; 4], dt: [f64; 4]| -> Vec<(f64, f64)> {
+            (adapt.iter().enumerate())
+                .map(|(p, &(c, t))| (c + dc[p], t + dt[p]))
+                .collect()
+        };
+        let closest_colour = shift([0.0; 4], [0.03; 4]);
+        let closest_texture = shift([0.5, -0.4, 0.3, -0.28], [0.0; 4]);
+        let near_both = shift([0.2, -0.2, 0.1, -0.08], [0.01, -0.01, 0.005, -0.003]);
+        let ev = judged(&[
+            ("profile", true, &closest_colour),
+            ("profile-adapt", true, &closest_texture),
+            ("image", true, &near_both),
+        ]);
+        assert_eq!(ev.closest(), Some(Closest::Both(2)));
+        // Without it, the route closest in texture is as close in colour.
+        let ev = judged(&[
+            ("profile", true, &closest_colour),
+            ("profile-adapt", true, &closest_texture),
+        ]);
+        assert_eq!(ev.closest(), Some(Closest::Both(1)));
     }
 }
