@@ -262,6 +262,44 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
         load(&out.join("adapt-only/alpha.png")),
         load(&out.join("profile-adapt/alpha.png"))
     );
+    // The closest learned route is named with the `transfer` command that makes it: run for
+    // a photo, that command makes the evaluation's result for the photo, byte for byte.
+    let commands: Vec<(&str, &str)> = table
+        .lines()
+        .zip(table.lines().skip(1))
+        .filter_map(|(said, cmd)| Some((said.strip_prefix("closest ")?, cmd.trim())))
+        .collect();
+    assert!(
+        matches!(commands.len(), 1 | 2),
+        "one closest route, or one per judge:\n{table}"
+    );
+    for (i, (said, cmd)) in commands.iter().enumerate() {
+        let route = said.rsplit(": ").next().unwrap();
+        assert!(
+            html.contains(&format!("<b>{route}</b>")),
+            "{route} named on the page"
+        );
+        assert!(routes[..5].contains(&route), "a learned route: {said}");
+        let made = d.path().join(format!("closest{i}.png"));
+        let words: Vec<String> = cmd
+            .split_whitespace()
+            .skip(1)
+            .map(|w| match w {
+                "PHOTO" => s(&pairs.join("photos/beta.png")),
+                "OUT.png" => s(&made),
+                w => w.to_string(),
+            })
+            .chain(["-q".to_string()])
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let o = cli(&words);
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        assert_eq!(
+            load(&made),
+            load(&out.join(format!("{route}/beta.png"))),
+            "{cmd}"
+        );
+    }
     // A route reading the output folder would overwrite its own input: refused.
     let o = cli(&[
         "evaluate",

@@ -673,3 +673,48 @@ impl EvaluateArgs {
         s
     }
 }
+
+/// The `stylelearn transfer` command line that makes what `ts` makes for a photo (`PHOTO`):
+/// the style, its colours, size and iterations, and the settings an evaluation may change
+/// where they are not `transfer`'s defaults.
+pub fn transfer_command(ts: &TransferSettings) -> String {
+    let quote = |p: &std::path::Path| {
+        let s = p.display().to_string();
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./+=:,@".contains(c))
+        {
+            s
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    let mut cmd = String::from("stylelearn transfer PHOTO");
+    match &ts.style {
+        StyleSource::Profile(p) => cmd.push_str(&format!(" --style-profile {}", quote(p))),
+        StyleSource::Images(images) => {
+            for (p, _) in images {
+                cmd.push_str(&format!(" --style {}", quote(p)));
+            }
+        }
+    }
+    cmd.push_str(&format!(" --colours {}", ts.colours.name()));
+    cmd.push_str(&format!(" --size {} --iters {}", ts.size, ts.iters));
+    let d = TransferSettings::new(PathBuf::new(), StyleSource::Images(Vec::new()));
+    if ts.style_scale != d.style_scale {
+        cmd.push_str(&format!(" --style-scale {}", ts.style_scale));
+    }
+    if ts.style_weight != d.style_weight {
+        cmd.push_str(&format!(" --style-weight {}", ts.style_weight));
+    }
+    if ts.content_weight != d.content_weight {
+        cmd.push_str(&format!(" --content-weight {}", ts.content_weight));
+    }
+    if ts.detail != d.detail {
+        cmd.push_str(&format!(" --detail {}", ts.detail.name()));
+    }
+    if ts.posterise != d.posterise {
+        cmd.push_str(&format!(" --posterise {}", ts.posterise.name()));
+    }
+    cmd.push_str(" -o OUT.png");
+    cmd
+}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::tensor::Device;
-use stylelearn::evaluate::{EvaluateJob, EvaluateObserver, Transfer};
+use stylelearn::evaluate::{self, Closest, EvaluateJob, EvaluateObserver, Transfer};
 use stylelearn::files::{LearnJob, ProfileJob, TransferJob};
 use stylelearn::observe::{Control, Notice, Observer, Stage, Step};
 use stylelearn::vgg::{self, Vgg19};
@@ -223,6 +223,27 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                 );
             }
             println!("{}", ev.means_markdown().trim_end());
+            let settings = a.to_settings();
+            let command = |i: usize| {
+                evaluate::route_settings(&settings, &settings.routes[i], Path::new("PHOTO"))
+                    .map(|ts| args::transfer_command(&ts))
+                    .unwrap_or_default()
+            };
+            match ev.closest() {
+                Some(Closest::Both(i)) => println!(
+                    "\nclosest to the filter on both judges: {}\n  {}",
+                    ev.routes[i].name,
+                    command(i)
+                ),
+                Some(Closest::Split { colour, texture }) => println!(
+                    "\nclosest in colour: {}\n  {}\nclosest in texture: {}\n  {}",
+                    ev.routes[colour].name,
+                    command(colour),
+                    ev.routes[texture].name,
+                    command(texture)
+                ),
+                None => {}
+            }
             Ok(Finished::Done)
         }
         Command::Bench(a) => {
