@@ -30,7 +30,16 @@ use crate::vgg::{self, RELU_LAYERS, Vgg19};
 /// Defaults of `learn`.
 pub mod defaults {
     pub const SIZE: usize = 256;
-    pub const ITERS: usize = 1500;
+    /// Iterations per stage of the coarse-to-fine pyramid (1500 in all over three stages).
+    pub const ITERS: usize = 500;
+    /// Stages of the coarse-to-fine pyramid: the learned image at ¼, ½ and its full size,
+    /// each stage starting from the previous one enlarged. Learning at the full size from
+    /// white noise leaves fine noise and small structures; the coarse stages lay out large
+    /// flat regions and long outlines first (README, "The learned-image route").
+    pub const STAGES: usize = 3;
+    /// The default pyramid has no stage smaller than this (a smaller image holds too few
+    /// positions for the deep layers' statistics); `stages` given explicitly may go lower.
+    pub const COARSEST: usize = 64;
     pub const MAX_SIDE: usize = 512;
     /// All 16 relu layers, as in the original write-up.
     pub const LAYERS: [usize; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
@@ -53,6 +62,12 @@ pub struct LearnSettings {
     pub region: Region,
     /// Side of the square learned image.
     pub size: usize,
+    /// Coarse-to-fine stages: the image is learned at `size / 2^(stages − 1)`, then at each
+    /// doubling up to `size`, each stage from the previous one enlarged. `None`: up to
+    /// [`defaults::STAGES`], the smallest no smaller than [`defaults::COARSEST`] (one stage
+    /// with `sample`).
+    pub stages: Option<usize>,
+    /// Iterations per stage.
     pub iters: usize,
     pub layers: Vec<usize>,
     pub layer_weights: Option<Vec<f32>>,
@@ -83,6 +98,7 @@ impl LearnSettings {
             masks: None,
             region: Region::Foreground,
             size: defaults::SIZE,
+            stages: None,
             iters: defaults::ITERS,
             layers: defaults::LAYERS.to_vec(),
             layer_weights: None,
@@ -102,6 +118,8 @@ impl LearnSettings {
 /// A checked learn run with its dataset listed.
 pub struct LearnPlan {
     settings: LearnSettings,
+    /// The learned image's side at each stage, coarse to fine; the last is `settings.size`.
+    sides: Vec<usize>,
     entries: Vec<Entry>,
     /// Images a weights file left out (weight 0).
     left_out: Vec<PathBuf>,
@@ -119,6 +137,42 @@ pub struct LearnOutcome {
     pub last: Breakdown,
     pub log: LossLog,
     pub seconds: f64,
+}
+
+/// The sides of the coarse-to-fine stages `s` asks for (see [`LearnSettings::stages`]).
+fn pyramid(s: &LearnSettings) -> Result<Vec<usize>> {
+    let side = |k: usize| (s.size as f64 / (1u64 << k.min(62)) as f64).round() as usize;
+    let stages = match s.stages {
+        Some(0) => return Err(Error::setting(Setting::Stages, "must be at least 1")),
+        Some(n) if n > 1 && s.sample.is_some() => {
+            return Err(Error::setting(
+                Setting::Stages,
+                "the write-up's stochastic variant (a random sample of the dataset per step) \
+                 learns at one size: give 1",
+            ));
+        }
+        Some(n) => {
+            if side(n - 1) < vgg::MIN_SIDE {
+                return Err(Error::setting(
+                    Setting::Stages,
+                    format!(
+                        "{n} stages make the first {} px, below the minimum of {} px: give fewer",
+                        side(n - 1),
+                        vgg::MIN_SIDE
+                    ),
+                ));
+            }
+            n
+        }
+        None if s.sample.is_some() => 1,
+        None => {
+            (1..defaults::STAGES)
+                .take_while(|&k| side(k) >= defaults::COARSEST)
+                .count()
+                + 1
+        }
+    };
+    Ok((0..stages).rev().map(side).collect())
 }
 
 impl LearnPlan {
@@ -144,6 +198,7 @@ impl LearnPlan {
         }
         check_unique(&s.layers, Setting::StyleLayers)?;
         check_step(s.step)?;
+        let sides = pyramid(s)?;
         check_number(Setting::TvWeight, s.tv_weight as f64, 0.0, true)?;
         if let Some(lw) = &s.layer_weights {
             if lw.len() != s.layers.len() {
@@ -195,9 +250,15 @@ impl LearnPlan {
         }
         Ok(Self {
             settings,
+            sides,
             entries,
             left_out,
         })
+    }
+
+    /// The learned image's side at each coarse-to-fine stage; the last is its size.
+    pub fn sides(&self) -> &[usize] {
+        &self.sides
     }
 
     pub fn settings(&self) -> &LearnSettings {
@@ -240,12 +301,30 @@ impl LearnPlan {
         net: &Vgg19,
         observer: &mut dyn Observer,
     ) -> Result<(StyleTarget, Vec<Vec<Summary>>)> {
+        self.read(net, observer, &[])
+            .map(|(target, each, _)| (target, each))
+    }
+
+    /// [`Self::target`], and the dataset's statistics with its images shrunk by each of
+    /// `coarse` (factors below 1): the targets of the coarse stages. A learned image at a
+    /// quarter of its size holds the dataset's images at a quarter of theirs, so each pixel
+    /// still covers as much of them.
+    fn read(
+        &self,
+        net: &Vgg19,
+        observer: &mut dyn Observer,
+        coarse: &[f64],
+    ) -> Result<(StyleTarget, Vec<Vec<Summary>>, Vec<Vec<Summary>>)> {
         let s = &self.settings;
         let stat = s.statistic.build();
         let mut b = TargetBuilder::new(net, stat.as_ref(), &s.layers);
         if s.sample.is_some() {
             b = b.keep_each();
         }
+        let mut coarse_b: Vec<TargetBuilder> = coarse
+            .iter()
+            .map(|_| TargetBuilder::new(net, stat.as_ref(), &s.layers))
+            .collect();
         let total = self.entries.len();
         observer.stage(&Stage {
             kind: StageKind::ReadDataset,
@@ -286,19 +365,31 @@ impl LearnPlan {
                 rings.extend(crate::vignette::Rings::of(&loaded.image));
             }
             read.push(e);
-            let mask = loaded.mask.map(|m| {
+            let mask = loaded.mask.as_ref().map(|m| {
                 Tensor::<4>::from_data(
-                    TensorData::new(m, [1, 1, loaded.image.height, loaded.image.width]),
+                    TensorData::new(m.clone(), [1, 1, loaded.image.height, loaded.image.width]),
                     dev,
                 )
             });
-            b.add(
-                &e.path.display().to_string(),
-                loaded.image.to_tensor(dev),
-                mask.as_ref(),
-                e.weight,
-            )
-            .map_err(|err| Error::input(&e.path, err))?;
+            let name = e.path.display().to_string();
+            b.add(&name, loaded.image.to_tensor(dev), mask.as_ref(), e.weight)
+                .map_err(|err| Error::input(&e.path, err))?;
+            for (cb, &f) in coarse_b.iter_mut().zip(coarse) {
+                let img = &loaded.image;
+                let side = |v: usize| ((v as f64 * f).round() as usize).max(vgg::MIN_SIDE);
+                let (w, h) = (side(img.width), side(img.height));
+                let mask = loaded.mask.as_ref().map(|m| {
+                    let m = image_io::resize_mask(m, img.width, img.height, w, h);
+                    Tensor::<4>::from_data(TensorData::new(m, [1, 1, h, w]), dev)
+                });
+                cb.add(
+                    &name,
+                    img.resize(w, h).to_tensor(dev),
+                    mask.as_ref(),
+                    e.weight,
+                )
+                .map_err(|err| Error::input(&e.path, err))?;
+            }
             if observer.item(i + 1, total) == Control::Stop {
                 return Err(Error::Other(anyhow::anyhow!(
                     "stopped while reading the dataset"
@@ -306,6 +397,10 @@ impl LearnPlan {
             }
         }
         let (mut target, each) = b.finish()?;
+        let coarse_targets = coarse_b
+            .into_iter()
+            .map(|cb| cb.finish().map(|(t, _)| t.summaries))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let vignette = crate::vignette::Vignette::find(&rings);
         if let Some(v) = &vignette {
             // The colours and detail the filter gives before its vignette: each image read
@@ -341,7 +436,7 @@ impl LearnPlan {
         let parts: Vec<(&crate::posterise::Swatches, f64)> =
             swatches.iter().map(|(s, w)| (s, *w)).collect();
         target.swatches = crate::posterise::Swatches::mix(&parts);
-        Ok((target, each))
+        Ok((target, each, coarse_targets))
     }
 
     /// Reads the dataset, then learns the style image, reporting to `observer`.
@@ -358,30 +453,30 @@ impl LearnPlan {
         start: Option<&Start>,
     ) -> Result<LearnOutcome> {
         let s = &self.settings;
+        let stages = self.sides.len();
         if let Some(st) = start {
-            check_start(&st.state, 1, s.size, s.size)?;
+            let side = self.sides.get(st.state.stage).copied().unwrap_or(0);
+            check_start(&st.state, stages, side, side)?;
         }
-        let (target, each) = self.target(net, observer)?;
+        let coarse: Vec<f64> = self.sides[..stages - 1]
+            .iter()
+            .map(|&side| side as f64 / s.size as f64)
+            .collect();
+        let (target, each, coarse_targets) = self.read(net, observer, &coarse)?;
         let stat = s.statistic.build();
-        let mut loss = ImageLoss::new(net, s.size, s.size);
-        loss.style = Some(StyleTerm::new(
-            s.statistic.build(),
-            s.layers.clone(),
-            s.layer_weights.clone(),
-            target.summaries.clone(),
-            1.0,
-        )?);
-        loss.tv_weight = s.tv_weight;
         let names: Vec<String> = s
             .layers
             .iter()
             .map(|&l| RELU_LAYERS[l].to_string())
             .collect();
         let mut log = LossLog::new(&names);
+        let (mut iters, mut evals, mut seconds) = (0, 0, 0.0);
         if let Some(st) = start {
             log.rows = st.rows.clone();
+            iters = st.state.iter - st.state.stage_iter;
+            evals = st.state.evals - st.state.stage_evals;
         }
-        // The stochastic variant: a new random subset's mean before every step.
+        // The stochastic variant (one stage): a new random subset's mean before every step.
         let weights: Vec<f64> = target.sources.iter().map(|(_, w)| *w).collect();
         let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed ^ 0x5eed);
         // A resumed run draws on where the earlier one stopped.
@@ -402,21 +497,9 @@ impl LearnPlan {
             }
             true
         };
-        let mut x = match start {
-            Some(st) => st.state.pixels.clone(),
-            None => image_io::noise(s.size, s.size, s.seed).data,
-        };
-        let mut opt = s.optimizer.build(s.step);
-        observer.stage(&Stage {
-            kind: StageKind::Optimise,
-            index: 0,
-            count: 1,
-            items: s.iters,
-            width: s.size,
-            height: s.size,
-        });
         // The learned image has the dataset's pixel scale whatever its size (the statistics are
-        // per position), so it takes the detail of the dataset's images at their full size.
+        // per position), so it takes the detail of the dataset's images at their full size, and
+        // a coarse stage the detail of the images shrunk as much as it is.
         let detail = target
             .detail
             .clone()
@@ -431,36 +514,174 @@ impl LearnPlan {
             detail_passes: defaults::DETAIL_PASSES,
             swatches: None,
         };
-        let at = Position {
-            stage: 0,
-            iters_before: 0,
-            evals_before: 0,
-            style_layers: &s.layers,
-            finish,
-            resume: start.map(|st| &st.state),
-        };
-        let mut rec = Recorder {
-            log: &mut log,
-            inner: observer,
-        };
-        let out = driver::optimise(
-            &mut loss,
-            &mut x,
-            opt.as_mut(),
-            s.iters,
-            &at,
-            &mut rec,
-            Some(&mut resample),
-        )?;
+        let mut x: Vec<f32> = Vec::new();
+        let mut last = Breakdown::default();
+        for (stage, &side) in self.sides.iter().enumerate() {
+            let resume = start.map(|st| &st.state).filter(|r| r.stage == stage);
+            if start.is_some_and(|st| stage < st.state.stage) {
+                continue;
+            }
+            let targets = match coarse_targets.get(stage) {
+                Some(t) => t.clone(),
+                None => target.summaries.clone(),
+            };
+            let mut loss = ImageLoss::new(net, side, side);
+            loss.style = Some(StyleTerm::new(
+                s.statistic.build(),
+                s.layers.clone(),
+                s.layer_weights.clone(),
+                targets,
+                1.0,
+            )?);
+            loss.tv_weight = s.tv_weight;
+            x = match resume {
+                Some(r) => r.pixels.clone(),
+                None if stage == 0 => image_io::noise(side, side, s.seed).data,
+                None => {
+                    let prev = self.sides[stage - 1];
+                    Rgb::from_planar(prev, prev, x).resize(side, side).data
+                }
+            };
+            let mut opt = s.optimizer.build(s.step);
+            observer.stage(&Stage {
+                kind: StageKind::Optimise,
+                index: stage,
+                count: stages,
+                items: s.iters,
+                width: side,
+                height: side,
+            });
+            let at = Position {
+                stage,
+                iters_before: iters,
+                evals_before: evals,
+                style_layers: &s.layers,
+                finish,
+                resume,
+            };
+            let mut rec = Recorder {
+                log: &mut log,
+                inner: observer,
+            };
+            let out = driver::optimise(
+                &mut loss,
+                &mut x,
+                opt.as_mut(),
+                s.iters,
+                &at,
+                &mut rec,
+                Some(&mut resample),
+            )?;
+            iters += out.iters;
+            evals += out.evals;
+            seconds += out.seconds;
+            last = loss.last.clone();
+            if out.stopped {
+                return Ok(LearnOutcome {
+                    image: finish_image(&x, side, side, finish),
+                    target,
+                    stopped: true,
+                    iters,
+                    evals,
+                    last,
+                    log,
+                    seconds,
+                });
+            }
+        }
         Ok(LearnOutcome {
             image: finish_image(&x, s.size, s.size, finish),
             target,
-            stopped: out.stopped,
-            iters: out.iters,
-            evals: out.evals,
-            last: loss.last.clone(),
+            stopped: false,
+            iters,
+            evals,
+            last,
             log,
-            seconds: out.seconds,
+            seconds,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LearnPlan, LearnSettings, pyramid};
+    use crate::image_io::{self, Rgb};
+    use crate::style::{Summary, TargetBuilder};
+    use crate::vgg::Vgg19;
+    use burn::tensor::Device;
+
+    fn sides(
+        size: usize,
+        stages: Option<usize>,
+        sample: Option<usize>,
+    ) -> Result<Vec<usize>, String> {
+        let s = LearnSettings {
+            size,
+            stages,
+            sample,
+            ..LearnSettings::new(Vec::new())
+        };
+        pyramid(&s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_pyramid_halves_down_to_64_px_or_as_asked() {
+        assert_eq!(sides(256, None, None).unwrap(), [64, 128, 256]);
+        assert_eq!(sides(512, None, None).unwrap(), [128, 256, 512]);
+        assert_eq!(sides(128, None, None).unwrap(), [64, 128]);
+        assert_eq!(sides(100, None, None).unwrap(), [100]);
+        assert_eq!(sides(48, None, None).unwrap(), [48]);
+        assert_eq!(sides(256, Some(1), None).unwrap(), [256]);
+        assert_eq!(sides(100, Some(3), None).unwrap(), [25, 50, 100]);
+        // The write-up's stochastic variant learns at one size.
+        assert_eq!(sides(256, None, Some(2)).unwrap(), [256]);
+        assert!(
+            sides(256, Some(2), Some(2))
+                .unwrap_err()
+                .contains("one size")
+        );
+        assert!(sides(256, Some(0), None).is_err());
+        let e = sides(64, Some(4), None).unwrap_err();
+        assert!(e.contains("8 px") && e.contains("16 px"), "{e}");
+    }
+
+    #[test]
+    fn a_coarse_stage_s_target_is_the_dataset_shrunk_as_much_as_the_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        image_io::noise(48, 40, 3).save(&path).unwrap();
+        let net = Vgg19::synthetic(2, 7, &Device::flex());
+        let settings = LearnSettings {
+            size: 64,
+            stages: Some(2),
+            layers: vec![0, 4, 12],
+            max_side: None,
+            ..LearnSettings::new(vec![path.clone()])
+        };
+        let plan = LearnPlan::new(settings).unwrap();
+        assert_eq!(plan.sides(), [32, 64]);
+        let (target, _, coarse) = plan
+            .read(&net, &mut crate::observe::Silent, &[0.5])
+            .unwrap();
+        let stat = crate::style::StatisticKind::Gram.build();
+        let b = TargetBuilder::new(&net, stat.as_ref(), &[0, 4, 12]);
+        let img = image_io::load(&path).unwrap();
+        let flat = |s: &[Summary]| -> Vec<f32> {
+            s.iter()
+                .flat_map(|l| l.0.iter())
+                .flat_map(|t| t.to_data().to_vec::<f32>().unwrap())
+                .collect()
+        };
+        let at = |img: &Rgb| flat(&b.summarise(img.to_tensor(net.device()), None));
+        let close = |a: &[f32], b: &[f32]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
+        };
+        assert_eq!(coarse.len(), 1);
+        assert!(close(&flat(&coarse[0]), &at(&img.resize(24, 20))));
+        assert!(close(&flat(&target.summaries), &at(&img)));
+        assert!(!close(&flat(&coarse[0]), &flat(&target.summaries)));
     }
 }

@@ -106,3 +106,65 @@ fn settings_are_checked_in_the_library_s_own_terms() {
         "no flag names in library errors: {e}"
     );
 }
+
+/// Records the optimisation stages' sizes and every step's iteration and image size.
+#[derive(Default)]
+struct Stages {
+    sizes: Vec<(usize, usize)>,
+    steps: Vec<(usize, usize)>,
+}
+
+impl Observer for Stages {
+    fn stage(&mut self, stage: &Stage) {
+        if stage.kind == StageKind::Optimise {
+            assert_eq!(stage.count, 2);
+            self.sizes.push((stage.index, stage.width));
+        }
+    }
+    fn step(&mut self, step: &Step<'_>) -> Control {
+        self.steps.push((step.iter, step.image().width));
+        Control::Continue
+    }
+}
+
+#[test]
+fn a_learn_run_goes_coarse_to_fine_and_ends_at_its_size() {
+    let net = net();
+    let settings = LearnSettings {
+        size: 48,
+        stages: Some(2),
+        iters: 4,
+        layers: vec![0, 4, 12],
+        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
+    };
+    let plan = LearnPlan::new(settings).unwrap();
+    assert_eq!(plan.sides(), [24, 48]);
+    let mut obs = Stages::default();
+    let out = plan.run(&net, &mut obs).unwrap();
+    assert!(!out.stopped);
+    assert_eq!(obs.sizes, [(0, 24), (1, 48)]);
+    // Iterations count on across the stages; each stage optimises its own size.
+    let want: Vec<(usize, usize)> = (1..=8).map(|i| (i, if i <= 4 { 24 } else { 48 })).collect();
+    assert_eq!(obs.steps, want);
+    assert_eq!((out.iters, out.log.rows.len()), (8, 8));
+    assert_eq!((out.image.width, out.image.height), (48, 48));
+    // A stage that would be smaller than the network accepts is refused, in the library's
+    // terms.
+    let e = LearnPlan::new(LearnSettings {
+        size: 48,
+        stages: Some(3),
+        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
+    })
+    .err()
+    .expect("a 12 px stage");
+    assert!(
+        matches!(
+            e,
+            stylelearn::Error::Setting {
+                setting: stylelearn::Setting::Stages,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

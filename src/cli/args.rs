@@ -429,7 +429,12 @@ pub struct LearnArgs {
     /// Side of the square style image in pixels.
     #[arg(long, default_value_t = ldef::SIZE)]
     pub size: usize,
-    /// Optimiser iterations (about 1.1 loss evaluations each with L-BFGS).
+    /// Coarse-to-fine stages: the image is learned at 1/2^(N-1) of --size first, then at each
+    /// doubling, each stage starting from the previous one enlarged; 1 learns at --size only
+    /// [default: 3, fewer where a stage would be below 64 px; 1 with --sample].
+    #[arg(long, value_name = "N")]
+    pub stages: Option<usize>,
+    /// Optimiser iterations per stage (about 1.1 loss evaluations each with L-BFGS).
     #[arg(long, default_value_t = ldef::ITERS)]
     pub iters: usize,
     /// Iterations at which snapshots are written (OUT.iterNNNNN.ext); those past --iters are
@@ -471,6 +476,7 @@ impl LearnArgs {
     pub fn to_job(&self) -> (LearnSettings, LearnFiles) {
         let settings = LearnSettings {
             size: self.size,
+            stages: self.stages,
             iters: self.iters,
             layer_weights: self.layer_weights.clone(),
             optimizer: self.optimizer.unwrap_or(if self.sample.is_some() {

@@ -14,6 +14,7 @@ pub fn flag(s: Setting, cmd: Cmd) -> &'static str {
         Setting::Iterations => "--iters",
         Setting::Size => "--size",
         Setting::Scales => "--scales",
+        Setting::Stages => "--stages",
         Setting::MaxSide => "--max-side",
         Setting::ContentWeight => "--content-weight",
         Setting::StyleWeight => "--style-weight",
