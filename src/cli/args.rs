@@ -515,8 +515,8 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
-    /// Learning iterations.
-    #[arg(long, default_value_t = 300)]
+    /// Learning iterations per stage (two stages: 64² and 128²).
+    #[arg(long, default_value_t = 150)]
     pub iters: usize,
     /// Iterations of each transfer.
     #[arg(long, default_value_t = evaluate::defaults::ITERS)]

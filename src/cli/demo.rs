@@ -11,7 +11,7 @@ use anyhow::Result;
 use stylelearn::evaluate::{EvaluateJob, EvaluateSettings, Route};
 use stylelearn::files::{LearnFiles, LearnJob, TransferFiles, TransferJob, snapshot_path};
 use stylelearn::image_io::write_atomic;
-use stylelearn::learn::LearnSettings;
+use stylelearn::learn::{LearnPlan, LearnSettings};
 use stylelearn::transfer::{Colours, StyleSource, TransferSettings};
 use stylelearn::vgg::Vgg19;
 
@@ -87,14 +87,15 @@ pub fn run(
     let started = std::time::Instant::now();
     let data = unpack(out)?;
     let style_png = out.join("learned_style.png");
-    // The final image is shown as itself, so snapshots stop before the last iteration.
-    let snapshots: Vec<usize> = [15, 150].into_iter().filter(|&s| s < iters).collect();
     let settings = LearnSettings {
         size: STYLE_SIDE,
         iters,
         max_side: Some(PHOTO_SIDE),
         ..LearnSettings::new(vec![data])
     };
+    // The final image is shown as itself, so snapshots stop before the last iteration.
+    let total = iters * LearnPlan::new(settings.clone())?.sides().len();
+    let snapshots: Vec<usize> = [15, 150].into_iter().filter(|&s| s < total).collect();
     let outputs = LearnFiles {
         output: style_png.clone(),
         snapshots: snapshots.clone(),
@@ -154,7 +155,8 @@ pub fn run(
         "<!doctype html><meta charset=utf-8><title>stylelearn demo</title>\
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{margin:4px;border:1px solid #ccc}}figure{{display:inline-block;margin:6px}}td,th{{padding:2px 10px}}</style>\
 <h1>stylelearn demo</h1><p>The dataset below was made by a known cartoon filter (see <a href=SOURCES.md>SOURCES.md</a>). \
-stylelearn learned one {STYLE_SIDE}×{STYLE_SIDE} style image whose VGG-19 Gram matrices (all 16 relu layers) match the dataset's mean, \
+stylelearn learned one {STYLE_SIDE}×{STYLE_SIDE} style image whose VGG-19 Gram matrices (all 16 relu layers) match the dataset's mean \
+(coarse to fine: at half the size first, then at full size), \
 then applied it to photos the filter never saw. Total time TOTAL_SECONDS s.</p><h2>Dataset ({} images)</h2>",
         learned.target.sources.len()
     );
