@@ -19,21 +19,22 @@
 #   SIZE=256            learned image side and every transfer's long side
 #   PHOTO_SIDE=256      long side of the benchmark's photos (make_benchmark.py --long-side;
 #                       the filters work in pixels, so another size is a related benchmark)
-#   LEARN_ITERS=1500    iterations of `stylelearn learn` (its default; fewer leave the learned
-#                       image under-converged: see README, "the learned-image route")
+#   LEARN_ITERS=500     iterations per stage of `stylelearn learn` (its default: three stages,
+#                       64, 128 and 256 px; fewer leave the learned image under-converged: see
+#                       README, "the learned-image route")
 #   TRANSFER_ITERS=30   iterations of each transfer in `stylelearn evaluate` (its default)
 #   FILTERS=cartoon,painterly,grade,pencil,vintage,crossprocess
 #   PYTHON=python3      a python with the packages of scripts/requirements-bench.txt
 #   DATA=bench-data     where the benchmark is built
 #   OUT=bench-out       learned styles, evaluations (OUT/F/eval/index.html) and OUT/table.md
 #   BIN=target/release/stylelearn   (built with `cargo build --release` if missing)
-# The defaults take hours on a 2-core CPU (mostly `learn`: 1500 iterations at 256 px per filter).
+# The defaults take hours on a 2-core CPU (mostly `learn`: about 12 minutes per filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=${SIZE:-256}
 PHOTO_SIDE=${PHOTO_SIDE:-256}
-LEARN_ITERS=${LEARN_ITERS:-1500}
+LEARN_ITERS=${LEARN_ITERS:-500}
 TRANSFER_ITERS=${TRANSFER_ITERS:-30}
 FILTERS=${FILTERS:-cartoon,painterly,grade,pencil,vintage,crossprocess}
 PYTHON=${PYTHON:-python3}
@@ -56,7 +57,7 @@ rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 IFS=',' read -r -a filters <<<"$FILTERS"
 for f in "${filters[@]}"; do
-  echo "== $f: learn ($SIZE px, $LEARN_ITERS iterations)" >&2
+  echo "== $f: learn ($SIZE px, $LEARN_ITERS iterations per stage)" >&2
   "$BIN" learn "$DATA/$f/train" -o "$OUT/$f/style.png" --size "$SIZE" --iters "$LEARN_ITERS" -q
   # The baseline's style: the first training output by name (the same choice for every filter).
   baseline=$(find "$DATA/$f/train" -maxdepth 1 -name '*.png' | LC_ALL=C sort | head -n 1)
