@@ -5,8 +5,9 @@
 //! match them, coarse to fine: at a quarter of its size first, against the dataset's images
 //! shrunk alike (read in the same pass), then at each doubling from the previous stage
 //! enlarged ([`LearnSettings::stages`]). Each step costs one forward and backward pass of the
-//! style image, whatever the dataset size. `sample` reproduces the original write-up's stochastic variant (each step
-//! matches the mean of a random subset), which keeps every image's statistics in memory.
+//! style image, whatever the dataset size. `sample` reproduces the original write-up's
+//! stochastic variant (each step matches the mean of a random subset), which keeps every
+//! image's statistics in memory.
 //!
 //! [`LearnSettings`] are plain values; [`LearnPlan::new`] checks them and lists the dataset
 //! once; [`LearnPlan::run`] reads the dataset and optimises, reporting to an [`Observer`].
