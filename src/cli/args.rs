@@ -437,8 +437,8 @@ pub struct LearnArgs {
     /// Optimiser iterations per stage (about 1.1 loss evaluations each with L-BFGS).
     #[arg(long, default_value_t = ldef::ITERS)]
     pub iters: usize,
-    /// Iterations at which snapshots are written (OUT.iterNNNNN.ext); those past --iters are
-    /// skipped.
+    /// Iterations at which snapshots are written (OUT.iterNNNNN.ext), counted across the
+    /// stages; those past the last (--iters × stages) are skipped.
     #[arg(long, value_delimiter = ',', default_value = "15,150")]
     pub snapshots: Vec<usize>,
     /// Relative weight of each layer in --layers, comma-separated [default: equal].
