@@ -142,6 +142,14 @@ pub struct LearnOutcome {
     pub seconds: f64,
 }
 
+/// What a read of the dataset gives: the style target, each image's summaries (with `sample`),
+/// and the targets of the coarse stages.
+struct Read {
+    target: StyleTarget,
+    each: Vec<Vec<Summary>>,
+    coarse: Vec<Vec<Summary>>,
+}
+
 /// The sides of the coarse-to-fine stages `s` asks for (see [`LearnSettings::stages`]).
 fn pyramid(s: &LearnSettings) -> Result<Vec<usize>> {
     let side = |k: usize| (s.size as f64 / (1u64 << k.min(62)) as f64).round() as usize;
@@ -304,20 +312,14 @@ impl LearnPlan {
         net: &Vgg19,
         observer: &mut dyn Observer,
     ) -> Result<(StyleTarget, Vec<Vec<Summary>>)> {
-        self.read(net, observer, &[])
-            .map(|(target, each, _)| (target, each))
+        self.read(net, observer, &[]).map(|r| (r.target, r.each))
     }
 
     /// [`Self::target`], and the dataset's statistics with its images shrunk by each of
     /// `coarse` (factors below 1): the targets of the coarse stages. A learned image at a
     /// quarter of its size holds the dataset's images at a quarter of theirs, so each pixel
     /// still covers as much of them.
-    fn read(
-        &self,
-        net: &Vgg19,
-        observer: &mut dyn Observer,
-        coarse: &[f64],
-    ) -> Result<(StyleTarget, Vec<Vec<Summary>>, Vec<Vec<Summary>>)> {
+    fn read(&self, net: &Vgg19, observer: &mut dyn Observer, coarse: &[f64]) -> Result<Read> {
         let s = &self.settings;
         let stat = s.statistic.build();
         let mut b = TargetBuilder::new(net, stat.as_ref(), &s.layers);
@@ -439,7 +441,11 @@ impl LearnPlan {
         let parts: Vec<(&crate::posterise::Swatches, f64)> =
             swatches.iter().map(|(s, w)| (s, *w)).collect();
         target.swatches = crate::posterise::Swatches::mix(&parts);
-        Ok((target, each, coarse_targets))
+        Ok(Read {
+            target,
+            each,
+            coarse: coarse_targets,
+        })
     }
 
     /// Reads the dataset, then learns the style image, reporting to `observer`.
@@ -465,7 +471,11 @@ impl LearnPlan {
             .iter()
             .map(|&side| side as f64 / s.size as f64)
             .collect();
-        let (target, each, coarse_targets) = self.read(net, observer, &coarse)?;
+        let Read {
+            target,
+            each,
+            coarse: coarse_targets,
+        } = self.read(net, observer, &coarse)?;
         let stat = s.statistic.build();
         let names: Vec<String> = s
             .layers
@@ -663,7 +673,7 @@ mod tests {
         };
         let plan = LearnPlan::new(settings).unwrap();
         assert_eq!(plan.sides(), [32, 64]);
-        let (target, _, coarse) = plan
+        let super::Read { target, coarse, .. } = plan
             .read(&net, &mut crate::observe::Silent, &[0.5])
             .unwrap();
         let stat = crate::style::StatisticKind::Gram.build();
@@ -672,7 +682,7 @@ mod tests {
         let flat = |s: &[Summary]| -> Vec<f32> {
             s.iter()
                 .flat_map(|l| l.0.iter())
-                .flat_map(|t| t.to_data().to_vec::<f32>().unwrap())
+                .flat_map(|t| t.clone().try_to_vec_as::<f32>().unwrap())
                 .collect()
         };
         let at = |img: &Rgb| flat(&b.summarise(img.to_tensor(net.device()), None));
