@@ -973,9 +973,11 @@ mod tests {
     use super::{Cell, Closest, Distances, Evaluation, RouteSummary};
     use crate::image_io::Rgb;
 
-    /// An evaluation whose routes have these names, kinds and per-pair distances (colour,
-    /// texture).
-    fn judged(routes: &[(&str, bool, &[(f64, f64)])]) -> Evaluation {
+    /// A route's name, whether it is learned, and its (colour, texture) distance per pair.
+    type Judged<'a> = (&'a str, bool, &'a [(f64, f64)]);
+
+    /// An evaluation whose routes have these names, kinds and per-pair distances.
+    fn judged(routes: &[Judged]) -> Evaluation {
         let pairs = routes[0].2.len();
         let at = |r: usize, p: usize| Distances {
             colour: routes[r].2[p].0,
@@ -1018,7 +1020,7 @@ mod tests {
     /// An evaluation of one pair whose routes have these names, kinds and distances.
     fn means(routes: &[(&str, bool, f64, f64)]) -> Evaluation {
         let per_pair: Vec<[(f64, f64); 1]> = routes.iter().map(|r| [(r.2, r.3)]).collect();
-        let routes: Vec<(&str, bool, &[(f64, f64)])> = routes
+        let routes: Vec<Judged> = routes
             .iter()
             .zip(&per_pair)
             .map(|(r, d)| (r.0, r.1, &d[..]))
