@@ -1,5 +1,6 @@
 //! Timings behind the choices in the module docs (ignored: run by hand, in release):
-//! `cargo test --release --lib fastvgg::timing -- --ignored --nocapture --test-threads 1`
+//! `cargo test --release --lib fastvgg::timing -- --ignored --test-threads 1`. Each test
+//! writes its table to `target/timing/TEST.txt`; nothing is printed.
 use std::time::Instant;
 
 use burn::tensor::module::conv2d;
@@ -13,6 +14,15 @@ use super::*;
 fn rnd(n: usize, seed: u64) -> Vec<f32> {
     let mut r = rand::rngs::StdRng::seed_from_u64(seed);
     (0..n).map(|_| r.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Writes a timing table to `target/timing/NAME.txt` (the engine prints nothing, tests
+/// included): one line per entry.
+fn write_table(name: &str, lines: &[String]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/timing");
+    std::fs::create_dir_all(&dir).expect("target/timing is writable");
+    std::fs::write(dir.join(format!("{name}.txt")), lines.join("\n") + "\n")
+        .expect("the timing table is written");
 }
 
 fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -32,6 +42,7 @@ fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 #[test]
 #[ignore]
 fn conv_candidates() {
+    let mut table: Vec<String> = Vec::new();
     let d = Device::flex();
     for (c, k, s) in [
         (64, 64, 256),
@@ -85,8 +96,9 @@ fn conv_candidates() {
             });
             line += &format!("  wino4/{mb}MB {:6.1} ms", t * 1e3);
         }
-        println!("{line}");
+        table.push(line);
     }
+    write_table("conv_candidates", &table);
 }
 
 /// The whole VGG-19 forward to relu5_1 and input-gradient: CpuVgg with F(2,3) and F(4,3)
@@ -96,11 +108,12 @@ fn conv_candidates() {
 #[test]
 #[ignore]
 fn network_fastvgg_vs_burn() {
+    let mut table: Vec<String> = Vec::new();
     let weights = match crate::setup::resolve_weights(None, &|_| {}) {
         Ok(w) => w,
         Err(_) => crate::weights::tests::synthetic(1, InputConvention::CaffeBgr),
     };
-    println!("weights: {}", weights.source);
+    table.push(format!("weights: {}", weights.source));
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let sizes: Vec<usize> = env("NET_SIZES", "256,512")
         .split(',')
@@ -171,10 +184,10 @@ fn network_fastvgg_vs_burn() {
             let (feats, g) = burn_run();
             t_burn.push(st.elapsed().as_secs_f64());
             if round == 0 {
-                println!(
+                table.push(format!(
                     "{s}² image gradient, F(2,3) vs F(4,3): relative L2 difference {:.1e}",
                     rel(&outs[0], &outs[1])
-                );
+                ));
                 for (i, tp) in tapes.iter().enumerate() {
                     let tp = tp.as_ref().unwrap();
                     let fe: Vec<String> = feats
@@ -185,13 +198,13 @@ fn network_fastvgg_vs_burn() {
                             format!("{:.1e}", rel(tp.feature(k).0, &want))
                         })
                         .collect();
-                    println!(
+                    table.push(format!(
                         "{s}² F({},3): relative L2 error vs burn, features at relu {:?}: [{}], image gradient {:.1e}",
                         [2, 4][i],
                         layers,
                         fe.join(", "),
                         rel(&outs[i], &g)
-                    );
+                    ));
                 }
             }
         }
@@ -203,15 +216,16 @@ fn network_fastvgg_vs_burn() {
         let tb = med(&t_burn);
         for (i, t) in times.iter().enumerate() {
             let (tf, tbw) = (med(&t[0]), med(&t[1]));
-            println!(
+            table.push(format!(
                 "{s}² F({},3): fastvgg forward {tf:.3} s + backward {tbw:.3} s = {:.3} s;  burn forward+backward {tb:.3} s;  speed-up {:.2}×",
                 [2, 4][i],
                 tf + tbw,
                 tb / (tf + tbw)
-            );
+            ));
         }
-        println!("peak RSS {:.0} MiB", peak_rss_mib());
+        table.push(format!("peak RSS {:.0} MiB", peak_rss_mib()));
     }
+    write_table("network_fastvgg_vs_burn", &table);
 }
 
 /// Peak resident memory of this process so far (Linux VmHWM), MiB.
@@ -232,6 +246,7 @@ fn peak_rss_mib() -> f64 {
 #[test]
 #[ignore]
 fn bridge_step_vs_burn_step() {
+    let mut table: Vec<String> = Vec::new();
     use crate::optim::{Adam, AdamConfig, Optimizer};
     use crate::style::gram::gram;
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
@@ -367,19 +382,21 @@ fn bridge_step_vs_burn_step() {
             v.sort_by(f64::total_cmp);
             v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
         };
-        println!(
+        table.push(format!(
             "step {s} fastvgg {:.4} burn {:.4} peak_rss_mib {:.0}",
             med(tf),
             med(tb),
             peak_rss_mib()
-        );
+        ));
     }
+    write_table("bridge_step_vs_burn_step", &table);
 }
 
 /// One conv shape (64→64 at 256²) 30 times, for `perf record`; $TILE picks the Winograd tile.
 #[test]
 #[ignore]
 fn profile_wino() {
+    let mut table: Vec<String> = Vec::new();
     let (c, k, s) = (64, 64, 256);
     let x = rnd(c * s * s, 1);
     let w = rnd(k * c * 9, 2);
@@ -391,5 +408,6 @@ fn profile_wino() {
     let t = median_secs(30, || {
         conv_wino2_blocked(&xp, &ww, Some(&b), true, &mut out, WINO_BLOCK_BYTES)
     });
-    println!("wino F({tile},3) {:.1} ms", t * 1e3);
+    table.push(format!("wino F({tile},3) {:.1} ms", t * 1e3));
+    write_table("profile_wino", &table);
 }
