@@ -150,40 +150,45 @@ struct Read {
     coarse: Vec<Vec<Summary>>,
 }
 
-/// The sides of the coarse-to-fine stages `s` asks for (see [`LearnSettings::stages`]).
-fn pyramid(s: &LearnSettings) -> Result<Vec<usize>> {
-    let side = |k: usize| (s.size as f64 / (1u64 << k.min(62)) as f64).round() as usize;
-    let stages = match s.stages {
-        Some(0) => return Err(Error::setting(Setting::Stages, "must be at least 1")),
-        Some(n) if n > 1 && s.sample.is_some() => {
-            return Err(Error::setting(
-                Setting::Stages,
-                "the write-up's stochastic variant (a random sample of the dataset per step) \
-                 learns at one size: give 1",
-            ));
-        }
-        Some(n) => {
-            if side(n - 1) < vgg::MIN_SIDE {
+impl LearnSettings {
+    /// The learned image's side at each coarse-to-fine stage these settings ask for (see
+    /// [`LearnSettings::stages`]), coarse to fine; the last is `size`. An error for stages the
+    /// network cannot take.
+    pub fn sides(&self) -> Result<Vec<usize>> {
+        let s = self;
+        let side = |k: usize| (s.size as f64 / (1u64 << k.min(62)) as f64).round() as usize;
+        let stages = match s.stages {
+            Some(0) => return Err(Error::setting(Setting::Stages, "must be at least 1")),
+            Some(n) if n > 1 && s.sample.is_some() => {
                 return Err(Error::setting(
                     Setting::Stages,
-                    format!(
-                        "{n} stages make the first {} px, below the minimum of {} px: give fewer",
-                        side(n - 1),
-                        vgg::MIN_SIDE
-                    ),
+                    "the write-up's stochastic variant (a random sample of the dataset per step) \
+                     learns at one size: give 1",
                 ));
             }
-            n
-        }
-        None if s.sample.is_some() => 1,
-        None => {
-            (1..defaults::STAGES)
-                .take_while(|&k| side(k) >= defaults::COARSEST)
-                .count()
-                + 1
-        }
-    };
-    Ok((0..stages).rev().map(side).collect())
+            Some(n) => {
+                if side(n - 1) < vgg::MIN_SIDE {
+                    return Err(Error::setting(
+                        Setting::Stages,
+                        format!(
+                            "{n} stages make the first {} px, below the minimum of {} px: give fewer",
+                            side(n - 1),
+                            vgg::MIN_SIDE
+                        ),
+                    ));
+                }
+                n
+            }
+            None if s.sample.is_some() => 1,
+            None => {
+                (1..defaults::STAGES)
+                    .take_while(|&k| side(k) >= defaults::COARSEST)
+                    .count()
+                    + 1
+            }
+        };
+        Ok((0..stages).rev().map(side).collect())
+    }
 }
 
 impl LearnPlan {
@@ -209,7 +214,7 @@ impl LearnPlan {
         }
         check_unique(&s.layers, Setting::StyleLayers)?;
         check_step(s.step)?;
-        let sides = pyramid(s)?;
+        let sides = s.sides()?;
         check_number(Setting::TvWeight, s.tv_weight as f64, 0.0, true)?;
         if let Some(lw) = &s.layer_weights {
             if lw.len() != s.layers.len() {
@@ -617,7 +622,7 @@ impl LearnPlan {
 
 #[cfg(test)]
 mod tests {
-    use super::{LearnPlan, LearnSettings, pyramid};
+    use super::{LearnPlan, LearnSettings};
     use crate::image_io::{self, Rgb};
     use crate::style::{Summary, TargetBuilder};
     use crate::vgg::Vgg19;
@@ -634,7 +639,7 @@ mod tests {
             sample,
             ..LearnSettings::new(Vec::new())
         };
-        pyramid(&s).map_err(|e| e.to_string())
+        s.sides().map_err(|e| e.to_string())
     }
 
     #[test]

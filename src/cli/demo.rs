@@ -11,7 +11,7 @@ use anyhow::Result;
 use stylelearn::evaluate::{EvaluateJob, EvaluateSettings, Route};
 use stylelearn::files::{LearnFiles, LearnJob, TransferFiles, TransferJob, snapshot_path};
 use stylelearn::image_io::write_atomic;
-use stylelearn::learn::{LearnPlan, LearnSettings};
+use stylelearn::learn::LearnSettings;
 use stylelearn::transfer::{Colours, StyleSource, TransferSettings};
 use stylelearn::vgg::Vgg19;
 
@@ -94,7 +94,7 @@ pub fn run(
         ..LearnSettings::new(vec![data])
     };
     // The final image is shown as itself, so snapshots stop before the last iteration.
-    let total = iters * LearnPlan::new(settings.clone())?.sides().len();
+    let total = iters * settings.sides()?.len();
     let snapshots: Vec<usize> = [15, 150].into_iter().filter(|&s| s < total).collect();
     let outputs = LearnFiles {
         output: style_png.clone(),
