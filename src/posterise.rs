@@ -13,7 +13,10 @@
 //! speckle along every boundary. So the swatches also record the images' share of isolated
 //! pixels, and a result with more of them gives each its neighbours' most common swatch, until
 //! it has no more than the images (at most [`CLEAN_PASSES`] times). A filter whose colours are
-//! fine texture (a pencil's hatching: 83% isolated) is left as it is.
+//! fine texture, with most of its pixels isolated ([`TEXTURE_ISOLATED`]: a pencil's hatching,
+//! 83%; grain over a black-and-white filter's 8-bit greys, 87%), has no regions to clean
+//! toward, and a result is left as it is: a pass reassigns every isolated pixel at once, so
+//! cleaning toward such a share would smooth away the grain it is made of.
 //!
 //! Colours are counted exactly (8-bit sRGB), so they must be measured on the images as decoded,
 //! before any resizing blends them, and a lossy format's noise (JPEG) makes an image count as not
@@ -37,6 +40,10 @@ pub const MAX_SWATCHES: usize = 1024;
 pub const ISOLATED_NEIGHBOURS: usize = 2;
 /// The most times [`Swatches::apply`] reassigns a result's isolated pixels.
 pub const CLEAN_PASSES: usize = 3;
+/// A style with at least this share of isolated pixels is painted in fine texture, not in
+/// regions (a pencil's hatching, 83%; a black-and-white filter's grain over 8-bit greys, 87%),
+/// and a result is not cleaned toward it.
+pub const TEXTURE_ISOLATED: f64 = 0.5;
 
 /// The exact colours an image (or a dataset) is painted with; see the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -223,7 +230,7 @@ impl Swatches {
                     .expect("posterised: at least one swatch")
             })
             .collect();
-        if let Some(style_share) = self.isolated {
+        if let Some(style_share) = self.isolated.filter(|&s| s < TEXTURE_ISOLATED) {
             let (w, h) = (img.width, img.height);
             for _ in 0..CLEAN_PASSES {
                 if isolated_share(&nearest, w, h, None) <= style_share {
@@ -494,6 +501,15 @@ mod tests {
         // shares mix by weight
         let m = Swatches::mix(&[(&style, 3.0), (&fine, 1.0)]).unwrap();
         assert_eq!(m.isolated, Some(0.25));
+        // a style mostly of fine texture (75% isolated) does not clean a result that has even
+        // more isolated pixels: its grain would be smoothed away
+        let grainy = Swatches::mix(&[(&style, 1.0), (&fine, 3.0)]).unwrap();
+        assert_eq!(grainy.isolated, Some(0.75));
+        let unclean = Swatches {
+            isolated: None,
+            ..grainy.clone()
+        };
+        assert!(grainy.apply(&check) == unclean.apply(&check));
     }
 
     #[test]
