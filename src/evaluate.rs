@@ -53,6 +53,11 @@ pub enum Route {
     /// colourfulness adapted to the dataset's ([`Colours::Adapted`], what `transfer` does with a
     /// profile by default).
     ProfileAdapt(PathBuf),
+    /// [`Route::ProfileAdapt`] with the result's fine detail kept as the optimisation made it
+    /// ([`DetailMode::Keep`]) instead of given the dataset's: closer for a filter whose
+    /// detail follows the photo's (painterly strokes), farther for most (README, "The
+    /// style's fine detail").
+    ProfileAdaptKeep(PathBuf),
     /// The photo with the profile's adapted colours and nothing else: no optimisation, no
     /// detail matching, no posterising ([`Colours::Adapted`] with 0 iterations). What a filter
     /// that adds no texture (a colour grade or LUT, a vignette) does to a photo.
@@ -72,6 +77,7 @@ impl Route {
             Route::Profile(_) => "profile",
             Route::ProfileColour(_) => "profile-colour",
             Route::ProfileAdapt(_) => "profile-adapt",
+            Route::ProfileAdaptKeep(_) => "profile-adapt-keep",
             Route::AdaptOnly(_) => "adapt-only",
             Route::Baseline(_) => "baseline",
             Route::Precomputed { name, .. } => name,
@@ -489,8 +495,9 @@ impl EvaluatePlan {
 }
 
 /// The transfer settings with which `route` stylises `photo` in an evaluation with `settings`:
-/// `settings.transfer` with the route's style, style scale and colours (adapt-only also sets 0
-/// iterations, no detail matching and no posterising). `None` for a precomputed route.
+/// `settings.transfer` with the route's style, style scale and colours (profile-adapt-keep
+/// also keeps the detail as optimised; adapt-only sets 0 iterations, no detail matching and no
+/// posterising). `None` for a precomputed route.
 pub fn route_settings(
     settings: &EvaluateSettings,
     route: &Route,
@@ -516,6 +523,10 @@ pub fn route_settings(
         Route::Profile(p) => Some(t(profile(p), base.style_scale, styled)),
         Route::ProfileColour(p) => Some(t(profile(p), base.style_scale, Colours::Photo)),
         Route::ProfileAdapt(p) => Some(t(profile(p), base.style_scale, Colours::Adapted)),
+        Route::ProfileAdaptKeep(p) => Some(TransferSettings {
+            detail: DetailMode::Keep,
+            ..t(profile(p), base.style_scale, Colours::Adapted)
+        }),
         Route::AdaptOnly(p) => Some(TransferSettings {
             iters: 0,
             detail: DetailMode::Keep,

@@ -195,6 +195,7 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
         "profile",
         "profile-colour",
         "profile-adapt",
+        "profile-adapt-keep",
         "adapt-only",
         "baseline",
         "copy",
@@ -233,35 +234,34 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
     }
     let img = stylelearn::image_io::load(&out.join("profile-colour/alpha.png")).unwrap();
     assert_eq!((img.width, img.height), (40, 33));
-    // "adapt-only" is the photo with the profile's colours, not optimised: what `transfer`
-    // makes with 0 iterations, no detail matching and no posterising.
-    let own = d.path().join("own.png");
-    let o = cli(&[
-        "transfer",
-        &s(&pairs.join("photos/alpha.png")),
-        "--style-profile",
-        &s(&profile),
-        "--colours",
-        "adapt",
-        "--iters",
-        "0",
-        "--detail",
-        "keep",
-        "--posterise",
-        "off",
-        "--size",
-        "40",
-        "-q",
-        "-o",
-        &s(&own),
-    ]);
-    assert!(o.status.success(), "transfer: {}", stderr(&o));
+    // Two routes are what `transfer` makes of a photo with the profile and a few flags:
+    // "adapt-only", the photo with the profile's colours, not optimised (0 iterations, no
+    // detail matching, no posterising), and "profile-adapt-keep", profile-adapt with the
+    // detail as optimised.
     let load = |p: &Path| stylelearn::image_io::load(p).unwrap();
-    assert_eq!(load(&own), load(&out.join("adapt-only/alpha.png")));
-    assert_ne!(
-        load(&out.join("adapt-only/alpha.png")),
-        load(&out.join("profile-adapt/alpha.png"))
-    );
+    let photo = s(&pairs.join("photos/alpha.png"));
+    let transfer = |name: &str, flags: &[&str]| {
+        let made = d.path().join(format!("{name}.png"));
+        let head = ["transfer", &photo, "--style-profile", &s(&profile)];
+        let tail = ["--size", "40", "-q", "-o", &s(&made)];
+        let words: Vec<&str> = head.iter().chain(flags).chain(&tail).copied().collect();
+        let o = cli(&words);
+        assert!(o.status.success(), "transfer {flags:?}: {}", stderr(&o));
+        load(&made)
+    };
+    let adapt_only = "--colours adapt --iters 0 --detail keep --posterise off";
+    let adapt_only: Vec<&str> = adapt_only.split(' ').collect();
+    for (route, flags) in [
+        ("adapt-only", &adapt_only[..]),
+        (
+            "profile-adapt-keep",
+            &["--iters", "3", "--detail", "keep"][..],
+        ),
+    ] {
+        let own = load(&out.join(format!("{route}/alpha.png")));
+        assert_eq!(transfer(route, flags), own, "{route}");
+        assert_ne!(own, load(&out.join("profile-adapt/alpha.png")), "{route}");
+    }
     // The closest learned route is named with the `transfer` command that makes it: run for
     // a photo, that command makes the evaluation's result for the photo, byte for byte.
     let commands: Vec<(&str, &str)> = table

@@ -590,8 +590,9 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = tdef::STYLE_SCALE)]
     pub style_scale: f64,
     /// Routes "profile", "profile-colour" (the same, keeping the photo's colours),
-    /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted) and
-    /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
+    /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted),
+    /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`)
+    /// and "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
     /// --posterise off`): a style profile from `stylelearn learn` / `profile` [default: none:
     /// no such routes].
     #[arg(long, value_name = "FILE")]
@@ -617,11 +618,12 @@ pub struct EvaluateArgs {
     /// Content weight of every transfer (see `transfer --help`).
     #[arg(long, default_value_t = tdef::CONTENT_WEIGHT)]
     pub content_weight: f32,
-    /// Every transfer (but "profile-colour" and "profile-adapt", which keep the photo's hues)
-    /// takes its style's palette (see `transfer --colours palette`).
+    /// Every transfer (but "profile-colour" and the "profile-adapt" routes, which keep the
+    /// photo's hues) takes its style's palette (see `transfer --colours palette`).
     #[arg(long)]
     pub match_palette: bool,
-    /// Every transfer's fine detail (see `transfer --detail`).
+    /// Every transfer's fine detail (see `transfer --detail`), but "profile-adapt-keep"'s and
+    /// "adapt-only"'s, which keep it.
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
     /// Every transfer's posterising (see `transfer --posterise`).
@@ -641,7 +643,7 @@ pub struct EvaluateArgs {
 
 impl EvaluateArgs {
     /// The library's settings: routes in the order image, profile, profile-colour,
-    /// profile-adapt, adapt-only, baseline, then the precomputed ones.
+    /// profile-adapt, profile-adapt-keep, adapt-only, baseline, then the precomputed ones.
     pub fn to_settings(&self) -> EvaluateSettings {
         let mut routes = Vec::new();
         if let Some(p) = &self.style_image {
@@ -654,6 +656,7 @@ impl EvaluateArgs {
             routes.push(Route::Profile(p.clone()));
             routes.push(Route::ProfileColour(p.clone()));
             routes.push(Route::ProfileAdapt(p.clone()));
+            routes.push(Route::ProfileAdaptKeep(p.clone()));
             routes.push(Route::AdaptOnly(p.clone()));
         }
         if let Some(p) = &self.baseline {
