@@ -4,10 +4,11 @@
 # For each filter of scripts/make_benchmark.py: learn the style image (and profile) from the
 # filter's 12 training outputs, then `stylelearn evaluate` the 4 held-out photos by every route
 # (learned image, profile with the style's colours, profile keeping the photo's colours, profile
-# with adapted colours (transfer's default with a profile), the naive baseline: ONE training
-# output as the style, and "unfiltered": the photo as it is, doing nothing) against the filter's outputs
-# of those photos, and collect one markdown table:
-# filter × route × judge (colour, texture), with each mean's ratio to the baseline's.
+# with adapted colours (transfer's default with a profile), the same with the detail kept as
+# optimised, the adapted photo alone, the naive baseline: ONE training output as the style, and
+# "unfiltered": the photo as it is, doing nothing) against the filter's outputs of those photos,
+# and collect one markdown table: filter × route × judge (colour, texture), with each mean's
+# ratio to the baseline's, then the closest learned route per filter with its transfer command.
 #
 # Usage (from anywhere; paths are relative to the repository root):
 #   python3 -m pip install -r scripts/requirements-bench.txt
@@ -54,7 +55,8 @@ fi
 
 table="$OUT/table.md"
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+closest=$(mktemp)
+trap 'rm -f "$rows" "$closest"' EXIT
 IFS=',' read -r -a filters <<<"$FILTERS"
 for f in "${filters[@]}"; do
   echo "== $f: learn ($SIZE px, $LEARN_ITERS iterations per stage)" >&2
@@ -67,7 +69,10 @@ for f in "${filters[@]}"; do
     --style-profile "$OUT/$f/style.profile.safetensors" \
     --baseline "$baseline" \
     --route unfiltered="$DATA/$f/heldout/photos" \
-    --size "$SIZE" --iters "$TRANSFER_ITERS" -q -o "$OUT/$f/eval" >/dev/null
+    --size "$SIZE" --iters "$TRANSFER_ITERS" -q -o "$OUT/$f/eval" >"$OUT/$f/eval.txt"
+  # evaluate ends by naming the closest learned route(s), each followed by its transfer command
+  awk -v f="$f" '/^closest / { said = $0; next } said != "" && /^  / { sub(/^ +/, ""); printf "- %s: %s: `%s`\n", f, said, $0; said = "" }' \
+    "$OUT/$f/eval.txt" >>"$closest"
   # means.csv: route,colour,texture,colour_ratio,texture_ratio
   awk -F, -v f="$f" 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", f, $1, $2, $4, $3, $5 }' \
     "$OUT/$f/eval/means.csv" >>"$rows"
@@ -80,6 +85,10 @@ done
   echo "| filter | route | colour (ΔE) | colour / baseline | texture | texture / baseline |"
   echo "|---|---|---:|---:|---:|---:|"
   cat "$rows"
+  echo
+  echo "The closest learned routes, as \`stylelearn evaluate\` names them (PHOTO, OUT: yours):"
+  echo
+  cat "$closest"
 } >"$table"
 cat "$table"
 echo "wrote $table; pages: $OUT/<filter>/eval/index.html" >&2
