@@ -591,7 +591,8 @@ pub struct EvaluateArgs {
     pub style_scale: f64,
     /// Routes "profile", "profile-colour" (the same, keeping the photo's colours),
     /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted),
-    /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`)
+    /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`;
+    /// not with `--detail keep`, where it would be profile-adapt)
     /// and "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
     /// --posterise off`): a style profile from `stylelearn learn` / `profile` [default: none:
     /// no such routes].
@@ -656,7 +657,10 @@ impl EvaluateArgs {
             routes.push(Route::Profile(p.clone()));
             routes.push(Route::ProfileColour(p.clone()));
             routes.push(Route::ProfileAdapt(p.clone()));
-            routes.push(Route::ProfileAdaptKeep(p.clone()));
+            // with --detail keep, profile-adapt already keeps it
+            if self.detail != DetailMode::Keep {
+                routes.push(Route::ProfileAdaptKeep(p.clone()));
+            }
             routes.push(Route::AdaptOnly(p.clone()));
         }
         if let Some(p) = &self.baseline {
