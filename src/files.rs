@@ -343,7 +343,7 @@ impl LearnJob {
         }
         // Snapshots past the last iteration are never reached.
         let mut files = files;
-        let iters = plan.settings().iters * plan.sides().len();
+        let iters = plan.total_iters();
         files.snapshots.retain(|&s| s <= iters);
         let mut outputs = OutputSet::new();
         outputs
@@ -381,7 +381,7 @@ impl LearnJob {
             every.unwrap_or_else(|| checkpoint::default_every(s.size * s.size)),
             resume,
             key,
-            s.iters * self.plan.sides().len(),
+            self.plan.total_iters(),
             &self.outputs,
             &self.plan.inputs(),
         )?);

@@ -277,6 +277,11 @@ impl LearnPlan {
         &self.sides
     }
 
+    /// Iterations in all: `iters` per stage.
+    pub fn total_iters(&self) -> usize {
+        self.settings.iters * self.sides.len()
+    }
+
     pub fn settings(&self) -> &LearnSettings {
         &self.settings
     }
@@ -375,31 +380,24 @@ impl LearnPlan {
                 rings.extend(crate::vignette::Rings::of(&loaded.image));
             }
             read.push(e);
-            let mask = loaded.mask.as_ref().map(|m| {
-                Tensor::<4>::from_data(
-                    TensorData::new(m.clone(), [1, 1, loaded.image.height, loaded.image.width]),
-                    dev,
-                )
-            });
+            // The image (with its mask) into one target: the full-size one, or a coarse stage's.
             let name = e.path.display().to_string();
-            b.add(&name, loaded.image.to_tensor(dev), mask.as_ref(), e.weight)
-                .map_err(|err| Error::input(&e.path, err))?;
+            let add = |b: &mut TargetBuilder, img: &Rgb, mask: Option<Vec<f32>>| {
+                let mask = mask.map(|m| {
+                    Tensor::<4>::from_data(TensorData::new(m, [1, 1, img.height, img.width]), dev)
+                });
+                b.add(&name, img.to_tensor(dev), mask.as_ref(), e.weight)
+                    .map_err(|err| Error::input(&e.path, err))
+            };
+            let img = &loaded.image;
             for (cb, &f) in coarse_b.iter_mut().zip(coarse) {
-                let img = &loaded.image;
                 let side = |v: usize| ((v as f64 * f).round() as usize).max(vgg::MIN_SIDE);
                 let (w, h) = (side(img.width), side(img.height));
-                let mask = loaded.mask.as_ref().map(|m| {
-                    let m = image_io::resize_mask(m, img.width, img.height, w, h);
-                    Tensor::<4>::from_data(TensorData::new(m, [1, 1, h, w]), dev)
-                });
-                cb.add(
-                    &name,
-                    img.resize(w, h).to_tensor(dev),
-                    mask.as_ref(),
-                    e.weight,
-                )
-                .map_err(|err| Error::input(&e.path, err))?;
+                let mask = loaded.mask.as_ref();
+                let mask = mask.map(|m| image_io::resize_mask(m, img.width, img.height, w, h));
+                add(cb, &img.resize(w, h), mask)?;
             }
+            add(&mut b, img, loaded.mask)?;
             if observer.item(i + 1, total) == Control::Stop {
                 return Err(Error::Other(anyhow::anyhow!(
                     "stopped while reading the dataset"
