@@ -133,7 +133,8 @@ pub struct LearnOutcome {
     pub image: Rgb,
     /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
-    /// The observer asked to stop; `image` is the latest reached.
+    /// The observer asked to stop; `image` is the latest reached, at the size asked for (a
+    /// coarse stage's image enlarged).
     pub stopped: bool,
     pub iters: usize,
     pub evals: usize,
@@ -593,8 +594,11 @@ impl LearnPlan {
             seconds += out.seconds;
             last = loss.last.clone();
             if out.stopped {
+                // A coarse stage's image, enlarged as the next stage would start from it: the
+                // run's image is always the size asked for.
+                let x = Rgb::from_planar(side, side, x).resize(s.size, s.size).data;
                 return Ok(LearnOutcome {
-                    image: finish_image(&x, side, side, finish),
+                    image: finish_image(&x, s.size, s.size, finish),
                     target,
                     stopped: true,
                     iters,

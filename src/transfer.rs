@@ -328,7 +328,8 @@ pub(crate) struct TargetCache {
 /// What a transfer produced.
 pub struct TransferOutcome {
     pub image: Rgb,
-    /// The observer asked to stop; `image` is the latest reached.
+    /// The observer asked to stop; `image` is the latest reached, at the last scale's size (a
+    /// coarse scale's image enlarged).
     pub stopped: bool,
     pub iters: usize,
     pub evals: usize,
@@ -898,7 +899,11 @@ impl TransferPlan {
             last = loss.last.clone();
             let done = (xv, w, h);
             if out.stopped || stage + 1 == self.shared.scales.len() {
-                let image = finish_image(&done.0, w, h, finish);
+                // A coarse scale's image, finished at its scale and enlarged: the run's image is
+                // always the last scale's size.
+                let last_scale = self.shared.scales[self.shared.scales.len() - 1];
+                let (fw, fh) = self.content.size_for_long_side(last_scale);
+                let image = finish_image(&done.0, w, h, finish).resize(fw, fh);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,

@@ -168,3 +168,58 @@ fn a_learn_run_goes_coarse_to_fine_and_ends_at_its_size() {
         "{e}"
     );
 }
+
+/// Mean absolute difference of two images of the same size.
+fn mean_diff(a: &stylelearn::image_io::Rgb, b: &stylelearn::image_io::Rgb) -> f32 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let sum: f32 = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).sum();
+    sum / a.data.len() as f32
+}
+
+#[test]
+fn a_learn_run_stopped_in_a_coarse_stage_returns_its_image_at_the_size_asked_for() {
+    let net = net();
+    let settings = LearnSettings {
+        size: 48,
+        stages: Some(2),
+        iters: 20,
+        layers: vec![0, 4, 12],
+        detail: false,
+        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
+    };
+    let plan = LearnPlan::new(settings).unwrap();
+    let mut obs = StopAfter5::default();
+    let out = plan.run(&net, &mut obs).unwrap();
+    assert!(out.stopped);
+    assert_eq!(out.iters, 5);
+    // Step 5 was in the 24 px stage; the run's image is that one, enlarged to 48 px.
+    let reached = obs.last_image.unwrap();
+    assert_eq!((reached.width, reached.height), (24, 24));
+    assert_eq!((out.image.width, out.image.height), (48, 48));
+    assert!(mean_diff(&out.image, &reached.resize(48, 48)) < 0.01);
+}
+
+#[test]
+fn a_transfer_stopped_at_a_coarse_scale_returns_its_image_at_the_last_scale_s_size() {
+    let net = net();
+    let photo = data("tests/data/reference/content.png");
+    let settings = TransferSettings {
+        scales: Some(vec![32, 48]),
+        iters: 20,
+        ..TransferSettings::new(
+            photo.clone(),
+            StyleSource::Images(vec![(data("tests/data/reference/style.png"), 1.0)]),
+        )
+    };
+    let plan = TransferPlan::new(settings, net.device()).unwrap();
+    let mut obs = StopAfter5::default();
+    let out = plan.run(&net, &mut obs).unwrap();
+    assert!(out.stopped);
+    let want = stylelearn::image_io::load(&photo)
+        .unwrap()
+        .size_for_long_side(48);
+    let reached = obs.last_image.unwrap();
+    assert_eq!(reached.width.max(reached.height), 32);
+    assert_eq!((out.image.width, out.image.height), want);
+    assert!(mean_diff(&out.image, &reached.resize(want.0, want.1)) < 0.01);
+}
