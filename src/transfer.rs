@@ -329,7 +329,7 @@ pub(crate) struct TargetCache {
 pub struct TransferOutcome {
     pub image: Rgb,
     /// The observer asked to stop; `image` is the latest reached, at the last scale's size (a
-    /// coarse scale's image enlarged).
+    /// coarse scale's image enlarged, then finished as the last scale's).
     pub stopped: bool,
     pub iters: usize,
     pub evals: usize,
@@ -806,13 +806,8 @@ impl TransferPlan {
             if start.is_some_and(|st| stage < st.state.stage) {
                 continue;
             }
-            let content = self.content.fit_long_side(long);
+            let content = self.content_at(long);
             let colours = self.shared.colours;
-            let content = match (&self.shared.palette, colours) {
-                (Some(p), Colours::Adapted) => p.adapt(&content),
-                (Some(p), _) => p.apply(&content),
-                (None, _) => content,
-            };
             let (w, h) = (content.width, content.height);
             let content_in = if colours.keeps_photo_chroma() {
                 color::luminance(&content, None)
@@ -862,15 +857,7 @@ impl TransferPlan {
                 height: h,
             });
             let detail = self.detail_at(long);
-            let finish = Finish {
-                recolour: colours.keeps_photo_chroma().then_some(Recolour {
-                    photo: &content,
-                    tones: Some(defaults::TONE_DETAIL * w.max(h) as f32),
-                }),
-                detail: detail.as_ref(),
-                detail_passes: 1,
-                swatches: self.shared.swatches.as_ref(),
-            };
+            let finish = self.finish(&content, detail.as_ref());
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
                 stage,
@@ -898,12 +885,20 @@ impl TransferPlan {
             seconds += out.seconds;
             last = loss.last.clone();
             let done = (xv, w, h);
-            if out.stopped || stage + 1 == self.shared.scales.len() {
-                // A coarse scale's image, finished at its scale and enlarged: the run's image is
-                // always the last scale's size.
-                let last_scale = self.shared.scales[self.shared.scales.len() - 1];
-                let (fw, fh) = self.content.size_for_long_side(last_scale);
-                let image = finish_image(&done.0, w, h, finish).resize(fw, fh);
+            let scales = &self.shared.scales;
+            if out.stopped || stage + 1 == scales.len() {
+                let image = if stage + 1 == scales.len() {
+                    finish_image(&done.0, w, h, finish)
+                } else {
+                    // A coarse scale's image, enlarged as the next scale would start from it
+                    // and finished as the last scale's: the run's image is always that size.
+                    let long = scales[scales.len() - 1];
+                    let content = self.content_at(long);
+                    let detail = self.detail_at(long);
+                    let (w, h) = (content.width, content.height);
+                    let x = Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data;
+                    finish_image(&x, w, h, self.finish(&content, detail.as_ref()))
+                };
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
@@ -926,6 +921,38 @@ impl TransferPlan {
         match (&self.shared.palette, self.shared.colours) {
             (Some(p), Colours::Adapted) => p.vignette.as_ref(),
             _ => None,
+        }
+    }
+
+    /// The photo at long side `long` with the colours the run starts from.
+    fn content_at(&self, long: usize) -> Rgb {
+        let content = self.content.fit_long_side(long);
+        match (&self.shared.palette, self.shared.colours) {
+            (Some(p), Colours::Adapted) => p.adapt(&content),
+            (Some(p), _) => p.apply(&content),
+            (None, _) => content,
+        }
+    }
+
+    /// How a result the size of `content` (from [`Self::content_at`]) is finished.
+    fn finish<'a>(
+        &'a self,
+        content: &'a Rgb,
+        detail: Option<&'a crate::detail::Detail>,
+    ) -> Finish<'a> {
+        let long = content.width.max(content.height);
+        Finish {
+            recolour: self
+                .shared
+                .colours
+                .keeps_photo_chroma()
+                .then_some(Recolour {
+                    photo: content,
+                    tones: Some(defaults::TONE_DETAIL * long as f32),
+                }),
+            detail,
+            detail_passes: 1,
+            swatches: self.shared.swatches.as_ref(),
         }
     }
 

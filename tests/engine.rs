@@ -199,18 +199,25 @@ fn a_learn_run_stopped_in_a_coarse_stage_returns_its_image_at_the_size_asked_for
     assert!(mean_diff(&out.image, &reached.resize(48, 48)) < 0.01);
 }
 
-#[test]
-fn a_transfer_stopped_at_a_coarse_scale_returns_its_image_at_the_last_scale_s_size() {
+/// A transfer of the reference photo, coarse to fine over 32 and 48 px, stopped by the observer
+/// after step 5 (in the 32 px scale): its outcome, the image the observer saw last, and the
+/// size of the photo at 48 px.
+fn transfer_stopped_at_32_px(
+    style: std::path::PathBuf,
+    change: impl FnOnce(&mut TransferSettings),
+) -> (
+    stylelearn::transfer::TransferOutcome,
+    stylelearn::image_io::Rgb,
+    (usize, usize),
+) {
     let net = net();
     let photo = data("tests/data/reference/content.png");
-    let settings = TransferSettings {
+    let mut settings = TransferSettings {
         scales: Some(vec![32, 48]),
         iters: 20,
-        ..TransferSettings::new(
-            photo.clone(),
-            StyleSource::Images(vec![(data("tests/data/reference/style.png"), 1.0)]),
-        )
+        ..TransferSettings::new(photo.clone(), StyleSource::Images(vec![(style, 1.0)]))
     };
+    change(&mut settings);
     let plan = TransferPlan::new(settings, net.device()).unwrap();
     let mut obs = StopAfter5::default();
     let out = plan.run(&net, &mut obs).unwrap();
@@ -220,6 +227,38 @@ fn a_transfer_stopped_at_a_coarse_scale_returns_its_image_at_the_last_scale_s_si
         .size_for_long_side(48);
     let reached = obs.last_image.unwrap();
     assert_eq!(reached.width.max(reached.height), 32);
+    (out, reached, want)
+}
+
+#[test]
+fn a_transfer_stopped_at_a_coarse_scale_returns_its_image_at_the_last_scale_s_size() {
+    let (out, reached, want) =
+        transfer_stopped_at_32_px(data("tests/data/reference/style.png"), |s| {
+            s.detail = stylelearn::transfer::DetailMode::Keep;
+        });
     assert_eq!((out.image.width, out.image.height), want);
     assert!(mean_diff(&out.image, &reached.resize(want.0, want.1)) < 0.01);
+}
+
+#[test]
+fn a_posterised_transfer_stopped_at_a_coarse_scale_is_in_the_style_s_colours_at_its_size() {
+    // A style painted in 8 colours: each channel at 0 or 1.
+    let dir = tmp();
+    let mut style = stylelearn::image_io::load(&data("tests/data/reference/style.png")).unwrap();
+    style
+        .data
+        .iter_mut()
+        .for_each(|v| *v = if *v < 0.5 { 0.0 } else { 1.0 });
+    let path = dir.path().join("posterised.png");
+    style.save(&path).unwrap();
+    let (out, _, want) = transfer_stopped_at_32_px(path, |s| {
+        s.posterise = stylelearn::transfer::Posterise::On;
+    });
+    // The enlarged image is posterised at its size, not posterised and then enlarged (which
+    // would blend neighbouring swatches).
+    assert_eq!((out.image.width, out.image.height), want);
+    assert!(
+        out.image.data.iter().all(|&v| v < 1e-3 || v > 1.0 - 1e-3),
+        "not all in the style's colours"
+    );
 }
