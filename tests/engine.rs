@@ -127,17 +127,21 @@ impl Observer for Stages {
     }
 }
 
+/// A learn of the reference style at 48 px in two stages (24 and 48 px) on three layers.
+fn two_stage_learn(iters: usize) -> LearnSettings {
+    LearnSettings {
+        size: 48,
+        stages: Some(2),
+        iters,
+        layers: vec![0, 4, 12],
+        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
+    }
+}
+
 #[test]
 fn a_learn_run_goes_coarse_to_fine_and_ends_at_its_size() {
     let net = net();
-    let settings = LearnSettings {
-        size: 48,
-        stages: Some(2),
-        iters: 4,
-        layers: vec![0, 4, 12],
-        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
-    };
-    let plan = LearnPlan::new(settings).unwrap();
+    let plan = LearnPlan::new(two_stage_learn(4)).unwrap();
     assert_eq!(plan.sides(), [24, 48]);
     let mut obs = Stages::default();
     let out = plan.run(&net, &mut obs).unwrap();
@@ -180,12 +184,8 @@ fn mean_diff(a: &stylelearn::image_io::Rgb, b: &stylelearn::image_io::Rgb) -> f3
 fn a_learn_run_stopped_in_a_coarse_stage_returns_its_image_at_the_size_asked_for() {
     let net = net();
     let settings = LearnSettings {
-        size: 48,
-        stages: Some(2),
-        iters: 20,
-        layers: vec![0, 4, 12],
         detail: false,
-        ..LearnSettings::new(vec![data("tests/data/reference/style.png")])
+        ..two_stage_learn(20)
     };
     let plan = LearnPlan::new(settings).unwrap();
     let mut obs = StopAfter5::default();
