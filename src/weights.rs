@@ -494,6 +494,12 @@ fn load_safetensors(path: &Path) -> Result<VggWeights> {
         Some(from) => format!("{} (converted from {from})", path.display()),
         None => path.display().to_string(),
     };
+    // A non-finite value is named (tensor and index) whether or not the file has a checksum.
+    let file = path.display().to_string();
+    for c in &convs {
+        check_finite(&file, &format!("{}.weight", c.name), &c.weight)?;
+        check_finite(&file, &format!("{}.bias", c.name), &c.bias)?;
+    }
     // Caches written before checksums have none: they are accepted after the shape and
     // finiteness checks (`stylelearn setup --force` rewrites them with one).
     if let Some(want) = md.get(DATA_MD5_KEY)
@@ -658,6 +664,15 @@ pub(crate) mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = err_text(load(&p));
         assert!(e.contains("w.safetensors") && e.contains("checksum"), "{e}");
+        // A value made NaN in a file with a checksum is named as non-finite, not only as a
+        // checksum mismatch.
+        bytes[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = err_text(load(&p));
+        assert!(
+            e.contains("w.safetensors") && e.contains("non-finite"),
+            "{e}"
+        );
         // A cache written before checksums (no `data_md5`) is still read.
         let old = dir.path().join("old.safetensors");
         write_raw(&old, tensors_of(&w), &GOOD_MD);
