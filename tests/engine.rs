@@ -258,7 +258,10 @@ fn a_posterised_transfer_stopped_at_a_coarse_scale_is_in_the_style_s_colours_at_
     // would blend neighbouring swatches).
     assert_eq!((out.image.width, out.image.height), want);
     assert!(
-        out.image.data.iter().all(|&v| v < 1e-3 || v > 1.0 - 1e-3),
+        out.image
+            .data
+            .iter()
+            .all(|&v| !(1e-3..=1.0 - 1e-3).contains(&v)),
         "not all in the style's colours"
     );
 }
