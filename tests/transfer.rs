@@ -897,7 +897,7 @@ fn a_vignette_the_style_s_images_share_is_given_to_the_photo_and_kept_in_the_pro
 fn the_cpu_fast_path_gives_burn_s_loss_and_gradient() {
     // fastvgg (Winograd convolutions, hand-written input gradient) against burn's conv2d and
     // autodiff, on the real network: the same loss and gradient at the start of a 64² transfer,
-    // and the same loss after a few L-BFGS steps.
+    // and the same loss after a few Adam steps.
     let fast = net();
     assert!(fast.fast().is_some(), "the flex device uses the fast path");
     let burn = net().burn_only();
@@ -923,10 +923,13 @@ fn the_cpu_fast_path_gives_burn_s_loss_and_gradient() {
     );
     // A 64² transfer with Adam (L-BFGS's line search makes trajectories diverge from any
     // rounding difference: even F(2,3) Winograd, at a 4e-7 gradient error, ends 2% away after
-    // 15 iterations, and burn itself would with another summation order).
+    // 15 iterations, and burn itself would with another summation order). Adam drifts too,
+    // more slowly, and by how much depends on the CPU's kernels: on a machine without
+    // AVX-512 the two losses were 4e-6 apart after 5 steps, 1.4e-4 after 10, 6e-4 after 15
+    // and 1.2e-3 after 30. Ten steps reuse the fast path's recycled buffers nine times.
     let mut s = config();
     s.optimizer = OptimizerKind::Adam;
-    s.iters = 30;
+    s.iters = 10;
     let run = |n: &Vgg19| {
         TransferPlan::new(s.clone(), n.device())
             .unwrap()
