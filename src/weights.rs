@@ -224,13 +224,26 @@ pub fn sniff(path: &Path) -> Result<Format> {
 /// Read any supported file, choosing the format by content ([`sniff`]), and validate every
 /// shape.
 pub fn load(path: &Path) -> Result<VggWeights> {
-    let w = match sniff(path).context("VGG-19 weights file")? {
-        Format::KerasH5 => load_keras_h5(path)?,
-        Format::TorchZip => load_torch_pth(path)?,
+    let (w, checksum) = match sniff(path).context("VGG-19 weights file")? {
+        Format::KerasH5 => (load_keras_h5(path)?, None),
+        Format::TorchZip => (load_torch_pth(path)?, None),
         Format::Gzip | Format::Safetensors => load_safetensors(path)?,
     };
+    // Shapes and finiteness first: a non-finite value is named (tensor and index) whether or
+    // not the file has a checksum.
     w.validate()
         .with_context(|| format!("invalid VGG-19 weights in {}", path.display()))?;
+    // Caches written before checksums have none: they are accepted after those checks
+    // (`stylelearn setup --force` rewrites them with one).
+    if let Some(want) = checksum
+        && data_md5(&w.convs) != want
+    {
+        bail!(
+            "{}: the tensor data does not match the checksum in its metadata; the file is \
+             damaged. If it is the cached copy, run `stylelearn setup --force`",
+            path.display()
+        );
+    }
     Ok(w)
 }
 
@@ -436,7 +449,9 @@ fn load_torch_pth(path: &Path) -> Result<VggWeights> {
 // ---------------------------------------------------------------------------------------------
 // safetensors, own layout
 
-fn load_safetensors(path: &Path) -> Result<VggWeights> {
+/// The weights of a safetensors file, with the checksum of their data that
+/// its metadata records, if any; [`load`] checks both.
+fn load_safetensors(path: &Path) -> Result<(VggWeights, Option<String>)> {
     use safetensors::{Dtype, SafeTensors};
     let mut bytes = Vec::new();
     BufReader::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
@@ -494,28 +509,12 @@ fn load_safetensors(path: &Path) -> Result<VggWeights> {
         Some(from) => format!("{} (converted from {from})", path.display()),
         None => path.display().to_string(),
     };
-    // A non-finite value is named (tensor and index) whether or not the file has a checksum.
-    let file = path.display().to_string();
-    for c in &convs {
-        check_finite(&file, &format!("{}.weight", c.name), &c.weight)?;
-        check_finite(&file, &format!("{}.bias", c.name), &c.bias)?;
-    }
-    // Caches written before checksums have none: they are accepted after the shape and
-    // finiteness checks (`stylelearn setup --force` rewrites them with one).
-    if let Some(want) = md.get(DATA_MD5_KEY)
-        && data_md5(&convs) != *want
-    {
-        bail!(
-            "{}: the tensor data does not match the checksum in its metadata; the file is \
-             damaged. If it is the cached copy, run `stylelearn setup --force`",
-            path.display()
-        );
-    }
-    Ok(VggWeights {
+    let weights = VggWeights {
         convs,
         convention,
         source,
-    })
+    };
+    Ok((weights, md.get(DATA_MD5_KEY).cloned()))
 }
 
 /// Metadata key of the md5 of the tensor data (every conv's weight then bias, f32
