@@ -5,7 +5,8 @@
 # filter's 12 training outputs, then `stylelearn evaluate` the 4 held-out photos by every route
 # (learned image, profile with the style's colours, profile keeping the photo's colours, profile
 # with adapted colours (transfer's default with a profile), the same with the detail kept as
-# optimised, the adapted photo alone, the naive baseline: ONE training output as the style, and
+# optimised, the adapted photo alone, the adapted photo with the dataset's fine detail and
+# posterising but no optimisation, the naive baseline: ONE training output as the style, and
 # "unfiltered": the photo as it is, doing nothing) against the filter's outputs of those photos,
 # and collect one markdown table: filter × route × judge (colour, texture), with each mean's
 # ratio to the baseline's, then the closest learned route per filter with its transfer command.

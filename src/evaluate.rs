@@ -62,6 +62,11 @@ pub enum Route {
     /// detail matching, no posterising ([`Colours::Adapted`] with 0 iterations). What a filter
     /// that adds no texture (a colour grade or LUT, a vignette) does to a photo.
     AdaptOnly(PathBuf),
+    /// The adapted photo with the transfer's finish (the dataset's fine detail, posterising)
+    /// and no optimisation ([`Colours::Adapted`] with 0 iterations): what the non-neural
+    /// parts of a profile transfer do alone. Closer than the optimisation for a filter whose
+    /// texture the photo and the finish already hold (a pencil sketch, a glow).
+    AdaptFinish(PathBuf),
     /// The naive baseline: transfer with ONE of the filter's outputs as the style image.
     Baseline(PathBuf),
     /// Already stylised images in `dir`, one per photo, named by the photo's stem (another
@@ -79,6 +84,7 @@ impl Route {
             Route::ProfileAdapt(_) => "profile-adapt",
             Route::ProfileAdaptKeep(_) => "profile-adapt-keep",
             Route::AdaptOnly(_) => "adapt-only",
+            Route::AdaptFinish(_) => "adapt-finish",
             Route::Baseline(_) => "baseline",
             Route::Precomputed { name, .. } => name,
         }
@@ -211,8 +217,8 @@ pub struct RouteSummary {
     /// Each mean divided by the baseline route's (`None` without a baseline route, or where
     /// the baseline's mean is 0).
     pub ratio: Option<Distances>,
-    /// Whether this is one of the learned style's routes (the image, a profile route or
-    /// adapt-only): not the baseline, not precomputed results.
+    /// Whether this is one of the learned style's routes (the image, a profile route,
+    /// adapt-only or adapt-finish): not the baseline, not precomputed results.
     pub learned: bool,
 }
 
@@ -497,7 +503,7 @@ impl EvaluatePlan {
 /// The transfer settings with which `route` stylises `photo` in an evaluation with `settings`:
 /// `settings.transfer` with the route's style, style scale and colours (profile-adapt-keep
 /// also keeps the detail as optimised; adapt-only sets 0 iterations, no detail matching and no
-/// posterising). `None` for a precomputed route.
+/// posterising; adapt-finish sets 0 iterations). `None` for a precomputed route.
 pub fn route_settings(
     settings: &EvaluateSettings,
     route: &Route,
@@ -531,6 +537,10 @@ pub fn route_settings(
             iters: 0,
             detail: DetailMode::Keep,
             posterise: Posterise::Off,
+            ..t(profile(p), base.style_scale, Colours::Adapted)
+        }),
+        Route::AdaptFinish(p) => Some(TransferSettings {
+            iters: 0,
             ..t(profile(p), base.style_scale, Colours::Adapted)
         }),
         Route::Baseline(p) => Some(t(image(p), base.style_scale, styled)),

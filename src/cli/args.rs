@@ -593,9 +593,11 @@ pub struct EvaluateArgs {
     /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted),
     /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`;
     /// not with `--detail keep`, where it would be profile-adapt)
-    /// and "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
-    /// --posterise off`): a style profile from `stylelearn learn` / `profile` [default: none:
-    /// no such routes].
+    /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
+    /// --posterise off`) and "adapt-finish" (the same with the dataset's fine detail and the
+    /// posterising: `transfer --iters 0`; not with `--detail keep --posterise off`, where it
+    /// would be adapt-only): a style profile from `stylelearn learn` / `profile` [default:
+    /// none: no such routes].
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
     /// Route "baseline": ONE of the filter's outputs as the style image (the naive approach);
@@ -644,7 +646,8 @@ pub struct EvaluateArgs {
 
 impl EvaluateArgs {
     /// The library's settings: routes in the order image, profile, profile-colour,
-    /// profile-adapt, profile-adapt-keep, adapt-only, baseline, then the precomputed ones.
+    /// profile-adapt, profile-adapt-keep, adapt-only, adapt-finish, baseline, then the
+    /// precomputed ones.
     pub fn to_settings(&self) -> EvaluateSettings {
         let mut routes = Vec::new();
         if let Some(p) = &self.style_image {
@@ -662,6 +665,10 @@ impl EvaluateArgs {
                 routes.push(Route::ProfileAdaptKeep(p.clone()));
             }
             routes.push(Route::AdaptOnly(p.clone()));
+            // with --detail keep --posterise off, adapt-finish would be adapt-only
+            if !(self.detail == DetailMode::Keep && self.posterise == Posterise::Off) {
+                routes.push(Route::AdaptFinish(p.clone()));
+            }
         }
         if let Some(p) = &self.baseline {
             routes.push(Route::Baseline(p.clone()));
