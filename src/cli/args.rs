@@ -592,7 +592,7 @@ pub struct EvaluateArgs {
     /// Routes "profile", "profile-colour" (the same, keeping the photo's colours),
     /// "profile-adapt" (keeping its hues, lightness and colourfulness adapted),
     /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`;
-    /// not with `--detail keep`, where it would be profile-adapt)
+    /// not with `--detail keep`, where it would be profile-adapt),
     /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
     /// --posterise off`) and "adapt-finish" (the same with the dataset's fine detail and the
     /// posterising: `transfer --iters 0`; not with `--detail keep --posterise off`, where it
