@@ -443,7 +443,8 @@ impl EvaluatePlan {
     /// Stylises every photo by every route and judges each result against the filter's
     /// output. Everything is judged at the transfers' size (the texture judge's bands are in
     /// pixels): precomputed images are resized to that long side, and the filter's output to
-    /// each result's size. Returns `None` when the observer stopped a transfer.
+    /// each result's size. A transfer's result is judged as its PNG holds it (8-bit), as
+    /// precomputed results are read. Returns `None` when the observer stopped a transfer.
     pub fn run(
         &self,
         net: &Vgg19,
@@ -472,7 +473,8 @@ impl EvaluatePlan {
                         if o.stopped {
                             return Ok(None);
                         }
-                        o.image
+                        // judged as written: 8-bit, like a precomputed route's images
+                        o.image.to_8bit()
                     }
                 };
                 let reference = pair.filtered.resize(image.width, image.height);

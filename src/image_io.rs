@@ -101,6 +101,14 @@ impl Rgb {
         Rgb32FImage::from_raw(self.width as u32, self.height as u32, buf).expect("sizes agree")
     }
 
+    /// The image as an 8-bit file ([`Rgb::save`] to PNG) holds it: each channel clamped to
+    /// [0, 1] and rounded to a multiple of 1/255, the same way.
+    pub fn to_8bit(&self) -> Self {
+        Self::from_dynamic(&DynamicImage::ImageRgb8(
+            DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8(),
+        ))
+    }
+
     /// Resized to exactly `width`×`height` (Lanczos3 when shrinking, Catmull-Rom when growing).
     pub fn resize(&self, width: usize, height: usize) -> Self {
         if width == self.width && height == self.height {

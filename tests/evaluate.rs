@@ -229,6 +229,19 @@ fn a_profile_route_runs_end_to_end_through_the_command_line() {
     assert_eq!(lines[0], "pair,route,colour,texture");
     assert_eq!(lines.len(), 1 + STEMS.len() * routes.len());
     assert!(lines.contains(&"alpha,copy,0.0000,0.0000"), "{csv}");
+    // Every route is judged as its written image holds it (8-bit), as a precomputed route's
+    // images are read: judging the files gives the table's distances.
+    for route in ["profile", "profile-adapt", "adapt-only", "baseline"] {
+        for stem in STEMS {
+            let made = stylelearn::image_io::load(&out.join(format!("{route}/{stem}.png")));
+            let made = made.unwrap();
+            let filtered = pairs.join(format!("filtered/{stem}.png"));
+            let filtered = stylelearn::image_io::load(&filtered).unwrap();
+            let j = stylelearn::judge::judge(&made, &filtered.resize(made.width, made.height));
+            let row = format!("{stem},{route},{:.4},{:.4}", j.colour, j.texture);
+            assert!(lines.contains(&row.as_str()), "{row} not in:\n{csv}");
+        }
+    }
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for r in routes {
         assert!(html.contains(&format!("src=\"{r}/beta.png\"")), "{r}");
