@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageFormat, Rgb32FImage};
+use image::{DynamicImage, ImageFormat, Rgb32FImage, RgbImage};
 
 /// Planar RGB image, values nominally in [0, 1], `data` laid out as [3][height][width].
 #[derive(Clone, Debug, PartialEq)]
@@ -101,12 +101,14 @@ impl Rgb {
         Rgb32FImage::from_raw(self.width as u32, self.height as u32, buf).expect("sizes agree")
     }
 
-    /// The image as an 8-bit file ([`Rgb::save`] to PNG) holds it: each channel clamped to
-    /// [0, 1] and rounded to a multiple of 1/255, the same way.
+    /// 8-bit pixels, as [`Rgb::save`] encodes them: each channel clamped to [0, 1] and rounded.
+    fn to_rgb8(&self) -> RgbImage {
+        DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8()
+    }
+
+    /// The image as an 8-bit file ([`Rgb::save`] to PNG) holds it.
     pub fn to_8bit(&self) -> Self {
-        Self::from_dynamic(&DynamicImage::ImageRgb8(
-            DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8(),
-        ))
+        Self::from_dynamic(&DynamicImage::ImageRgb8(self.to_rgb8()))
     }
 
     /// Resized to exactly `width`×`height` (Lanczos3 when shrinking, Catmull-Rom when growing).
@@ -168,7 +170,7 @@ impl Rgb {
     /// Encodes by the extension of `path` (png, jpg/jpeg, webp) and writes atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let format = output_format(path)?;
-        let img = DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8();
+        let img = self.to_rgb8();
         let mut buf = Cursor::new(Vec::new());
         match format {
             ImageFormat::Jpeg => {
