@@ -77,6 +77,11 @@ Filters (deterministic; every parameter is a constant in this file)
   ``pixelart`` (4 px blocks, 4 levels per channel), ``poster3`` (3 levels per
   channel, no smoothing) and ``comic`` (smoothed, 5 levels per channel, dark
   outlines).
+* two more posterising filters, made to judge the posterising's lightness
+  weight (README, "Posterising") after it was fixed: ``popart`` (saturation
+  boosted, then 6 hues, 2 saturations and 4 values after a 3x3 median) and
+  ``duotone`` (the blurred luminance in 5 levels on a navy-to-cream gradient,
+  whatever the photo's colours).
 
 ``pencil`` is the HELD-OUT FILTER: stylelearn's defaults are to be tuned on
 ``cartoon``, ``painterly`` and ``grade`` only, and ``pencil`` is looked at only
@@ -464,6 +469,36 @@ def comic_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(q)
 
 
+# --------------------------------------------------------------------------
+# two posterising filters made to judge the posterising's lightness weight (README,
+# "Posterising"), written down with the rule and its prediction before they were run
+# --------------------------------------------------------------------------
+POPART_SAT_GAIN = 1.6
+
+
+def popart_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Saturation boosted, then hue, saturation and value quantised (6 hues, 2 saturations,
+    4 values) after a 3x3 median per channel, so regions stay whole."""
+    x = np.stack([ndi.median_filter(rgb_u8[..., c], size=3) for c in range(3)], -1) / 255.0
+    hsv = color.rgb2hsv(x)
+    hsv[..., 0] = (np.round(hsv[..., 0] * 6) % 6) / 6
+    hsv[..., 1] = np.round(np.clip(hsv[..., 1] * POPART_SAT_GAIN, 0, 1) * 2) / 2
+    hsv[..., 2] = np.clip(np.round(hsv[..., 2] * 4) / 4, 0.25, 1.0)
+    return to_u8(color.hsv2rgb(hsv))
+
+
+DUOTONE_DARK = np.array([0.10, 0.12, 0.30])  # navy ink
+DUOTONE_LIGHT = np.array([0.98, 0.85, 0.60])  # warm cream paper
+
+
+def duotone_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Blurred luminance in 5 levels, painted on a gradient from navy to cream: the colours
+    are the filter's, whatever the photo's."""
+    y = filters.gaussian(luma(rgb_u8 / 255.0), 0.8)
+    t = np.round(np.clip(y, 0, 1) * 4) / 4
+    return to_u8(DUOTONE_DARK + t[..., None] * (DUOTONE_LIGHT - DUOTONE_DARK))
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -479,6 +514,8 @@ FILTERS = {
     "pixelart": pixelart_filter,
     "poster3": poster3_filter,
     "comic": comic_filter,
+    "popart": popart_filter,
+    "duotone": duotone_filter,
 }
 
 
