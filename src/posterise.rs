@@ -186,11 +186,19 @@ impl Swatches {
     }
 
     /// `img` with every pixel replaced by its nearest swatch in CIE Lab (unchanged if there are
-    /// none). The pixel is compared at the swatches' colourfulness: its a and b are scaled so
-    /// that the image's RMS chroma is the swatches'. A filter that posterises also decides how
-    /// colourful its colours are (a cartoon's are vivid), so a dull pixel of a hue takes the
-    /// vivid swatch of that hue rather than a grey. On the benchmark's two posterising filters
-    /// this brought the colour distance from 9.95 to 8.18 (cartoon) and 6.81 to 6.78 (pencil).
+    /// none). The pixel is compared at the swatches' colourfulness: its a and b are scaled by a
+    /// gain g so that the image's RMS chroma is the swatches'. A filter that posterises also
+    /// decides how colourful its colours are (a cartoon's are vivid), so a dull pixel of a hue
+    /// takes the vivid swatch of that hue rather than a grey. On the benchmark's two
+    /// posterising filters this brought the colour distance from 9.95 to 8.18 (cartoon) and
+    /// 6.81 to 6.78 (pencil).
+    ///
+    /// Scaling a and b by g > 1 makes their differences count g² times as much as the
+    /// lightness's, and a dull photo (g up to 7 on the benchmark's photos) would then take its
+    /// swatches by hue alone: cartoon's hazy `china_lake` came out with an L* spread of 27.6,
+    /// where the photo has 36.1 and the filter's output 35.0. So the lightness difference is
+    /// weighted by g ([`lightness_weight`]), which is the same as comparing the pixel and the
+    /// swatches at the colourfulness midway between theirs.
     ///
     /// Then, while the result has a larger share of isolated pixels than the style's images,
     /// each isolated pixel takes its neighbours' most common swatch (see the module
@@ -220,11 +228,14 @@ impl Swatches {
             .collect();
         let own = (labs.iter().map(chroma_sq).sum::<f64>() / n.max(1) as f64).sqrt();
         let gain = if own > 1e-6 { target / own } else { 1.0 };
+        let lw = lightness_weight(gain);
         let mut nearest: Vec<usize> = labs
             .par_iter()
             .map(|p| {
                 let q = [p[0], p[1] * gain, p[2] * gain];
-                let d = |s: &[f64; 3]| (0..3).map(|c| (q[c] - s[c]).powi(2)).sum::<f64>();
+                let d = |s: &[f64; 3]| {
+                    lw * (q[0] - s[0]).powi(2) + (q[1] - s[1]).powi(2) + (q[2] - s[2]).powi(2)
+                };
                 (0..swatches.len())
                     .min_by(|&a, &b| d(&swatches[a]).total_cmp(&d(&swatches[b])))
                     .expect("posterised: at least one swatch")
@@ -248,6 +259,25 @@ impl Swatches {
         }
         Rgb::from_planar(img.width, img.height, data)
     }
+}
+
+/// The weight of the squared lightness difference when a pixel whose a and b were scaled by
+/// `gain` is compared with the swatches (their a and b differences weigh 1).
+///
+/// With a gain above 1, weighting lightness by the gain is the same as scaling the pixel's a and
+/// b by √gain and the swatches' by 1/√gain: both are compared at the colourfulness midway
+/// between the image's and the swatches', and neither's lightness is drowned by the other's
+/// chroma. A gain below 1 (a photo more colourful than the swatches) only brings the pixel's
+/// chroma down, which drowns nothing, so lightness keeps its plain weight; with greys for
+/// swatches (gain 0) the midway would not exist.
+///
+/// Measured on 2026-11-29 against the plain weight (`transfer bench-data/F/heldout/photos
+/// --style-profile F.st --size 256`, ΔE / texture): cartoon 8.34 / 0.178 → 7.51 / 0.206, comic
+/// 9.19 / 0.177 → 9.03 / 0.174, pixelart 10.12 / 0.278 → 10.01 / 0.236, poster3 17.07 /
+/// 0.287 → 16.16 / 0.278, and popart, written after the rule, 10.20 / 0.205 → 9.81 / 0.128
+/// (README, "Posterising").
+pub fn lightness_weight(gain: f64) -> f64 {
+    gain.max(1.0)
 }
 
 /// The in-bounds 8-neighbours of pixel `i` of a `w`×`h` image.
@@ -463,6 +493,66 @@ mod tests {
         // a part of weight 0 does not count
         assert_eq!(Swatches::mix(&[(&a, 1.0), (&g, 0.0)]).unwrap(), a);
         assert!(Swatches::mix(&[(&a, 0.0)]).is_none());
+    }
+
+    #[test]
+    fn a_light_pixel_keeps_its_lightness_when_a_dull_photo_is_made_vivid() {
+        // swatches: a vivid red, a pale pink 30 L* darker than a near-white, and the near-white
+        const PINK: [u8; 3] = [235, 120, 120];
+        const WHITE: [u8; 3] = [245, 242, 242];
+        let style = image(10, 10, |i| {
+            float(match i / 10 {
+                0..4 => [230, 40, 40],
+                4..6 => PINK,
+                _ => WHITE,
+            })
+        });
+        let s = Swatches::of(&style, None);
+        // a dull photo, a greyish red left and a light, faintly pink right: the chroma gain
+        // is about 4.4
+        let light = float([225, 205, 205]);
+        let photo = image(8, 8, |i| {
+            if i % 8 < 4 {
+                float([150, 110, 110])
+            } else {
+                light
+            }
+        });
+        // at the swatches' colourfulness, with lightness weighed plainly, the light pixel
+        // would be nearer the pink than the near-white
+        let own = srgb_to_lab(light);
+        let labs: Vec<[f64; 3]> = (0..64)
+            .map(|i| srgb_to_lab([photo.data[i], photo.data[64 + i], photo.data[128 + i]]))
+            .collect();
+        let chroma = |p: &[f64; 3]| p[1] * p[1] + p[2] * p[2];
+        let target: f64 = s
+            .colours
+            .iter()
+            .map(|(c, w)| w * chroma(&srgb_to_lab(float(*c))))
+            .sum::<f64>()
+            .sqrt();
+        let gain = target / (labs.iter().map(chroma).sum::<f64>() / 64.0).sqrt();
+        assert!(gain > 4.0 && gain < 5.0, "gain {gain}");
+        let d = |c: [u8; 3], lw: f64| {
+            let t = srgb_to_lab(float(c));
+            lw * (own[0] - t[0]).powi(2)
+                + (own[1] * gain - t[1]).powi(2)
+                + (own[2] * gain - t[2]).powi(2)
+        };
+        assert!(
+            d(PINK, 1.0) < d(WHITE, 1.0),
+            "the test needs pink to be nearer"
+        );
+        assert_eq!(lightness_weight(gain), gain);
+        assert!(d(WHITE, gain) < d(PINK, gain));
+        let out = s.apply(&photo);
+        let at = |i: usize| [out.data[i], out.data[64 + i], out.data[128 + i]];
+        assert_eq!(at(7), float(WHITE), "the light pixel took {:?}", at(7));
+        // the dull red still takes the vivid red
+        assert_eq!(at(0), float([230, 40, 40]));
+        // a gain below 1 leaves lightness its plain weight
+        assert_eq!(lightness_weight(0.0), 1.0);
+        assert_eq!(lightness_weight(0.5), 1.0);
     }
 
     /// Two flat halves, red and blue, as a smoothed-then-posterised filter leaves them.
