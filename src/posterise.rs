@@ -213,21 +213,12 @@ impl Swatches {
             .iter()
             .map(|(c, _)| srgb_to_lab(to_float(*c)))
             .collect();
-        let chroma_sq = |p: &[f64; 3]| p[1] * p[1] + p[2] * p[2];
-        let target: f64 = self
-            .colours
-            .iter()
-            .zip(&swatches)
-            .map(|((_, s), p)| s * chroma_sq(p))
-            .sum::<f64>()
-            .sqrt();
         let n = img.width * img.height;
         let labs: Vec<[f64; 3]> = (0..n)
             .into_par_iter()
             .map(|i| srgb_to_lab([img.data[i], img.data[n + i], img.data[2 * n + i]]))
             .collect();
-        let own = (labs.iter().map(chroma_sq).sum::<f64>() / n.max(1) as f64).sqrt();
-        let gain = if own > 1e-6 { target / own } else { 1.0 };
+        let gain = self.chroma_gain(&swatches, &labs);
         let lw = lightness_weight(gain);
         let mut nearest: Vec<usize> = labs
             .par_iter()
@@ -258,6 +249,22 @@ impl Swatches {
             }
         }
         Rgb::from_planar(img.width, img.height, data)
+    }
+
+    /// The gain that brings the RMS chroma of the pixels `labs` (CIE Lab) to the swatches'
+    /// (weighted by their shares); `swatches` are the swatches' colours in Lab, in order. 1 for
+    /// pixels without chroma.
+    fn chroma_gain(&self, swatches: &[[f64; 3]], labs: &[[f64; 3]]) -> f64 {
+        let chroma_sq = |p: &[f64; 3]| p[1] * p[1] + p[2] * p[2];
+        let target: f64 = self
+            .colours
+            .iter()
+            .zip(swatches)
+            .map(|((_, s), p)| s * chroma_sq(p))
+            .sum::<f64>()
+            .sqrt();
+        let own = (labs.iter().map(chroma_sq).sum::<f64>() / labs.len().max(1) as f64).sqrt();
+        if own > 1e-6 { target / own } else { 1.0 }
     }
 }
 
@@ -524,14 +531,12 @@ mod tests {
         let labs: Vec<[f64; 3]> = (0..64)
             .map(|i| srgb_to_lab([photo.data[i], photo.data[64 + i], photo.data[128 + i]]))
             .collect();
-        let chroma = |p: &[f64; 3]| p[1] * p[1] + p[2] * p[2];
-        let target: f64 = s
+        let swatch_labs: Vec<[f64; 3]> = s
             .colours
             .iter()
-            .map(|(c, w)| w * chroma(&srgb_to_lab(float(*c))))
-            .sum::<f64>()
-            .sqrt();
-        let gain = target / (labs.iter().map(chroma).sum::<f64>() / 64.0).sqrt();
+            .map(|(c, _)| srgb_to_lab(float(*c)))
+            .collect();
+        let gain = s.chroma_gain(&swatch_labs, &labs);
         assert!(gain > 4.0 && gain < 5.0, "gain {gain}");
         let d = |c: [u8; 3], lw: f64| {
             let t = srgb_to_lab(float(c));
