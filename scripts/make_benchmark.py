@@ -82,6 +82,11 @@ Filters (deterministic; every parameter is a constant in this file)
   boosted, then 6 hues, 2 saturations and 4 values after a 3x3 median) and
   ``duotone`` (the blurred luminance in 5 levels on a navy-to-cream gradient,
   whatever the photo's colours).
+* three more posterising filters, made to judge the per-channel grid rule (README,
+  "Posterising") after it was fixed: ``bitposter`` (blurred, each channel truncated to
+  2 bits, as Pillow's ``ImageOps.posterize`` does), ``vividposter`` (a 3x3 median,
+  saturation boosted, then 4 levels per channel) and ``palette8`` (blurred, then the
+  nearest of 8 fixed colours that lie on no per-channel grid).
 
 ``pencil`` is the HELD-OUT FILTER: stylelearn's defaults are to be tuned on
 ``cartoon``, ``painterly`` and ``grade`` only, and ``pencil`` is looked at only
@@ -499,6 +504,43 @@ def duotone_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(DUOTONE_DARK + t[..., None] * (DUOTONE_LIGHT - DUOTONE_DARK))
 
 
+# --------------------------------------------------------------------------
+# three posterising filters made to judge the per-channel grid rule (README, "Posterising"),
+# written down with the rule and its predictions before they were run
+# --------------------------------------------------------------------------
+def bitposter_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Gaussian blur (sigma 1), then each channel truncated to its 2 high bits (levels 0,
+    64, 128 and 192), as Pillow's ``ImageOps.posterize(img, 2)`` does."""
+    s = np.stack([filters.gaussian(rgb_u8[..., c] / 255.0, 1.0) for c in range(3)], -1)
+    return to_u8(s) & 0b1100_0000
+
+
+VIVIDPOSTER_SAT_GAIN = 1.5
+
+
+def vividposter_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """A 3x3 median per channel, saturation boosted, then each channel rounded to 4 levels
+    (0, 85, 170, 255): a posterising-per-channel filter that also boosts colour."""
+    x = np.stack([ndi.median_filter(rgb_u8[..., c], size=3) for c in range(3)], -1) / 255.0
+    hsv = color.rgb2hsv(x)
+    hsv[..., 1] = np.clip(hsv[..., 1] * VIVIDPOSTER_SAT_GAIN, 0, 1)
+    return to_u8(np.round(color.hsv2rgb(hsv) * 3) / 3)
+
+
+PALETTE8 = np.array([
+    [0.11, 0.13, 0.19], [0.93, 0.90, 0.82], [0.78, 0.27, 0.23], [0.31, 0.55, 0.36],
+    [0.22, 0.38, 0.67], [0.89, 0.71, 0.29], [0.55, 0.47, 0.41], [0.62, 0.74, 0.83],
+])
+
+
+def palette8_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Gaussian blur (sigma 1), then each pixel the nearest in RGB of 8 fixed colours that
+    lie on no per-channel grid."""
+    s = np.stack([filters.gaussian(rgb_u8[..., c] / 255.0, 1.0) for c in range(3)], -1)
+    d = ((s[..., None, :] - PALETTE8[None, None]) ** 2).sum(-1)
+    return to_u8(PALETTE8[d.argmin(-1)])
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -516,6 +558,9 @@ FILTERS = {
     "comic": comic_filter,
     "popart": popart_filter,
     "duotone": duotone_filter,
+    "bitposter": bitposter_filter,
+    "vividposter": vividposter_filter,
+    "palette8": palette8_filter,
 }
 
 
