@@ -54,7 +54,7 @@ pub const TEXTURE_ISOLATED: f64 = 0.5;
 /// more colours than [`MAX_SWATCHES`].
 pub const GRID_MAX_LEVELS: usize = 17;
 /// The share of the swatches a per-channel grid must carry ([`Swatches::is_channel_grid`]).
-/// Measured on the benchmark's training outputs, the best grid carries 93–100% of a
+/// Measured on the benchmark's training outputs, the best grid carries 92–100% of a
 /// posterising-per-channel filter's swatches (comic's dark outlines are the rest), and 0–28% of
 /// the others' (a black-and-white filter's 8-bit greys, 28%).
 pub const GRID_SHARE: f64 = 0.75;
