@@ -89,6 +89,19 @@ impl Route {
             Route::Precomputed { name, .. } => name,
         }
     }
+
+    /// The style profile the route transfers with, if any.
+    pub fn profile(&self) -> Option<&PathBuf> {
+        match self {
+            Route::Profile(p)
+            | Route::ProfileColour(p)
+            | Route::ProfileAdapt(p)
+            | Route::ProfileAdaptKeep(p)
+            | Route::AdaptOnly(p)
+            | Route::AdaptFinish(p) => Some(p),
+            Route::Image { .. } | Route::Baseline(_) | Route::Precomputed { .. } => None,
+        }
+    }
 }
 
 /// Checks a route name: letters, digits, `-`, `_`, `.`; not `.`/`..`; not an input folder.
@@ -118,7 +131,9 @@ pub struct EvaluateSettings {
     pub pairs: PathBuf,
     pub routes: Vec<Route>,
     /// The transfer settings every transferring route uses; its `content` and `style` are
-    /// replaced per photo and route (and `style_scale` / `colours` by the route).
+    /// replaced per photo and route (and `style_scale` / `colours` by the route). Without a
+    /// statistic, every route takes the first profile route's (Gram without one), so that the
+    /// image routes and the baseline are transferred like the profile routes.
     pub transfer: TransferSettings,
     /// Also report the VGG-19 Gram distance (mean over the five standard style layers).
     pub gram: bool,
@@ -363,6 +378,13 @@ impl EvaluatePlan {
                 setting,
                 format!("must be at least {} px", vgg::MIN_SIDE),
             ));
+        }
+        let mut settings = settings;
+        if settings.transfer.statistic.is_none()
+            && let Some(p) = settings.routes.iter().find_map(Route::profile)
+        {
+            let kind = style::StyleTarget::statistic_of(p).map_err(|e| Error::input(p, e))?;
+            settings.transfer.statistic = Some(kind);
         }
         let pairs = read_pairs(&settings.pairs)?;
         let mut work = Vec::with_capacity(pairs.len());

@@ -115,7 +115,9 @@ pub struct TransferSettings {
     pub detail: DetailMode,
     /// Whether the result is posterised to the style's exact colours.
     pub posterise: Posterise,
-    pub statistic: StatisticKind,
+    /// The style statistic. `None`: the style profile's, or Gram with style images. A profile
+    /// holds the statistics of one kind, so another kind is refused.
+    pub statistic: Option<StatisticKind>,
 }
 
 /// Where a transfer's colours come from.
@@ -192,7 +194,7 @@ impl TransferSettings {
             colours: Colours::Auto,
             detail: DetailMode::Auto,
             posterise: Posterise::Auto,
-            statistic: StatisticKind::Gram,
+            statistic: None,
         }
     }
 }
@@ -222,6 +224,8 @@ pub(crate) struct StyleInputs {
     match_detail: bool,
     /// `settings.posterise` resolved: the colours the result is posterised to.
     swatches: Option<crate::posterise::Swatches>,
+    /// `settings.statistic` resolved: the profile's, or the one asked for, or Gram.
+    statistic: StatisticKind,
 }
 
 impl std::str::FromStr for Colours {
@@ -485,11 +489,11 @@ impl StyleInputs {
         let profile = match &s.style {
             StyleSource::Profile(p) => {
                 let t = StyleTarget::load(p, device).map_err(|e| Error::input(p, e))?;
-                if t.statistic != s.statistic {
+                if let Some(requested) = s.statistic.filter(|&k| k != t.statistic) {
                     return Err(Error::ProfileStatistic {
                         path: p.clone(),
                         profile: t.statistic,
-                        requested: s.statistic,
+                        requested,
                     });
                 }
                 Some(t)
@@ -648,6 +652,10 @@ impl StyleInputs {
             }
             (_, sw) => sw.filter(|w| w.is_posterised()),
         };
+        let statistic = match &profile {
+            Some(t) => t.statistic,
+            None => s.statistic.unwrap_or(StatisticKind::Gram),
+        };
         Ok(Self {
             styles,
             profile,
@@ -658,6 +666,7 @@ impl StyleInputs {
             palette,
             match_detail,
             swatches,
+            statistic,
         })
     }
 
@@ -780,7 +789,7 @@ impl TransferPlan {
             let (w, h) = self.content.size_for_long_side(long);
             check_start(&st.state, self.shared.scales.len(), w, h)?;
         }
-        let stat = s.statistic.build();
+        let stat = self.shared.statistic.build();
         if let Some(p) = &self.shared.profile {
             p.check_against(net)
                 .map_err(|e| Error::input(profile_path(s), e))?;
@@ -823,7 +832,7 @@ impl TransferPlan {
                 s.content_weight,
             ));
             loss.style = Some(StyleTerm::new(
-                s.statistic.build(),
+                self.shared.statistic.build(),
                 self.shared.style_layers.clone(),
                 s.layer_weights.clone(),
                 targets,

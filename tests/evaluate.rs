@@ -1,15 +1,16 @@
 //! `evaluate` with the real VGG-19 at 40 px and a few iterations: a copy of the filter's outputs
 //! scores exactly 0, the baseline's ratio is exactly 1, a profile route runs end to end through
-//! the command line, the demo's page shows the evaluation of its held-out photo, and bad input
-//! fails before anything is written.
+//! the command line, every route takes the profile's statistic, the demo's page shows the
+//! evaluation of its held-out photo, and bad input fails before anything is written.
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use common::*;
-use stylelearn::evaluate::{EvaluateJob, EvaluatePlan, EvaluateSettings, Route};
+use stylelearn::evaluate::{EvaluateJob, EvaluatePlan, EvaluateSettings, Route, route_settings};
 use stylelearn::image_io::Rgb;
 use stylelearn::observe::Silent;
+use stylelearn::style::StatisticKind;
 
 const STEMS: [&str; 2] = ["alpha", "beta"];
 
@@ -392,6 +393,58 @@ fn the_demo_page_shows_the_evaluation_of_its_held_out_photo() {
     }
     assert_eq!(rows[4][4], "1.0000", "the baseline's own ratio");
     assert!(page.contains("href='evaluation/index.html'"));
+}
+
+#[test]
+fn every_route_takes_the_profile_s_statistic_unless_another_is_asked_for() {
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let profile = d.path().join("meanstd.safetensors");
+    let style = d.path().join("style.png");
+    let o = cli(&[
+        "profile",
+        &s(&style),
+        "--loss",
+        "meanstd",
+        "-o",
+        &s(&profile),
+        "-q",
+    ]);
+    assert!(o.status.success(), "profile: {}", stderr(&o));
+    let routes = vec![
+        Route::Baseline(style.clone()),
+        Route::Profile(profile.clone()),
+    ];
+    let dev = burn::tensor::Device::flex();
+    // The baseline, an image route, is transferred with the profile's statistic too, so that
+    // its ratio compares like with like.
+    let plan = EvaluatePlan::new(settings(pairs.clone(), routes.clone()), &dev).unwrap();
+    let photo = pairs.join("photos/alpha.png");
+    for route in &routes {
+        let ts = route_settings(plan.settings(), route, &photo).unwrap();
+        assert_eq!(
+            ts.statistic,
+            Some(StatisticKind::MeanStd),
+            "{}",
+            route.name()
+        );
+    }
+    // Without a profile route, Gram.
+    let only_images = vec![Route::Baseline(style.clone())];
+    let plan = EvaluatePlan::new(settings(pairs.clone(), only_images), &dev).unwrap();
+    assert_eq!(plan.settings().transfer.statistic, None);
+    // Another statistic asked for is refused before any work, naming the profile.
+    let mut asked = settings(pairs, routes);
+    asked.transfer.statistic = Some(StatisticKind::Gram);
+    let e = EvaluatePlan::new(asked, &dev)
+        .err()
+        .expect("a mean-std profile with Gram asked for");
+    let e = e.to_string();
+    assert!(
+        e.contains("meanstd.safetensors") && e.contains("holds 'meanstd'"),
+        "{e}"
+    );
 }
 
 #[test]

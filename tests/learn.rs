@@ -446,7 +446,7 @@ fn bad_datasets_fail_clearly() {
 }
 
 #[test]
-fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
+fn every_statistic_learns_transfers_with_its_profile_and_records_itself_in_it() {
     let dir = tmp();
     for kind in style::StatisticKind::ALL {
         let loss = kind.name();
@@ -473,14 +473,13 @@ fn every_statistic_learns_transfers_and_records_itself_in_the_profile() {
         let profile = dir.path().join(format!("{loss}.profile.safetensors"));
         let p = StyleTarget::load(&profile, &Device::flex()).unwrap();
         assert_eq!(p.statistic, kind);
+        // without --loss, a transfer takes the profile's statistic
         let t = dir.path().join(format!("t-{loss}.png"));
         let o = cli(&[
             "transfer",
             CONTENT,
             "--style-profile",
             profile.to_str().unwrap(),
-            "--loss",
-            loss,
             "-o",
             t.to_str().unwrap(),
             "--size",

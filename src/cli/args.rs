@@ -261,9 +261,10 @@ pub struct TransferArgs {
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Style statistic: gram (Gatys et al.), meanstd (per-channel mean and standard deviation),
-    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein).
-    #[arg(long = "loss", default_value = "gram", value_parser = statistic_parser())]
-    pub statistic: StatisticKind,
+    /// mmd-gauss (Gaussian-kernel MMD on a bounded feature sample), swd (sliced Wasserstein)
+    /// [default: the style profile's, or gram with style images].
+    #[arg(long = "loss", value_parser = statistic_parser())]
+    pub statistic: Option<StatisticKind>,
     #[command(flatten)]
     pub resume: ResumeArgs,
     #[command(flatten)]
@@ -636,6 +637,10 @@ pub struct EvaluateArgs {
     /// is not a fair judge) [default: off].
     #[arg(long)]
     pub gram: bool,
+    /// Style statistic of every transferring route: gram, meanstd, mmd-gauss or swd [default:
+    /// the style profile's, or gram without one].
+    #[arg(long = "loss", value_parser = statistic_parser())]
+    pub statistic: Option<StatisticKind>,
     /// Output folder (required): results.csv, means.csv, index.html, ROUTE/STEM.png results
     /// and photo/, filter/ copies of the inputs; existing files of those names are replaced.
     #[arg(short, long, value_name = "DIR")]
@@ -689,6 +694,7 @@ impl EvaluateArgs {
         }
         s.transfer.detail = self.detail;
         s.transfer.posterise = self.posterise;
+        s.transfer.statistic = self.statistic;
         s.gram = self.gram;
         s
     }
@@ -734,6 +740,9 @@ pub fn transfer_command(ts: &TransferSettings) -> String {
     }
     if ts.posterise != d.posterise {
         cmd.push_str(&format!(" --posterise {}", ts.posterise.name()));
+    }
+    if let Some(k) = ts.statistic.filter(|&k| k != StatisticKind::Gram) {
+        cmd.push_str(&format!(" --loss {k}"));
     }
     cmd.push_str(" -o OUT.png");
     cmd

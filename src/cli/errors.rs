@@ -46,7 +46,9 @@ pub fn explain(e: &Error, cmd: Cmd, suggest_skip_bad: bool) -> String {
                 setting.describe()
             )
         }
-        Error::ProfileStatistic { profile, .. } => format!("{e}: use --loss {profile}"),
+        Error::ProfileStatistic { profile, .. } => {
+            format!("{e}: leave out --loss (the profile's is taken), or use --loss {profile}")
+        }
         Error::NonFinite { .. } => format!("{e}: lower --lr or the loss weights"),
         Error::Resume { .. } => {
             format!(

@@ -223,9 +223,10 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                 );
             }
             println!("{}", ev.means_markdown().trim_end());
-            let settings = a.to_settings();
+            // the settings as the evaluation resolved them (the profile's statistic)
+            let settings = job.plan.settings();
             let command = |i: usize| {
-                evaluate::route_settings(&settings, &settings.routes[i], Path::new("PHOTO"))
+                evaluate::route_settings(settings, &settings.routes[i], Path::new("PHOTO"))
                     .map(|ts| args::transfer_command(&ts))
                     .unwrap_or_default()
             };

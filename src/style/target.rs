@@ -277,25 +277,16 @@ impl StyleTarget {
 
     /// Reads a profile written by [`StyleTarget::save`], checking its format, checksum and
     /// values. Shapes are checked against the network by whoever uses it.
+    /// The statistic of the style profile at `path`, read from its header alone (checked as
+    /// [`StyleTarget::load`] checks it).
+    pub fn statistic_of(path: &Path) -> Result<StatisticKind> {
+        meta_statistic(&read_meta(&read(path)?, path)?, path)
+    }
+
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read style profile {}", path.display()))?;
-        let bad = || {
-            format!(
-                "{} is not a stylelearn style profile (make one with `stylelearn learn` or `stylelearn profile`)",
-                path.display()
-            )
-        };
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).with_context(bad)?;
-        let meta: ProfileMeta = header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("stylelearn"))
-            .and_then(|s| serde_json::from_str(s).ok())
-            .with_context(bad)?;
-        if meta.format != PROFILE_FORMAT {
-            bail!("{}: unsupported profile format '{}'", bad(), meta.format);
-        }
+        let bytes = read(path)?;
+        let meta = read_meta(&bytes, path)?;
+        let bad = || not_a_profile(path);
         let damaged = || {
             format!(
                 "style profile {} is damaged (make it again)",
@@ -311,10 +302,7 @@ impl StyleTarget {
         if let Some(s) = &meta.swatches {
             s.check().with_context(damaged)?;
         }
-        let statistic: StatisticKind = meta
-            .statistic
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("{}: {e}", bad()))?;
+        let statistic = meta_statistic(&meta, path)?;
         let st = safetensors::SafeTensors::deserialize(&bytes).with_context(bad)?;
         let mut layers = Vec::new();
         let mut summaries = Vec::new();
@@ -373,4 +361,37 @@ impl StyleTarget {
             swatches: meta.swatches,
         })
     }
+}
+
+fn not_a_profile(path: &Path) -> String {
+    format!(
+        "{} is not a stylelearn style profile (make one with `stylelearn learn` or `stylelearn profile`)",
+        path.display()
+    )
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read style profile {}", path.display()))
+}
+
+/// The stylelearn metadata in a profile's header, of this format.
+fn read_meta(bytes: &[u8], path: &Path) -> Result<ProfileMeta> {
+    let bad = || not_a_profile(path);
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).with_context(bad)?;
+    let meta: ProfileMeta = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("stylelearn"))
+        .and_then(|s| serde_json::from_str(s).ok())
+        .with_context(bad)?;
+    if meta.format != PROFILE_FORMAT {
+        bail!("{}: unsupported profile format '{}'", bad(), meta.format);
+    }
+    Ok(meta)
+}
+
+fn meta_statistic(meta: &ProfileMeta, path: &Path) -> Result<StatisticKind> {
+    meta.statistic
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{}: {e}", not_a_profile(path)))
 }
