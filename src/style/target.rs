@@ -275,14 +275,14 @@ impl StyleTarget {
         crate::image_io::write_atomic(path, &self.to_bytes()?)
     }
 
-    /// Reads a profile written by [`StyleTarget::save`], checking its format, checksum and
-    /// values. Shapes are checked against the network by whoever uses it.
-    /// The statistic of the style profile at `path`, read from its header alone (checked as
-    /// [`StyleTarget::load`] checks it).
+    /// The statistic of the style profile at `path`, from its header (its format checked as
+    /// [`StyleTarget::load`] checks it; its tensors are not checked).
     pub fn statistic_of(path: &Path) -> Result<StatisticKind> {
         meta_statistic(&read_meta(&read(path)?, path)?, path)
     }
 
+    /// Reads a profile written by [`StyleTarget::save`], checking its format, checksum and
+    /// values. Shapes are checked against the network by whoever uses it.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let bytes = read(path)?;
         let meta = read_meta(&bytes, path)?;
