@@ -238,11 +238,11 @@ impl Swatches {
     /// (README, "Posterising").
     ///
     /// Other swatches are compared in CIE Lab, the pixel at the swatches' colourfulness: its a
-    /// and b are scaled by a gain g so that the image's RMS chroma is the swatches'. A filter that posterises also
-    /// decides how colourful its colours are (a cartoon's are vivid), so a dull pixel of a hue
-    /// takes the vivid swatch of that hue rather than a grey. On the benchmark's two
-    /// posterising filters this brought the colour distance from 9.95 to 8.18 (cartoon) and
-    /// 6.81 to 6.78 (pencil).
+    /// and b are scaled by a gain g so that the image's RMS chroma is the swatches'. A filter
+    /// that posterises also decides how colourful its colours are (a cartoon's are vivid), so
+    /// a dull pixel of a hue takes the vivid swatch of that hue rather than a grey. On the
+    /// benchmark's two posterising filters this brought the colour distance from 9.95 to 8.18
+    /// (cartoon) and 6.81 to 6.78 (pencil).
     ///
     /// Scaling a and b by g > 1 makes their differences count g² times as much as the
     /// lightness's, and a dull photo (g up to 7 on the benchmark's photos) would then take its
