@@ -659,3 +659,57 @@ fn a_profile_with_other_layers_drives_transfer_by_default_and_refuses_missing_la
     );
     assert!(!bad.exists());
 }
+
+#[test]
+fn profile_says_whether_its_dataset_is_posterised_and_how_a_result_takes_the_colours() {
+    let dir = tmp();
+    // flat blocks of a few colours: on a grid of 0, 128 and 255, or an arbitrary palette
+    let blocks = |colours: [[u8; 3]; 4], name: &str| {
+        let (w, h) = (32, 32);
+        let mut data = vec![0.0f32; 3 * w * h];
+        for i in 0..w * h {
+            let c = colours[(i % w) / 8];
+            for k in 0..3 {
+                data[k * w * h + i] = c[k] as f32 / 255.0;
+            }
+        }
+        let path = dir.path().join(name);
+        Rgb::from_planar(w, h, data).save(&path).unwrap();
+        path
+    };
+    let grid = blocks(
+        [[0, 128, 255], [255, 255, 0], [128, 0, 0], [0, 0, 0]],
+        "grid.png",
+    );
+    let palette = blocks(
+        [[200, 30, 20], [20, 40, 190], [240, 220, 170], [30, 25, 35]],
+        "palette.png",
+    );
+    let photo = dir.path().join("photo.png");
+    std::fs::copy(CONTENT, &photo).unwrap();
+    for (image, says) in [
+        (&grid, "on a per-channel grid"),
+        (&palette, "a palette"),
+        (&photo, ""),
+    ] {
+        let out = dir.path().join("p.safetensors");
+        let o = cli(&[
+            "profile",
+            image.to_str().unwrap(),
+            "--max-side",
+            "32",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let e = stderr(&o);
+        if says.is_empty() {
+            assert!(!e.contains("posterised"), "a photo: {e}");
+        } else {
+            assert!(
+                e.contains("posterised: 4 exact colours") && e.contains(says),
+                "{e}"
+            );
+        }
+    }
+}

@@ -152,6 +152,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     w.outcome.sources.len(),
                     w.outcome.layers.len()
                 );
+                if let Some(line) = w.outcome.swatches.as_ref().and_then(posterised_note) {
+                    eprintln!("{line}");
+                }
             }
             Ok(Finished::Done)
         }
@@ -331,4 +334,21 @@ impl EvaluateObserver for EvalProgress {
     fn as_observer(&mut self) -> &mut dyn Observer {
         self
     }
+}
+
+/// What `profile` says of a posterised dataset's swatches: how many colours, and whether a
+/// result takes them channel by channel (`None`: not posterised).
+fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
+    s.is_posterised().then(|| {
+        let how = if s.is_channel_grid() {
+            "on a per-channel grid: a result takes the nearest in sRGB"
+        } else {
+            "a palette: a result takes the nearest in Lab, at their colourfulness"
+        };
+        format!(
+            "posterised: {} exact colours cover {}% of the images' pixels, {how} (--posterise)",
+            s.colours.len(),
+            stylelearn::posterise::COVERAGE * 100.0
+        )
+    })
 }
