@@ -661,7 +661,7 @@ fn a_profile_with_other_layers_drives_transfer_by_default_and_refuses_missing_la
 }
 
 #[test]
-fn profile_says_whether_its_dataset_is_posterised_and_how_a_result_takes_the_colours() {
+fn profile_and_learn_say_whether_the_dataset_is_posterised_and_how_a_result_takes_its_colours() {
     let dir = tmp();
     // flat blocks of a few colours: on a grid of 0, 128 and 255, or an arbitrary palette
     let blocks = |colours: [[u8; 3]; 4], name: &str| {
@@ -712,4 +712,24 @@ fn profile_says_whether_its_dataset_is_posterised_and_how_a_result_takes_the_col
             );
         }
     }
+    // learn says the same of the profile it writes beside its image
+    let out = dir.path().join("learned.png");
+    let o = cli(&[
+        "learn",
+        grid.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "2",
+        "--stages",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("on a per-channel grid"),
+        "{}",
+        stderr(&o)
+    );
 }

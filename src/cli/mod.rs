@@ -133,6 +133,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     r.last.style,
                     list(&w.files)
                 );
+                if let Some(line) = r.target.swatches.as_ref().and_then(posterised_note) {
+                    eprintln!("{line}");
+                }
             }
             Ok(stopped(r.stopped, &job.files.output, job.checkpoint_path()))
         }
