@@ -391,8 +391,14 @@ impl TransferPlan {
         Self::with_style(settings, self.shared.clone())
     }
 
-    /// Reads the photo of `settings` and checks it at every scale.
-    pub(crate) fn with_style(settings: TransferSettings, shared: Arc<StyleInputs>) -> Result<Self> {
+    /// Reads the photo of `settings` and checks it at every scale. The plan's settings name the
+    /// statistic the run uses (the profile's, when none was asked for), so that a checkpoint and
+    /// the report page hold it whichever way it was given.
+    pub(crate) fn with_style(
+        mut settings: TransferSettings,
+        shared: Arc<StyleInputs>,
+    ) -> Result<Self> {
+        settings.statistic = Some(shared.statistic);
         let s = &settings;
         let content = load_image(&s.content, "content image")?;
         let deepest = shared.deepest(s);

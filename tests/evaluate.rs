@@ -430,6 +430,13 @@ fn every_route_takes_the_profile_s_statistic_unless_another_is_asked_for() {
             route.name()
         );
     }
+    // A transfer plan names the statistic it resolved, whether or not one was asked for.
+    for asked in [None, Some(StatisticKind::MeanStd)] {
+        let mut ts = route_settings(plan.settings(), &routes[1], &photo).unwrap();
+        ts.statistic = asked;
+        let p = stylelearn::transfer::TransferPlan::new(ts, &dev).unwrap();
+        assert_eq!(p.settings().statistic, Some(StatisticKind::MeanStd));
+    }
     // Without a profile route, Gram.
     let only_images = vec![Route::Baseline(style.clone())];
     let plan = EvaluatePlan::new(settings(pairs.clone(), only_images), &dev).unwrap();
