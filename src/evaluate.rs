@@ -387,13 +387,18 @@ impl EvaluatePlan {
             settings.transfer.statistic = Some(kind);
         }
         let pairs = read_pairs(&settings.pairs)?;
-        let mut work = Vec::with_capacity(pairs.len());
+        let mut work: Vec<Vec<Work>> = Vec::with_capacity(pairs.len());
         for pair in &pairs {
             let mut row = Vec::with_capacity(settings.routes.len());
-            for route in &settings.routes {
+            for (r, route) in settings.routes.iter().enumerate() {
                 let ts = route_settings(&settings, route, &pair.photo_path);
                 row.push(match (ts, route) {
-                    (Some(ts), _) => Work::Transfer(Box::new(TransferPlan::new(ts, device)?)),
+                    // a route's style inputs (its images or profile) are read once, with its
+                    // first photo, and shared by the others
+                    (Some(ts), _) => Work::Transfer(Box::new(match work.first().map(|w| &w[r]) {
+                        Some(Work::Transfer(first)) => first.for_photo(pair.photo_path.clone())?,
+                        _ => TransferPlan::new(ts, device)?,
+                    })),
                     (None, Route::Precomputed { name, dir }) => {
                         let found = images_by_stem(dir)?;
                         let path = found.get(&pair.stem).cloned().ok_or_else(|| {
