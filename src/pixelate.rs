@@ -1,0 +1,481 @@
+//! Pixelation: a style painted in square blocks of one colour, and a result given them.
+//!
+//! A filter that pixelates (shrinks the photo, then enlarges it again without smoothing, as a
+//! "pixel art" or mosaic effect does) leaves an exact trace in its outputs: inside each block
+//! every pixel has its neighbours' colour, to the last bit, and the colour changes only on the
+//! lines of a grid. No photo and no other filter does that: a posterising filter's flat regions
+//! also repeat colours (87–92% of the pixels next to each other are equal in the benchmark's
+//! cartoon and palette outputs), but their edges fall anywhere. So an image's [`Seen`] tells,
+//! from the image alone, whether it is pixelated and how large its blocks are
+//! ([`Seen::of`]); a dataset is pixelated when its images agree ([`Blocks::mix`]), and
+//! [`Blocks::apply`] gives a result the same blocks, each the mean of its pixels, before
+//! posterising ([`crate::posterise`]) takes the block colours to the filter's palette.
+//!
+//! The optimisation cannot make blocks itself: the style statistics are averages over
+//! positions, blind to where a grid's lines fall, so a result has the blocks' texture (edges,
+//! flat patches) without their alignment.
+//!
+//! Colours are compared exactly (8-bit sRGB), so they must be read on the images as decoded,
+//! before any resizing blends them; a lossy format's noise (JPEG) makes an image count as not
+//! pixelated.
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::image_io::Rgb;
+
+/// The share of neighbouring pixel pairs inside the blocks that must be of equal colour.
+pub const INSIDE_EQUAL: f64 = 0.99;
+/// The share of neighbouring pixel pairs across the blocks' edges that must differ for an
+/// image to show its blocks. Below it the image is too flat to tell ([`Seen::Flat`]): a
+/// pixelated sky, or a posterised image whose regions are large (0.2–3% of the pairs differ
+/// on any grid in the benchmark's flattest palette outputs, where pixel art's differ on
+/// 18–44% of its edges).
+pub const EDGE_CHANGE: f64 = 0.1;
+/// The largest block side looked for, in pixels.
+pub const MAX_BLOCK: usize = 64;
+/// The fewest blocks across an image's side for its blocks to be looked for.
+pub const MIN_BLOCKS: usize = 4;
+/// How far the pixelated images' block sizes (relative to their long sides) may lie from their
+/// mean, as a share of it, for a dataset to count as pixelated.
+pub const SIZE_SPREAD: f64 = 0.25;
+
+/// The blocks a pixelated style is painted in.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blocks {
+    /// A block's side in pixels, in an image whose long side is `long_side`.
+    pub size: f64,
+    /// The long side the block size is measured at; a result of another size takes blocks of
+    /// the same share of its long side ([`Blocks::size_at`]).
+    pub long_side: f64,
+}
+
+/// What one image shows of pixelation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Seen {
+    /// Square blocks of one colour on a grid.
+    Blocks(Blocks),
+    /// Consistent with blocks, but too flat to show them ([`EDGE_CHANGE`]).
+    Flat,
+    /// Not pixelated: some neighbouring pixels differ wherever a grid's lines would fall.
+    No,
+}
+
+/// Along one direction: the largest block side whose grid fits (with the offset whose lines
+/// change most), and the share of the pairs across its lines that differ; `None` when no grid
+/// fits. A grid fits when, at every position inside its blocks, at least [`INSIDE_EQUAL`] of
+/// the neighbouring pairs are equal: each position on its own, so that a grid twice the true
+/// one's, whose middle lines change on a few pairs only in a flat image, does not fit.
+/// `equal` holds, per pair (x, x + 1), the weight of its equal pairs and of all of them.
+fn grid(equal: &[(f64, f64)]) -> Option<(usize, f64)> {
+    let n = equal.len() + 1;
+    for k in (2..=MAX_BLOCK.min(n / MIN_BLOCKS)).rev() {
+        let mut best: Option<f64> = None;
+        for o in 0..k {
+            // per position in the block: 0 is the pair across a line (x + 1 starts a block)
+            let mut at = vec![(0.0, 0.0); k];
+            for (x, &(eq, w)) in equal.iter().enumerate() {
+                let r = (x + 1 + k - o % k) % k;
+                at[r].0 += eq;
+                at[r].1 += w;
+            }
+            let fits = at[1..].iter().all(|&(eq, w)| eq >= INSIDE_EQUAL * w);
+            if fits && at[0].1 > 0.0 {
+                let change = 1.0 - at[0].0 / at[0].1;
+                if best.is_none_or(|c| change > c) {
+                    best = Some(change);
+                }
+            }
+        }
+        if let Some(change) = best {
+            return Some((k, change));
+        }
+    }
+    None
+}
+
+impl Seen {
+    /// Whether `img` is pixelated; with a mask (one value in [0, 1] per pixel) only the pairs
+    /// of pixels inside the masked region count, each by the smaller of their mask values.
+    pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Seen {
+        let (w, h) = (img.width, img.height);
+        let n = w * h;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let px: Vec<[u8; 3]> = (0..n)
+            .map(|i| [img.data[i], img.data[n + i], img.data[2 * n + i]].map(byte))
+            .collect();
+        // a pair of pixels: the weight it counts by if equal, and the weight it counts by
+        let pair = |a: usize, b: usize| {
+            let wt = mask.map_or(1.0, |m| m[a].min(m[b]) as f64);
+            (if px[a] == px[b] { wt } else { 0.0 }, wt)
+        };
+        let sum = |acc: (f64, f64), p: (f64, f64)| (acc.0 + p.0, acc.1 + p.1);
+        // per column pair (x, x + 1) and per row pair (y, y + 1)
+        let across: Vec<(f64, f64)> = (0..w.saturating_sub(1))
+            .map(|x| {
+                (0..h)
+                    .map(|y| pair(y * w + x, y * w + x + 1))
+                    .fold((0.0, 0.0), sum)
+            })
+            .collect();
+        let down: Vec<(f64, f64)> = (0..h.saturating_sub(1))
+            .map(|y| {
+                (0..w)
+                    .map(|x| pair(y * w + x, (y + 1) * w + x))
+                    .fold((0.0, 0.0), sum)
+            })
+            .collect();
+        // a direction whose lines change too little cannot tell its block size
+        let shown = |g: Option<(usize, f64)>| g.map(|(k, c)| (c >= EDGE_CHANGE).then_some(k));
+        match (shown(grid(&across)), shown(grid(&down))) {
+            (Some(Some(kx)), Some(Some(ky))) if kx == ky => Seen::Blocks(Blocks {
+                size: kx as f64,
+                long_side: w.max(h) as f64,
+            }),
+            (Some(Some(_)), Some(Some(_))) => Seen::No,
+            (Some(_), Some(_)) => Seen::Flat,
+            _ => Seen::No,
+        }
+    }
+}
+
+impl Blocks {
+    /// The blocks of several images (weights need not sum to 1; parts of weight 0 are left
+    /// out), or `None` when they are not pixelated: when any image is not, when none shows
+    /// blocks, when those that are too flat to tell outweigh those that show them, or when the
+    /// images' block sizes, relative to their long sides, lie more than [`SIZE_SPREAD`] from
+    /// their weighted mean. The blocks are the weighted mean's, at the showing images' mean
+    /// long side.
+    pub fn mix(parts: &[(Seen, f64)]) -> Option<Blocks> {
+        let parts: Vec<&(Seen, f64)> = parts.iter().filter(|(_, w)| *w > 0.0).collect();
+        if parts.iter().any(|(s, _)| *s == Seen::No) {
+            return None;
+        }
+        let shown: Vec<(Blocks, f64)> = parts
+            .iter()
+            .filter_map(|(s, w)| match s {
+                Seen::Blocks(b) => Some((*b, *w)),
+                _ => None,
+            })
+            .collect();
+        let shown_w: f64 = shown.iter().map(|(_, w)| w).sum();
+        let total: f64 = parts.iter().map(|(_, w)| w).sum();
+        if shown.is_empty() || shown_w < total - shown_w {
+            return None;
+        }
+        let relative = shown
+            .iter()
+            .map(|(b, w)| b.size / b.long_side * w)
+            .sum::<f64>()
+            / shown_w;
+        let long_side = shown.iter().map(|(b, w)| b.long_side * w).sum::<f64>() / shown_w;
+        if shown
+            .iter()
+            .any(|(b, _)| (b.size / b.long_side - relative).abs() > SIZE_SPREAD * relative)
+        {
+            return None;
+        }
+        Some(Blocks {
+            size: relative * long_side,
+            long_side,
+        })
+    }
+
+    /// Checks blocks read from a file.
+    pub fn check(&self) -> Result<()> {
+        if !(self.long_side.is_finite() && self.long_side >= 1.0) {
+            bail!("the pixelation's long side is not a size of one pixel or more");
+        }
+        if !(self.size.is_finite() && self.size >= 1.0 && self.size <= self.long_side) {
+            bail!("the pixelation's block size is not between one pixel and the long side");
+        }
+        Ok(())
+    }
+
+    /// The block side, in pixels, of a result whose long side is `long`: the same share of it.
+    pub fn size_at(&self, long: usize) -> f64 {
+        self.size * long as f64 / self.long_side
+    }
+
+    /// `img` with every block of a grid from its top-left corner made the mean of its pixels
+    /// (in sRGB, as a filter's shrinking averages them). Blocks of a side that is not a whole
+    /// number of pixels have lines at the nearest pixel, so they are one pixel wider or
+    /// narrower; the last row and column of blocks are what is left of the image. Unchanged
+    /// when the blocks are smaller than two pixels.
+    pub fn apply(&self, img: &Rgb) -> Rgb {
+        let size = self.size_at(img.width.max(img.height));
+        if size < 2.0 {
+            return img.clone();
+        }
+        let lines = |len: usize| -> Vec<usize> {
+            let mut v: Vec<usize> = (0..)
+                .map(|i| (i as f64 * size).round() as usize)
+                .take_while(|&p| p < len)
+                .collect();
+            v.push(len);
+            v
+        };
+        let (w, h) = (img.width, img.height);
+        let n = w * h;
+        let (xs, ys) = (lines(w), lines(h));
+        let mut out = img.data.clone();
+        for yb in ys.windows(2) {
+            for xb in xs.windows(2) {
+                let count = ((yb[1] - yb[0]) * (xb[1] - xb[0])) as f64;
+                for c in 0..3 {
+                    let plane = &img.data[c * n..(c + 1) * n];
+                    let mut sum = 0.0f64;
+                    for y in yb[0]..yb[1] {
+                        sum += plane[y * w + xb[0]..y * w + xb[1]]
+                            .iter()
+                            .map(|&v| v as f64)
+                            .sum::<f64>();
+                    }
+                    let mean = (sum / count) as f32;
+                    for y in yb[0]..yb[1] {
+                        out[c * n + y * w + xb[0]..c * n + y * w + xb[1]].fill(mean);
+                    }
+                }
+            }
+        }
+        Rgb::from_planar(w, h, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `w`×`h` image of blocks of side `k` from offset `o`, each of a colour from a
+    /// deterministic sequence of `levels` levels per channel.
+    fn blocky(w: usize, h: usize, k: usize, o: usize, levels: u32) -> Rgb {
+        let n = w * h;
+        let mut data = vec![0.0; 3 * n];
+        for y in 0..h {
+            for x in 0..w {
+                let (bx, by) = ((x + k - o) / k, (y + k - o) / k);
+                let seed = (bx * 7919 + by * 104_729) as u32;
+                for c in 0..3 {
+                    let v =
+                        (seed.wrapping_mul(2_654_435_761).rotate_left(8 * c as u32) >> 5) % levels;
+                    data[c * n + y * w + x] = v as f32 / (levels - 1) as f32;
+                }
+            }
+        }
+        Rgb::from_planar(w, h, data)
+    }
+
+    fn noise(w: usize, h: usize) -> Rgb {
+        crate::image_io::noise(w, h, 3)
+    }
+
+    #[test]
+    fn blocks_are_seen_with_their_size_and_any_offset() {
+        for (k, o) in [(4, 0), (6, 3), (2, 1), (11, 5)] {
+            let img = blocky(96, 70, k, o, 8);
+            assert_eq!(
+                Seen::of(&img, None),
+                Seen::Blocks(Blocks {
+                    size: k as f64,
+                    long_side: 96.0
+                }),
+                "block {k}, offset {o}"
+            );
+        }
+        // few levels: many neighbouring blocks share a colour, and the blocks still show
+        let img = blocky(64, 64, 4, 0, 2);
+        assert!(matches!(Seen::of(&img, None), Seen::Blocks(b) if b.size == 4.0));
+    }
+
+    #[test]
+    fn photos_flat_images_and_posterised_regions_are_not_blocks() {
+        assert_eq!(Seen::of(&noise(64, 48), None), Seen::No);
+        // one colour: consistent with every grid, and shows none
+        let flat = Rgb::from_planar(40, 40, vec![0.5; 3 * 1600]);
+        assert_eq!(Seen::of(&flat, None), Seen::Flat);
+        // flat regions whose edges fall anywhere: a posterised disc
+        let (w, h) = (80, 80);
+        let mut data = vec![0.2; 3 * w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f64 - 37.3, y as f64 - 41.7);
+                if dx * dx + dy * dy < 900.0 {
+                    data[y * w + x] = 0.9;
+                }
+            }
+        }
+        assert_eq!(Seen::of(&Rgb::from_planar(w, h, data), None), Seen::No);
+        // stripes 4 px wide: consistent with blocks, but they cannot show their height
+        let stripes = blocky(64, 64, 4, 0, 8);
+        let n = 64 * 64;
+        let mut data = stripes.data.clone();
+        for c in 0..3 {
+            for y in 0..64 {
+                for x in 0..64 {
+                    data[c * n + y * 64 + x] = stripes.data[c * n + x];
+                }
+            }
+        }
+        assert_eq!(Seen::of(&Rgb::from_planar(64, 64, data), None), Seen::Flat);
+        // blocks twice as tall as wide are not square blocks
+        let img = blocky(96, 96, 4, 0, 8);
+        let n = 96 * 96;
+        let mut data = img.data.clone();
+        for c in 0..3 {
+            for y in 0..96 {
+                for x in 0..96 {
+                    data[c * n + y * 96 + x] = img.data[c * n + (y / 8 * 4) * 96 + x];
+                }
+            }
+        }
+        let stretched = Rgb::from_planar(96, 96, data);
+        assert_eq!(Seen::of(&stretched, None), Seen::No);
+        // one pixel changed inside a block is tolerated; noise in every block is not
+        let mut img = blocky(64, 64, 4, 0, 8);
+        img.data[5 * 64 + 5] = 0.123;
+        assert!(matches!(Seen::of(&img, None), Seen::Blocks(_)));
+        let mut img = blocky(64, 64, 4, 0, 8);
+        for i in (0..64 * 64).step_by(3) {
+            img.data[i] = (img.data[i] + 0.01).min(1.0);
+        }
+        assert_eq!(Seen::of(&img, None), Seen::No);
+    }
+
+    #[test]
+    fn a_mask_keeps_the_region_outside_from_counting() {
+        // blocks on the left half, noise on the right
+        let (w, h) = (96, 64);
+        let n = w * h;
+        let (b, z) = (blocky(w, h, 4, 0, 8), noise(w, h));
+        let mut data = b.data.clone();
+        let mut mask = vec![1.0f32; n];
+        for y in 0..h {
+            for x in 48..w {
+                for c in 0..3 {
+                    data[c * n + y * w + x] = z.data[c * n + y * w + x];
+                }
+                mask[y * w + x] = 0.0;
+            }
+        }
+        let img = Rgb::from_planar(w, h, data);
+        assert_eq!(Seen::of(&img, None), Seen::No);
+        assert!(matches!(Seen::of(&img, Some(&mask)), Seen::Blocks(b) if b.size == 4.0));
+    }
+
+    #[test]
+    fn a_dataset_is_pixelated_when_its_images_agree() {
+        let b = |size: f64, long: f64| {
+            Seen::Blocks(Blocks {
+                size,
+                long_side: long,
+            })
+        };
+        let mixed = Blocks::mix(&[
+            (b(4.0, 256.0), 1.0),
+            (b(8.0, 512.0), 1.0),
+            (Seen::Flat, 1.0),
+        ]);
+        assert_eq!(
+            mixed,
+            Some(Blocks {
+                size: 6.0,
+                long_side: 384.0
+            })
+        );
+        assert_eq!(mixed.unwrap().size_at(192), 3.0);
+        // any image that is not pixelated, blocks of different shares, mostly flat images, or
+        // nothing at all: not pixelated
+        assert_eq!(Blocks::mix(&[(b(4.0, 256.0), 1.0), (Seen::No, 0.1)]), None);
+        assert!(Blocks::mix(&[(b(4.0, 256.0), 1.0), (Seen::No, 0.0)]).is_some());
+        assert_eq!(
+            Blocks::mix(&[(b(4.0, 256.0), 1.0), (b(8.0, 256.0), 1.0)]),
+            None
+        );
+        assert_eq!(
+            Blocks::mix(&[(b(4.0, 256.0), 1.0), (Seen::Flat, 1.5)]),
+            None
+        );
+        assert_eq!(Blocks::mix(&[(Seen::Flat, 1.0)]), None);
+        assert_eq!(Blocks::mix(&[]), None);
+    }
+
+    #[test]
+    fn apply_averages_each_block_and_is_seen_again() {
+        let img = noise(50, 30);
+        let blocks = Blocks {
+            size: 8.0,
+            long_side: 100.0,
+        };
+        // half the long side: blocks of 4 px, the last column of blocks 2 px wide
+        let out = blocks.apply(&img);
+        assert_eq!(
+            Seen::of(&out.to_8bit(), None),
+            Seen::Blocks(Blocks {
+                size: 4.0,
+                long_side: 50.0
+            })
+        );
+        let n = 50 * 30;
+        for (x0, x1, y0, y1) in [(0, 4, 0, 4), (48, 50, 28, 30), (8, 12, 12, 16)] {
+            for c in 0..3 {
+                let mut sum = 0.0;
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        sum += img.data[c * n + y * 50 + x] as f64;
+                    }
+                }
+                let mean = sum / ((x1 - x0) * (y1 - y0)) as f64;
+                let got = out.data[c * n + y0 * 50 + x0] as f64;
+                assert!(
+                    (got - mean).abs() < 1e-5,
+                    "block at {x0},{y0}: {got} vs {mean}"
+                );
+            }
+        }
+        // blocks under two pixels leave the image as it is
+        let tiny = Blocks {
+            size: 3.0,
+            long_side: 100.0,
+        };
+        assert_eq!(tiny.apply(&img).data, img.data);
+        // a fractional block size puts lines at the nearest pixel: 2.5 px gives lines at 0,
+        // 3 (2.5 rounded), 5 and 8, blocks of 3, 2, 3, … pixels
+        let half = Blocks {
+            size: 5.0,
+            long_side: 100.0,
+        };
+        let out = half.apply(&img);
+        let row: Vec<f32> = (0..10).map(|x| out.data[x]).collect();
+        let same = [true, true, false, true, false, true, true, false, true];
+        for (x, s) in same.iter().enumerate() {
+            assert_eq!(
+                row[x] == row[x + 1],
+                *s,
+                "pixels {x} and {}: {row:?}",
+                x + 1
+            );
+        }
+    }
+
+    #[test]
+    fn check_refuses_impossible_blocks() {
+        let ok = Blocks {
+            size: 4.0,
+            long_side: 256.0,
+        };
+        assert!(ok.check().is_ok());
+        for bad in [
+            Blocks { size: 0.5, ..ok },
+            Blocks {
+                size: f64::NAN,
+                ..ok
+            },
+            Blocks { size: 300.0, ..ok },
+            Blocks {
+                long_side: 0.0,
+                ..ok
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+}
