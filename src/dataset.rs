@@ -244,6 +244,8 @@ pub struct Loaded {
     /// The exact colours of the image as decoded (in its masked region), before resizing
     /// blended them.
     pub swatches: crate::posterise::Swatches,
+    /// Whether the image as decoded is pixelated (in its masked region).
+    pub pixels: crate::pixelate::Seen,
 }
 
 /// Decodes one entry (image and mask, the mask inverted for the background region).
@@ -268,6 +270,7 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         None => None,
     };
     let swatches = crate::posterise::Swatches::of(&image, mask.as_deref());
+    let pixels = crate::pixelate::Seen::of(&image, mask.as_deref());
     let (image, mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);
@@ -288,5 +291,6 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         image,
         mask,
         swatches,
+        pixels,
     })
 }

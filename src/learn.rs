@@ -353,6 +353,7 @@ impl LearnPlan {
         let mut palettes: Vec<(crate::color::Palette, f64)> = Vec::new();
         let mut details: Vec<(crate::detail::Detail, f64)> = Vec::new();
         let mut swatches: Vec<(crate::posterise::Swatches, f64)> = Vec::new();
+        let mut pixels: Vec<(crate::pixelate::Seen, f64)> = Vec::new();
         let mut rings: Vec<crate::vignette::Rings> = Vec::new();
         let mut read: Vec<&dataset::Entry> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
@@ -377,6 +378,7 @@ impl LearnPlan {
                 e.weight,
             ));
             swatches.push((loaded.swatches, e.weight));
+            pixels.push((loaded.pixels, e.weight));
             if loaded.mask.is_none() {
                 rings.extend(crate::vignette::Rings::of(&loaded.image));
             }
@@ -445,6 +447,7 @@ impl LearnPlan {
         let parts: Vec<(&crate::posterise::Swatches, f64)> =
             swatches.iter().map(|(s, w)| (s, *w)).collect();
         target.swatches = crate::posterise::Swatches::mix(&parts);
+        target.blocks = crate::pixelate::Blocks::mix(&pixels);
         Ok(Read {
             target,
             each,

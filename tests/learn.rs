@@ -733,3 +733,40 @@ fn profile_and_learn_say_whether_the_dataset_is_posterised_and_how_a_result_take
         stderr(&o)
     );
 }
+
+#[test]
+fn profile_records_and_says_whether_the_dataset_is_pixelated() {
+    let dir = tmp();
+    let photo = image_io::load(std::path::Path::new(CONTENT))
+        .unwrap()
+        .fit_long_side(96);
+    let blocks = stylelearn::pixelate::Blocks {
+        size: 6.0,
+        long_side: 96.0,
+    };
+    let pixelated = dir.path().join("pixelated.png");
+    blocks.apply(&photo).save(&pixelated).unwrap();
+    let plain = dir.path().join("photo.png");
+    photo.save(&plain).unwrap();
+    for (image, want) in [(&pixelated, Some(blocks)), (&plain, None)] {
+        let out = dir.path().join("p.safetensors");
+        let o = cli(&[
+            "profile",
+            image.to_str().unwrap(),
+            "--max-side",
+            "48",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let e = stderr(&o);
+        let target = StyleTarget::load(&out, &Device::flex()).unwrap();
+        // measured on the image as decoded, before --max-side shrinks it
+        assert_eq!(target.blocks, want, "{}", image.display());
+        assert_eq!(
+            e.contains("pixelated: blocks of 6 px in the images' 96 px long side"),
+            want.is_some(),
+            "{e}"
+        );
+    }
+}

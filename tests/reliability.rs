@@ -317,6 +317,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
         palette: None,
         detail: None,
         swatches: None,
+        blocks: None,
     };
     wrong.save(&w.join("shapes.safetensors")).unwrap();
     fails_cleanly(

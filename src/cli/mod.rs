@@ -133,6 +133,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     r.last.style,
                     list(&w.files)
                 );
+                if let Some(line) = r.target.blocks.as_ref().map(pixelated_note) {
+                    eprintln!("{line}");
+                }
                 if let Some(line) = r.target.swatches.as_ref().and_then(posterised_note) {
                     eprintln!("{line}");
                 }
@@ -155,6 +158,9 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                     w.outcome.sources.len(),
                     w.outcome.layers.len()
                 );
+                if let Some(line) = w.outcome.blocks.as_ref().map(pixelated_note) {
+                    eprintln!("{line}");
+                }
                 if let Some(line) = w.outcome.swatches.as_ref().and_then(posterised_note) {
                     eprintln!("{line}");
                 }
@@ -354,4 +360,13 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
             stylelearn::posterise::COVERAGE * 100.0
         )
     })
+}
+
+/// What `profile` and `learn` say of a pixelated dataset's blocks.
+fn pixelated_note(b: &stylelearn::pixelate::Blocks) -> String {
+    format!(
+        "pixelated: blocks of {:.3} px in the images' {:.0} px long side: a result is averaged over blocks of the same share of its own (--pixelate)",
+        b.size, b.long_side
+    )
+    .replace(".000 px", " px")
 }

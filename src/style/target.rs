@@ -34,6 +34,8 @@ pub struct StyleTarget {
     /// The exact colours the images are painted with (in their masked regions; empty when they
     /// are not posterised), when known.
     pub swatches: Option<crate::posterise::Swatches>,
+    /// The blocks the images are painted in, when they are pixelated ([`crate::pixelate`]).
+    pub blocks: Option<crate::pixelate::Blocks>,
 }
 
 /// Streams images into a [`StyleTarget`]; optionally keeps each image's summaries (only for the
@@ -121,6 +123,7 @@ impl<'a> TargetBuilder<'a> {
                 palette: None,
                 detail: None,
                 swatches: None,
+                blocks: None,
             },
             self.each,
         ))
@@ -164,6 +167,9 @@ struct ProfileMeta {
     /// The dataset's exact colours if it is posterised (absent in older profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     swatches: Option<crate::posterise::Swatches>,
+    /// The dataset's blocks if it is pixelated (absent when it is not, and in older profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blocks: Option<crate::pixelate::Blocks>,
 }
 
 const PROFILE_FORMAT: &str = "stylelearn-style-profile-v1";
@@ -251,6 +257,7 @@ impl StyleTarget {
             palette: self.palette.clone(),
             detail: self.detail.clone(),
             swatches: self.swatches.clone(),
+            blocks: self.blocks,
         };
         let views: Vec<(String, safetensors::tensor::TensorView)> = data
             .iter()
@@ -301,6 +308,9 @@ impl StyleTarget {
         }
         if let Some(s) = &meta.swatches {
             s.check().with_context(damaged)?;
+        }
+        if let Some(b) = &meta.blocks {
+            b.check().with_context(damaged)?;
         }
         let statistic = meta_statistic(&meta, path)?;
         let st = safetensors::SafeTensors::deserialize(&bytes).with_context(bad)?;
@@ -359,6 +369,7 @@ impl StyleTarget {
             palette: meta.palette,
             detail: meta.detail,
             swatches: meta.swatches,
+            blocks: meta.blocks,
         })
     }
 }
