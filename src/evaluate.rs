@@ -27,7 +27,7 @@ use crate::observe::Observer;
 use crate::outputs::OutputSet;
 use crate::style::{self, StatisticKind};
 use crate::transfer::{
-    self, Colours, DetailMode, Posterise, StyleSource, TransferPlan, TransferSettings,
+    self, Colours, DetailMode, Pixelate, Posterise, StyleSource, TransferPlan, TransferSettings,
 };
 use crate::vgg::{self, Vgg19};
 
@@ -531,8 +531,8 @@ impl EvaluatePlan {
 
 /// The transfer settings with which `route` stylises `photo` in an evaluation with `settings`:
 /// `settings.transfer` with the route's style, style scale and colours (profile-adapt-keep
-/// also keeps the detail as optimised; adapt-only sets 0 iterations, no detail matching and no
-/// posterising; adapt-finish sets 0 iterations). `None` for a precomputed route.
+/// also keeps the detail as optimised; adapt-only sets 0 iterations, no detail matching, no
+/// pixelating and no posterising; adapt-finish sets 0 iterations). `None` for a precomputed route.
 pub fn route_settings(
     settings: &EvaluateSettings,
     route: &Route,
@@ -566,6 +566,7 @@ pub fn route_settings(
             iters: 0,
             detail: DetailMode::Keep,
             posterise: Posterise::Off,
+            pixelate: Pixelate::Off,
             ..t(profile(p), base.style_scale, Colours::Adapted)
         }),
         Route::AdaptFinish(p) => Some(TransferSettings {

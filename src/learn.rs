@@ -533,6 +533,7 @@ impl LearnPlan {
             detail: detail.as_ref(),
             detail_passes: defaults::DETAIL_PASSES,
             swatches: None,
+            blocks: None,
         };
         let mut x: Vec<f32> = Vec::new();
         let mut last = Breakdown::default();

@@ -183,6 +183,9 @@ pub(crate) struct Finish<'a> {
     /// The style's exact colours, which every pixel of the result takes
     /// ([`crate::posterise::Swatches::apply`]).
     pub swatches: Option<&'a crate::posterise::Swatches>,
+    /// The style's blocks, over which the result is averaged before it is posterised
+    /// ([`crate::pixelate::Blocks::apply`]).
+    pub blocks: Option<&'a crate::pixelate::Blocks>,
 }
 
 /// How a run optimised on luminance gets its colours back ([`color::recolour`]).
@@ -198,8 +201,9 @@ pub(crate) struct Recolour<'a> {
 /// Optimised pixels → a saveable image: clipped to [0, 1], then the style's detail given
 /// (with `finish.detail`, `finish.detail_passes` times), then the colours restored (with
 /// `finish.recolour`; its tones are coarser than the detail bands, so each keeps what the
-/// other gave), then posterised to the style's swatches (with `finish.swatches`), which decide
-/// the final colours.
+/// other gave), then averaged over the style's blocks (with `finish.blocks`), then posterised
+/// to the style's swatches (with `finish.swatches`), which decide the final colours: a block's
+/// mean takes one swatch, so the blocks stay whole.
 pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb {
     let img = Rgb::from_planar(w, h, x.iter().map(|v| v.clamp(0.0, 1.0)).collect());
     let img = match finish.detail {
@@ -208,6 +212,10 @@ pub(crate) fn finish_image(x: &[f32], w: usize, h: usize, finish: Finish) -> Rgb
     };
     let img = match finish.recolour {
         Some(r) => color::recolour(&img, r.photo, r.tones),
+        None => img,
+    };
+    let img = match finish.blocks {
+        Some(b) => b.apply(&img),
         None => img,
     };
     match finish.swatches {

@@ -115,6 +115,8 @@ pub struct TransferSettings {
     pub detail: DetailMode,
     /// Whether the result is posterised to the style's exact colours.
     pub posterise: Posterise,
+    /// Whether the result is averaged over the blocks of a pixelated style.
+    pub pixelate: Pixelate,
     /// The style statistic. `None`: the style profile's, or Gram with style images. A profile
     /// holds the statistics of one kind, so another kind is refused.
     pub statistic: Option<StatisticKind>,
@@ -194,6 +196,7 @@ impl TransferSettings {
             colours: Colours::Auto,
             detail: DetailMode::Auto,
             posterise: Posterise::Auto,
+            pixelate: Pixelate::Auto,
             statistic: None,
         }
     }
@@ -224,6 +227,8 @@ pub(crate) struct StyleInputs {
     match_detail: bool,
     /// `settings.posterise` resolved: the colours the result is posterised to.
     swatches: Option<crate::posterise::Swatches>,
+    /// `settings.pixelate` resolved: the blocks the result is averaged over.
+    blocks: Option<crate::pixelate::Blocks>,
     /// `settings.statistic` resolved: the profile's, or the one asked for, or Gram.
     statistic: StatisticKind,
 }
@@ -317,6 +322,45 @@ impl std::str::FromStr for Posterise {
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| format!("unknown posterise mode '{s}': auto, on or off"))
+    }
+}
+
+/// Whether a transfer's result is averaged over its style's blocks ([`crate::pixelate`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pixelate {
+    /// [`Pixelate::On`] when the style is pixelated (its images are painted in square blocks
+    /// of one colour on a grid), whatever the colours: the blocks are the filter's geometry,
+    /// which the optimisation cannot make (its statistics are blind to where a grid's lines
+    /// fall). The benchmark's measurement behind this default is in README.
+    #[default]
+    Auto,
+    /// The result is averaged over blocks of the style's size, from its top-left corner
+    /// ([`crate::pixelate::Blocks::apply`]). Needs a pixelated style.
+    On,
+    /// The result's pixels as they are.
+    Off,
+}
+
+impl Pixelate {
+    pub const ALL: [Pixelate; 3] = [Pixelate::Auto, Pixelate::On, Pixelate::Off];
+
+    /// The mode's name on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pixelate::Auto => "auto",
+            Pixelate::On => "on",
+            Pixelate::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for Pixelate {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Pixelate::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown pixelate mode '{s}': auto, on or off"))
     }
 }
 
@@ -658,6 +702,33 @@ impl StyleInputs {
             }
             (_, sw) => sw.filter(|w| w.is_posterised()),
         };
+        // The blocks of style images are read at their own size, and are used, as their Gram
+        // matrices are, at `style_scale` times the output's.
+        let style_blocks = || match &profile {
+            Some(t) => t.blocks,
+            None => {
+                let seen: Vec<(crate::pixelate::Seen, f64)> = styles
+                    .iter()
+                    .map(|(img, w, _)| (crate::pixelate::Seen::of(img, None), *w))
+                    .collect();
+                crate::pixelate::Blocks::mix(&seen).map(|b| crate::pixelate::Blocks {
+                    size: b.size * s.style_scale,
+                    ..b
+                })
+            }
+        };
+        let blocks = match s.pixelate {
+            Pixelate::Off => None,
+            Pixelate::Auto => style_blocks(),
+            Pixelate::On => match style_blocks() {
+                Some(b) => Some(b),
+                None => {
+                    return Err(refuse(
+                        "is not pixelated: its images are not painted in square blocks of one colour on a grid (or it was made by an older stylelearn: make it again), so there are no blocks to average over (leave the pixels as they are)",
+                    ));
+                }
+            },
+        };
         let statistic = match &profile {
             Some(t) => t.statistic,
             None => s.statistic.unwrap_or(StatisticKind::Gram),
@@ -672,6 +743,7 @@ impl StyleInputs {
             palette,
             match_detail,
             swatches,
+            blocks,
             statistic,
         })
     }
@@ -729,6 +801,11 @@ impl TransferPlan {
     /// resolved.
     pub fn posterises(&self) -> bool {
         self.shared.swatches.is_some()
+    }
+
+    /// The blocks the result is averaged over, with [`Pixelate::Auto`] resolved.
+    pub fn blocks(&self) -> Option<crate::pixelate::Blocks> {
+        self.shared.blocks
     }
 
     /// The style layers the run matches.
@@ -968,6 +1045,7 @@ impl TransferPlan {
             detail,
             detail_passes: 1,
             swatches: self.shared.swatches.as_ref(),
+            blocks: self.shared.blocks.as_ref(),
         }
     }
 

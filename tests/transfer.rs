@@ -13,7 +13,7 @@ use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, Posterise, StyleSource, TransferOutcome, TransferPlan,
+    Colours, DetailMode, Init, Pixelate, Posterise, StyleSource, TransferOutcome, TransferPlan,
     TransferSettings, defaults,
 };
 use stylelearn::vgg::{Vgg19, parse_layers};
@@ -353,6 +353,88 @@ fn a_profile_without_swatches_is_not_posterised_and_refuses_to_be() {
     target.save(&new).unwrap();
     s.style = StyleSource::Profile(new);
     assert!(TransferPlan::new(s, net.device()).unwrap().posterises());
+}
+
+/// A 64 px style painted in 4 px blocks of one colour each, as a pixel-art filter makes.
+fn blocky_style(dir: &std::path::Path) -> std::path::PathBuf {
+    let photo = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
+    let blocks = stylelearn::pixelate::Blocks {
+        size: 4.0,
+        long_side: 64.0,
+    };
+    let path = dir.join("blocky.png");
+    blocks.apply(&photo).save(&path).unwrap();
+    path
+}
+
+/// Whether `img` is one colour on every 4 px block of a grid from its top-left corner.
+fn is_in_blocks_of(img: &Rgb, k: usize) -> bool {
+    let (w, h) = (img.width, img.height);
+    (0..3).all(|c| {
+        (0..h).all(|y| {
+            (0..w).all(|x| {
+                let at = |x: usize, y: usize| img.data[c * w * h + y * w + x];
+                at(x, y) == at(x / k * k, y / k * k)
+            })
+        })
+    })
+}
+
+#[test]
+fn a_pixelated_style_gives_the_result_its_blocks() {
+    use stylelearn::pixelate::{Blocks, Seen};
+    let net = net();
+    let dir = tmp();
+    let path = blocky_style(dir.path());
+    let mut s = config();
+    s.style = StyleSource::Images(vec![(path.clone(), 1.0)]);
+    let plan = |s: &TransferSettings| TransferPlan::new(s.clone(), net.device());
+    assert_eq!(
+        plan(&s).unwrap().blocks(),
+        Some(Blocks {
+            size: 4.0,
+            long_side: 64.0
+        })
+    );
+    let out = transfer(&net, &s).unwrap().image;
+    assert!(is_in_blocks_of(&out, 4), "the result is in 4 px blocks");
+    assert!(matches!(Seen::of(&out.to_8bit(), None), Seen::Blocks(b) if b.size == 4.0));
+    // the style used at half the output's scale has blocks half as large
+    s.style_scale = 0.5;
+    let out = transfer(&net, &s).unwrap().image;
+    assert!(is_in_blocks_of(&out, 2) && !is_in_blocks_of(&out, 4));
+    s.style_scale = 1.0;
+    // left as they are, the pixels are not in blocks: the optimisation does not make them
+    s.pixelate = Pixelate::Off;
+    assert_eq!(plan(&s).unwrap().blocks(), None);
+    let out = transfer(&net, &s).unwrap().image;
+    assert_eq!(Seen::of(&out.to_8bit(), None), Seen::No);
+    // a photo-like style has no blocks to give
+    s.style = StyleSource::Images(vec![(data(STYLE), 1.0)]);
+    s.pixelate = Pixelate::On;
+    let err = refusal(&net, &s);
+    assert!(err.contains("not pixelated"), "{err}");
+    s.pixelate = Pixelate::Auto;
+    assert_eq!(plan(&s).unwrap().blocks(), None);
+    // a profile keeps the blocks it records, and its output at another size takes the same
+    // share of it
+    let img = image_io::load(&path).unwrap();
+    let mut target = bare_profile(&net, &img);
+    target.blocks = Some(Blocks {
+        size: 4.0,
+        long_side: 64.0,
+    });
+    let profile = dir.path().join("blocky.safetensors");
+    target.save(&profile).unwrap();
+    s.style = StyleSource::Profile(profile);
+    s.colours = Colours::Style;
+    s.size = 96;
+    assert_eq!(plan(&s).unwrap().blocks(), target.blocks);
+    let out = transfer(&net, &s).unwrap().image;
+    assert!(
+        is_in_blocks_of(&out, 6),
+        "blocks of 4 px at 64 px are 6 px at 96 px"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use stylelearn::optim::OptimizerKind;
 use stylelearn::outputs::sibling;
 use stylelearn::style::StatisticKind;
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, Posterise, StyleSource, TransferSettings, defaults as tdef,
+    Colours, DetailMode, Init, Pixelate, Posterise, StyleSource, TransferSettings, defaults as tdef,
 };
 use stylelearn::vgg::{self, RELU_LAYERS};
 
@@ -89,6 +89,11 @@ fn detail_parser() -> impl clap::builder::TypedValueParser<Value = DetailMode> {
 fn posterise_parser() -> impl clap::builder::TypedValueParser<Value = Posterise> {
     PossibleValuesParser::new(Posterise::ALL.map(|c| c.name()))
         .map(|s| s.parse::<Posterise>().expect("a listed name"))
+}
+
+fn pixelate_parser() -> impl clap::builder::TypedValueParser<Value = Pixelate> {
+    PossibleValuesParser::new(Pixelate::ALL.map(|c| c.name()))
+        .map(|s| s.parse::<Pixelate>().expect("a listed name"))
 }
 
 fn optimizer_parser() -> impl clap::builder::TypedValueParser<Value = OptimizerKind> {
@@ -178,9 +183,9 @@ pub struct TransferArgs {
     /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
     /// On the benchmark's filters more L-BFGS iterations moved the result away from the filter
     /// (README, "Transfer iterations"); raise it for a stronger style. 0 optimises nothing:
-    /// the photo as --colours makes it, finished by --detail and --posterise (with --colours
-    /// adapt --detail keep --posterise off, the dataset's colours alone, for a filter that adds
-    /// no texture) [default: 30 with lbfgs, 300 with adam].
+    /// the photo as --colours makes it, finished by --detail, --pixelate and --posterise (with
+    /// --colours adapt --detail keep --pixelate off --posterise off, the dataset's colours
+    /// alone, for a filter that adds no texture) [default: 30 with lbfgs, 300 with adam].
     #[arg(long)]
     pub iters: Option<usize>,
     /// Weight of the content loss ‖F−F꜀‖²/‖F꜀‖², averaged over the content layers.
@@ -256,6 +261,13 @@ pub struct TransferArgs {
     /// colours are adapt).
     #[arg(long, default_value = "auto", value_parser = posterise_parser())]
     pub posterise: Posterise,
+    /// Average the result over the blocks of a pixelated style (one painted in square blocks
+    /// of one colour on a grid, as a pixel-art or mosaic filter's outputs are), before it is
+    /// posterised: on (the style must be pixelated), off, or auto (on when the style is
+    /// pixelated). The blocks take the same share of the result's long side as of the style
+    /// images'.
+    #[arg(long, default_value = "auto", value_parser = pixelate_parser())]
+    pub pixelate: Pixelate,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
     /// OUT/<stem>.log.csv].
     #[arg(long)]
@@ -328,6 +340,7 @@ impl TransferArgs {
             },
             detail: self.detail,
             posterise: self.posterise,
+            pixelate: self.pixelate,
             statistic: self.statistic,
             ..TransferSettings::new(self.content[0].clone(), style)
         };
@@ -595,9 +608,9 @@ pub struct EvaluateArgs {
     /// "profile-adapt-keep" (the same with the fine detail kept as optimised: `--detail keep`;
     /// not with `--detail keep`, where it would be profile-adapt),
     /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
-    /// --posterise off`) and "adapt-finish" (the same with the dataset's fine detail and the
-    /// posterising: `transfer --iters 0`; not with `--detail keep --posterise off`, where it
-    /// would be adapt-only): a style profile from `stylelearn learn` / `profile` [default:
+    /// --pixelate off --posterise off`) and "adapt-finish" (the same with the dataset's fine
+    /// detail, blocks and posterising: `transfer --iters 0`; not with `--detail keep --pixelate
+    /// off --posterise off`, where it would be adapt-only): a style profile from `stylelearn learn` / `profile` [default:
     /// none: no such routes].
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
@@ -633,6 +646,9 @@ pub struct EvaluateArgs {
     /// Every transfer's posterising (see `transfer --posterise`).
     #[arg(long, default_value = "auto", value_parser = posterise_parser())]
     pub posterise: Posterise,
+    /// Every transfer's pixelation (see `transfer --pixelate`), but "adapt-only"'s.
+    #[arg(long, default_value = "auto", value_parser = pixelate_parser())]
+    pub pixelate: Pixelate,
     /// Also report the VGG-19 Gram distance (for information: stylelearn optimises it, so it
     /// is not a fair judge) [default: off].
     #[arg(long)]
@@ -670,8 +686,12 @@ impl EvaluateArgs {
                 routes.push(Route::ProfileAdaptKeep(p.clone()));
             }
             routes.push(Route::AdaptOnly(p.clone()));
-            // with --detail keep --posterise off, adapt-finish would be adapt-only
-            if !(self.detail == DetailMode::Keep && self.posterise == Posterise::Off) {
+            // with --detail keep --pixelate off --posterise off, adapt-finish would be
+            // adapt-only
+            if !(self.detail == DetailMode::Keep
+                && self.pixelate == Pixelate::Off
+                && self.posterise == Posterise::Off)
+            {
                 routes.push(Route::AdaptFinish(p.clone()));
             }
         }
@@ -694,6 +714,7 @@ impl EvaluateArgs {
         }
         s.transfer.detail = self.detail;
         s.transfer.posterise = self.posterise;
+        s.transfer.pixelate = self.pixelate;
         s.transfer.statistic = self.statistic;
         s.gram = self.gram;
         s
@@ -737,6 +758,9 @@ pub fn transfer_command(ts: &TransferSettings) -> String {
     }
     if ts.detail != d.detail {
         cmd.push_str(&format!(" --detail {}", ts.detail.name()));
+    }
+    if ts.pixelate != d.pixelate {
+        cmd.push_str(&format!(" --pixelate {}", ts.pixelate.name()));
     }
     if ts.posterise != d.posterise {
         cmd.push_str(&format!(" --posterise {}", ts.posterise.name()));
