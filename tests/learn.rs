@@ -770,3 +770,49 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated() {
         );
     }
 }
+
+#[test]
+fn the_style_learned_from_a_pixelated_dataset_is_in_its_blocks() {
+    use stylelearn::pixelate::{Blocks, Seen};
+    let dir = tmp();
+    let photo = image_io::load(std::path::Path::new(CONTENT))
+        .unwrap()
+        .fit_long_side(96);
+    let pixelated = dir.path().join("pixelated.png");
+    Blocks {
+        size: 6.0,
+        long_side: 96.0,
+    }
+    .apply(&photo)
+    .save(&pixelated)
+    .unwrap();
+    for (flag, want) in [("auto", Some(3.0)), ("off", None)] {
+        let out = dir.path().join(format!("learned-{flag}.png"));
+        let o = cli(&[
+            "learn",
+            pixelated.to_str().unwrap(),
+            "--max-side",
+            "48",
+            "--size",
+            "48",
+            "--iters",
+            "2",
+            "--stages",
+            "1",
+            "--pixelate",
+            flag,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // the dataset read at 48 px has blocks of 3 px, and so has the image learned from it
+        let seen = Seen::of(&image_io::load(&out).unwrap(), None);
+        match want {
+            Some(size) => assert!(
+                matches!(seen, Seen::Blocks(b) if b.size == size),
+                "--pixelate {flag}: {seen:?}"
+            ),
+            None => assert_eq!(seen, Seen::No, "--pixelate {flag}"),
+        }
+    }
+}
