@@ -541,6 +541,52 @@ def palette8_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(PALETTE8[d.argmin(-1)])
 
 
+# --------------------------------------------------------------------------
+# three pixelating filters made to judge the pixelation finish (README, "Pixelation"),
+# written down with its predictions before they were run
+# --------------------------------------------------------------------------
+def block_means(x: np.ndarray, k: int) -> np.ndarray:
+    """Each k x k block of a grid from the top-left corner made the mean of its pixels (the
+    last row and column of blocks are what is left of the image)."""
+    out = np.empty_like(x)
+    for i in range(0, x.shape[0], k):
+        for j in range(0, x.shape[1], k):
+            out[i:i + k, j:j + k] = x[i:i + k, j:j + k].reshape(-1, x.shape[2]).mean(0)
+    return out
+
+
+def mosaic_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """8 x 8 blocks, each the mean of its pixels: a mosaic with the photo's own colours."""
+    return to_u8(block_means(rgb_u8 / 255.0, 8))
+
+
+PICO8 = np.array([
+    [0, 0, 0], [29, 43, 83], [126, 37, 83], [0, 135, 81], [171, 82, 54], [95, 87, 79],
+    [194, 195, 199], [255, 241, 232], [255, 0, 77], [255, 163, 0], [255, 236, 39],
+    [0, 228, 54], [41, 173, 255], [131, 118, 156], [255, 119, 168], [255, 204, 170],
+]) / 255.0
+
+
+def pico_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """6 x 6 blocks on a grid centred on the image, each the colour of its centre pixel (no
+    averaging), then the nearest in RGB of the PICO-8 console's 16 colours."""
+    x = rgb_u8 / 255.0
+    h, w = x.shape[:2]
+    k = 6
+    oy, ox = (h % k) // 2, (w % k) // 2
+    ys = np.clip(((np.arange(h) - oy) // k) * k + oy + k // 2, 0, h - 1)
+    xs = np.clip(((np.arange(w) - ox) // k) * k + ox + k // 2, 0, w - 1)
+    s = x[ys][:, xs]
+    d = ((s[..., None, :] - PICO8[None, None]) ** 2).sum(-1)
+    return to_u8(PICO8[d.argmin(-1)])
+
+
+def retro_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Gaussian blur (sigma 1), 3 x 3 block means, then each channel rounded to 5 levels."""
+    s = np.stack([filters.gaussian(rgb_u8[..., c] / 255.0, 1.0) for c in range(3)], -1)
+    return to_u8(np.round(block_means(s, 3) * 4) / 4)
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -561,6 +607,9 @@ FILTERS = {
     "bitposter": bitposter_filter,
     "vividposter": vividposter_filter,
     "palette8": palette8_filter,
+    "mosaic": mosaic_filter,
+    "pico": pico_filter,
+    "retro": retro_filter,
 }
 
 
