@@ -90,10 +90,6 @@ pub struct LearnSettings {
     /// so that a transfer with it as the style takes that detail, not the optimisation's
     /// leftover noise.
     pub detail: bool,
-    /// The learned image is averaged over the dataset's blocks when the dataset is pixelated
-    /// ([`crate::pixelate`]), so that it looks like the filter's outputs and a transfer with
-    /// it as the style finds the same blocks in it.
-    pub pixelate: bool,
 }
 
 impl LearnSettings {
@@ -118,7 +114,6 @@ impl LearnSettings {
             tv_weight: 0.0,
             statistic: StatisticKind::Gram,
             detail: true,
-            pixelate: true,
         }
     }
 }
@@ -533,23 +528,12 @@ impl LearnPlan {
                 long_side: s.size as f64,
                 ..d
             });
-        // Its blocks likewise: the dataset's at the scale its images were read at (shrunk to
-        // `max_side` when larger), whatever the learned image's size.
-        let blocks = target
-            .blocks
-            .filter(|_| s.pixelate)
-            .map(|b| crate::pixelate::Blocks {
-                size: b.size
-                    * s.max_side
-                        .map_or(1.0, |m| (m as f64 / b.long_side).min(1.0)),
-                long_side: s.size as f64,
-            });
         let finish = Finish {
             recolour: None,
             detail: detail.as_ref(),
             detail_passes: defaults::DETAIL_PASSES,
             swatches: None,
-            blocks: blocks.as_ref(),
+            blocks: None,
         };
         let mut x: Vec<f32> = Vec::new();
         let mut last = Breakdown::default();

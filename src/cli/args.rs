@@ -480,12 +480,6 @@ pub struct LearnArgs {
     /// optimised).
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
-    /// The learned image's blocks when the dataset is pixelated (painted in square blocks of
-    /// one colour on a grid, see `transfer --pixelate`): auto (it is averaged over blocks of
-    /// the dataset's size, so that a transfer with it as the style takes them; on is the
-    /// same) or off.
-    #[arg(long, default_value = "auto", value_parser = pixelate_parser())]
-    pub pixelate: Pixelate,
     #[command(flatten)]
     pub resume: ResumeArgs,
     #[command(flatten)]
@@ -509,7 +503,6 @@ impl LearnArgs {
             sample: self.sample,
             tv_weight: self.tv_weight,
             detail: self.detail != DetailMode::Keep,
-            pixelate: self.pixelate != Pixelate::Off,
             ..self.data.to_settings()
         };
         let files = LearnFiles {
