@@ -264,6 +264,19 @@ mod tests {
         Rgb::from_planar(w, h, data)
     }
 
+    /// `img` with each row `y` taken from its row `row(y)`.
+    fn with_rows(img: &Rgb, row: impl Fn(usize) -> usize) -> Rgb {
+        let (w, h) = (img.width, img.height);
+        let mut data = img.data.clone();
+        for c in 0..3 {
+            for y in 0..h {
+                let (to, from) = (c * w * h + y * w, c * w * h + row(y) * w);
+                data[to..to + w].copy_from_slice(&img.data[from..from + w]);
+            }
+        }
+        Rgb::from_planar(w, h, data)
+    }
+
     fn noise(w: usize, h: usize) -> Rgb {
         crate::image_io::noise(w, h, 3)
     }
@@ -305,29 +318,10 @@ mod tests {
         }
         assert_eq!(Seen::of(&Rgb::from_planar(w, h, data), None), Seen::No);
         // stripes 4 px wide: consistent with blocks, but they cannot show their height
-        let stripes = blocky(64, 64, 4, 0, 8);
-        let n = 64 * 64;
-        let mut data = stripes.data.clone();
-        for c in 0..3 {
-            for y in 0..64 {
-                for x in 0..64 {
-                    data[c * n + y * 64 + x] = stripes.data[c * n + x];
-                }
-            }
-        }
-        assert_eq!(Seen::of(&Rgb::from_planar(64, 64, data), None), Seen::Flat);
+        let stripes = with_rows(&blocky(64, 64, 4, 0, 8), |_| 0);
+        assert_eq!(Seen::of(&stripes, None), Seen::Flat);
         // blocks twice as tall as wide are not square blocks
-        let img = blocky(96, 96, 4, 0, 8);
-        let n = 96 * 96;
-        let mut data = img.data.clone();
-        for c in 0..3 {
-            for y in 0..96 {
-                for x in 0..96 {
-                    data[c * n + y * 96 + x] = img.data[c * n + (y / 8 * 4) * 96 + x];
-                }
-            }
-        }
-        let stretched = Rgb::from_planar(96, 96, data);
+        let stretched = with_rows(&blocky(96, 96, 4, 0, 8), |y| y / 8 * 4);
         assert_eq!(Seen::of(&stretched, None), Seen::No);
         // one pixel changed inside a block is tolerated; noise in every block is not
         let mut img = blocky(64, 64, 4, 0, 8);
