@@ -610,8 +610,8 @@ pub struct EvaluateArgs {
     /// "adapt-only" (the adapted photo, not optimised: `transfer --iters 0 --detail keep
     /// --pixelate off --posterise off`) and "adapt-finish" (the same with the dataset's fine
     /// detail, blocks and posterising: `transfer --iters 0`; not with `--detail keep --pixelate
-    /// off --posterise off`, where it would be adapt-only): a style profile from `stylelearn learn` / `profile` [default:
-    /// none: no such routes].
+    /// off --posterise off`, where it would be adapt-only): a style profile from `stylelearn
+    /// learn` / `profile` [default: none: no such routes].
     #[arg(long, value_name = "FILE")]
     pub style_profile: Option<PathBuf>,
     /// Route "baseline": ONE of the filter's outputs as the style image (the naive approach);
