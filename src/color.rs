@@ -252,7 +252,7 @@ impl Palette {
         self.vignette.as_ref().map_or(Ok(()), |v| v.check())
     }
 
-    /// Mean L and RMS chroma √(E[a²] + E[b²]) of this distribution (from the bin centres).
+    /// Mean L and RMS chroma √(E\[a²\] + E\[b²\]) of this distribution (from the bin centres).
     pub fn moments(&self) -> (f64, f64) {
         let centre = |c: usize, i: usize| {
             let (lo, hi) = LAB_RANGE[c];

@@ -74,7 +74,7 @@ fn is_own_output(p: &Path) -> bool {
 }
 
 /// Expands files and folders (folders: their image files, sorted by name, not recursive,
-/// leaving out what stylelearn itself wrote there: see [`is_own_output`]).
+/// leaving out what stylelearn itself wrote there: see `is_own_output`).
 pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for input in inputs {

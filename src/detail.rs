@@ -36,7 +36,7 @@ pub const LEVELS: usize = 3;
 /// weighted mean, so a dataset streams into one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detail {
-    /// `hist[level][band]`: a histogram of [`BINS`] bins over [-1, 1], summing to 1.
+    /// `hist[level][band]`: a histogram of `BINS` bins over [-1, 1], summing to 1.
     pub hist: Vec<Vec<Vec<f64>>>,
     /// The long side, in pixels, of the images measured at level 0 (their weighted mean).
     pub long_side: f64,
@@ -160,7 +160,7 @@ impl Detail {
     }
 
     /// `img` with each detail band of its luminance given this distribution (exact matching
-    /// by rank, [`match_quantiles`]), the base below the bands and the chroma kept; values
+    /// by rank, `match_quantiles`), the base below the bands and the chroma kept; values
     /// are clipped to [0, 1].
     ///
     /// The distribution is the one measured at the size nearest to `img`'s relative to the

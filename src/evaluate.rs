@@ -251,7 +251,7 @@ pub enum Closest {
 pub struct Evaluation {
     /// The pairs' stems, in order.
     pub stems: Vec<String>,
-    /// [pair][route], routes in the settings' order.
+    /// \[pair\]\[route\], routes in the settings' order.
     pub cells: Vec<Vec<Cell>>,
     /// Per route, in the settings' order.
     pub routes: Vec<RouteSummary>,

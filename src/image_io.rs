@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, Rgb32FImage, RgbImage};
 
-/// Planar RGB image, values nominally in [0, 1], `data` laid out as [3][height][width].
+/// Planar RGB image, values nominally in [0, 1], `data` laid out as \[3\]\[height\]\[width\].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rgb {
     pub width: usize,

@@ -4,7 +4,7 @@
 //! - style: Σₗ wₗ·dₗ with dₗ the statistic's relative distance (for Gram: ‖G−T‖²/‖T‖²) and the
 //!   layer weights wₗ scaled to sum to 1;
 //! - content: mean over content layers of ‖F−F꜀‖²/‖F꜀‖²;
-//! - total variation: mean over pixels and channels of squared neighbour differences (RGB in [0,1]);
+//! - total variation: mean over pixels and channels of squared neighbour differences (RGB in \[0, 1\]);
 //! - range: [`RANGE_WEIGHT`] × mean over pixels of the squared distance outside [0, 1]. The saved
 //!   image is clipped to [0, 1]; without this term the optimiser parks pixels far outside the
 //!   range (their statistics then differ from the clipped image's: measured at 96² from noise,

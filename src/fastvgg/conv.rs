@@ -154,7 +154,7 @@ impl SendPtr {
     }
 }
 
-/// Weights of one 3×3 conv in the Winograd domain: `u[ξ][k][c]` = (G g Gᵀ)[ξ] for output
+/// Weights of one 3×3 conv in the Winograd domain: `u[ξ][k][c]` = (G g Gᵀ)\[ξ\] for output
 /// channel k, input channel c, ξ = α·row + col of the α×α transformed kernel; α = tile + 2.
 /// `tile` 2 is F(2×2,3×3) (α = 4), `tile` 4 is F(4×4,3×3) (α = 6, points 0, ±1, ±2).
 #[derive(Clone, Debug)]

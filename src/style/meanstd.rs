@@ -3,7 +3,7 @@
 //!
 //! Summary: `[μ, E[x²]]`, each 1 × C. Both are means over positions, so the default
 //! [`Statistic::accumulate`] (weighted mean of each tensor) gives the exact moments of the
-//! weighted mixture of images, and σ² = E[x²] − μ² of the mixture follows from them.
+//! weighted mixture of images, and σ² = E\[x²\] − μ² of the mixture follows from them.
 use burn::tensor::Tensor;
 
 use super::{Statistic, Summary};
@@ -52,7 +52,7 @@ impl Statistic for MeanStd {
         Summary(vec![mu, sq])
     }
 
-    /// (‖μ − μₜ‖² + ‖σ − σₜ‖²) / (‖μₜ‖² + ‖σₜ‖²), σ = √(var + 1e-8), σₜ = √(max(E[x²]ₜ − μₜ², 0) + 1e-8).
+    /// (‖μ − μₜ‖² + ‖σ − σₜ‖²) / (‖μₜ‖² + ‖σₜ‖²), σ = √(var + 1e-8), σₜ = √(max(E\[x²\]ₜ − μₜ², 0) + 1e-8).
     fn distance(&self, f: Tensor<4>, target: &Summary) -> Tensor<1> {
         let [_, c, h, w] = f.dims();
         let x = f.reshape([c, h * w]);

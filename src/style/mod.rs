@@ -59,7 +59,7 @@ pub trait Statistic: Send + Sync {
     }
 
     /// Differentiable distance of activations `f` from `target`, normalised so that every layer
-    /// contributes on the same scale (a scalar tensor of shape [1]).
+    /// contributes on the same scale (a scalar tensor of shape `[1]`).
     fn distance(&self, f: Tensor<4>, target: &Summary) -> Tensor<1>;
 }
 
