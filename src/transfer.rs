@@ -689,8 +689,12 @@ impl StyleInputs {
         };
         let swatches = match (s.posterise, wanted.then(style_swatches).flatten()) {
             (Posterise::On, Some(sw)) if !sw.is_posterised() => {
+                let (is, whose) = match &profile {
+                    Some(_) => ("is", "its images'"),
+                    None => ("are", "their"),
+                };
                 return Err(refuse(&format!(
-                    "is not posterised: more than {} colours are needed to cover {}% of its images' pixels, so there are no swatches to posterise to (leave the colours as they are)",
+                    "{is} not posterised: more than {} colours are needed to cover {}% of {whose} pixels, so there are no swatches to posterise to (leave the colours as they are)",
                     crate::posterise::MAX_SWATCHES,
                     crate::posterise::COVERAGE * 100.0
                 )));
