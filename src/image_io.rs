@@ -106,6 +106,15 @@ impl Rgb {
         DynamicImage::ImageRgb32F(self.to_rgb32f()).to_rgb8()
     }
 
+    /// Each pixel's 8-bit sRGB colour (values clipped to [0, 1], then rounded), in row order.
+    pub fn pixels_8bit(&self) -> Vec<[u8; 3]> {
+        let n = self.width * self.height;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        (0..n)
+            .map(|i| [self.data[i], self.data[n + i], self.data[2 * n + i]].map(byte))
+            .collect()
+    }
+
     /// The image as an 8-bit file ([`Rgb::save`] to PNG) holds it.
     pub fn to_8bit(&self) -> Self {
         Self::from_dynamic(&DynamicImage::ImageRgb8(self.to_rgb8()))

@@ -98,11 +98,7 @@ impl Seen {
     /// of pixels inside the masked region count, each by the smaller of their mask values.
     pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Seen {
         let (w, h) = (img.width, img.height);
-        let n = w * h;
-        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        let px: Vec<[u8; 3]> = (0..n)
-            .map(|i| [img.data[i], img.data[n + i], img.data[2 * n + i]].map(byte))
-            .collect();
+        let px = img.pixels_8bit();
         // a pair of pixels: the weight it counts by if equal, and the weight it counts by
         let pair = |a: usize, b: usize| {
             let wt = mask.map_or(1.0, |m| m[a].min(m[b]) as f64);

@@ -84,12 +84,8 @@ impl Swatches {
     /// The swatches of `img` (empty if it is not posterised); with a mask (one value in [0, 1]
     /// per pixel) only the masked region counts, each pixel by its mask value.
     pub fn of(img: &Rgb, mask: Option<&[f32]>) -> Self {
-        let n = img.width * img.height;
-        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         let mut counts: HashMap<u32, f64> = HashMap::new();
-        let keys: Vec<u32> = (0..n)
-            .map(|i| key([img.data[i], img.data[n + i], img.data[2 * n + i]].map(byte)))
-            .collect();
+        let keys: Vec<u32> = img.pixels_8bit().into_iter().map(key).collect();
         for (i, k) in keys.iter().enumerate() {
             let w = mask.map_or(1.0, |m| m[i] as f64);
             if w > 0.0 {

@@ -243,13 +243,7 @@ impl Observer for LiveObserver<'_> {
 
 /// `img` as PNG bytes.
 fn png_bytes(img: &Rgb) -> Option<Vec<u8>> {
-    let n = img.width * img.height;
-    let mut buf = Vec::with_capacity(3 * n);
-    for i in 0..n {
-        for c in 0..3 {
-            buf.push((img.data[c * n + i].clamp(0.0, 1.0) * 255.0).round() as u8);
-        }
-    }
+    let buf = img.pixels_8bit().concat();
     let rgb = image::RgbImage::from_raw(img.width as u32, img.height as u32, buf)?;
     let mut png = std::io::Cursor::new(Vec::new());
     rgb.write_to(&mut png, image::ImageFormat::Png).ok()?;
