@@ -364,9 +364,10 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
 
 /// What `profile` and `learn` say of a pixelated dataset's blocks.
 fn pixelated_note(b: &stylelearn::pixelate::Blocks) -> String {
+    // to 3 decimals, as few as it needs: "4", "5.333"
+    let size = (b.size * 1000.0).round() / 1000.0;
     format!(
-        "pixelated: blocks of {:.3} px in the images' {:.0} px long side: a result is averaged over blocks of the same share of its own (--pixelate)",
-        b.size, b.long_side
+        "pixelated: blocks of {size} px in the images' {:.0} px long side: a result is averaged over blocks of the same share of its own (--pixelate)",
+        b.long_side
     )
-    .replace(".000 px", " px")
 }
