@@ -726,15 +726,18 @@ impl StyleInputs {
             Pixelate::Auto => style_blocks(),
             Pixelate::On => match style_blocks() {
                 Some(b) => Some(b),
-                None if profile.is_some() => {
-                    return Err(refuse(
-                        "is not pixelated: its images are not painted in square blocks of one colour on a grid (or it was made by an older stylelearn: make it again), so there are no blocks to average over (leave the pixels as they are)",
-                    ));
-                }
                 None => {
-                    return Err(refuse(
-                        "are not pixelated: not painted in square blocks of one colour on a grid, so there are no blocks to average over (leave the pixels as they are)",
-                    ));
+                    let why = match &profile {
+                        Some(_) => {
+                            "is not pixelated: its images are not painted in square blocks of one colour on a grid (or it was made by an older stylelearn: make it again)"
+                        }
+                        None => {
+                            "are not pixelated: not painted in square blocks of one colour on a grid"
+                        }
+                    };
+                    return Err(refuse(&format!(
+                        "{why}, so there are no blocks to average over (leave the pixels as they are)"
+                    )));
                 }
             },
         };
