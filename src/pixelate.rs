@@ -74,7 +74,7 @@ fn grid(equal: &[(f64, f64)]) -> Option<(usize, f64)> {
             // per position in the block: 0 is the pair across a line (x + 1 starts a block)
             let mut at = vec![(0.0, 0.0); k];
             for (x, &(eq, w)) in equal.iter().enumerate() {
-                let r = (x + 1 + k - o % k) % k;
+                let r = (x + 1 + k - o) % k;
                 at[r].0 += eq;
                 at[r].1 += w;
             }
