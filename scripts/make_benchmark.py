@@ -87,6 +87,14 @@ Filters (deterministic; every parameter is a constant in this file)
   2 bits, as Pillow's ``ImageOps.posterize`` does), ``vividposter`` (a 3x3 median,
   saturation boosted, then 4 levels per channel) and ``palette8`` (blurred, then the
   nearest of 8 fixed colours that lie on no per-channel grid).
+* three pixelating filters, made to judge the pixelation finish (README, "Pixelation")
+  with its predictions written before they were run: ``mosaic`` (8 px block means),
+  ``pico`` (6 px blocks sampled at their centres on a centred grid, then the PICO-8
+  console's 16 colours) and ``retro`` (blurred, 3 px block means, 5 levels per channel).
+* two more whose blocks are not a whole number of pixels (the photo shrunk to a whole
+  number of blocks across, then enlarged without smoothing), made likewise to judge their
+  detection: ``lowres`` (40 blocks across the long side, Pillow's box and nearest
+  resizes) and ``gameboy`` (56 across, the luminance in the Game Boy's 4 greens).
 
 ``pencil`` is the HELD-OUT FILTER: stylelearn's defaults are to be tuned on
 ``cartoon``, ``painterly`` and ``grade`` only, and ``pencil`` is looked at only
@@ -587,6 +595,39 @@ def retro_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(np.round(block_means(s, 3) * 4) / 4)
 
 
+# --------------------------------------------------------------------------
+# two pixelating filters whose blocks are not a whole number of pixels, made to judge
+# blocks found as a number of blocks across (README, "Pixelation"), written down with
+# its predictions before they were run
+# --------------------------------------------------------------------------
+def lowres_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Shrunk to 40 blocks across the long side (the short side to the nearest whole number of
+    blocks) by box averaging, then enlarged back with Pillow's nearest neighbour: blocks of 6.4
+    px at 256 px, 6 or 7 px wide, in the photo's own colours."""
+    h, w = rgb_u8.shape[:2]
+    n = 40
+    small = (n, max(1, round(h * n / w))) if w >= h else (max(1, round(w * n / h)), n)
+    img = Image.fromarray(rgb_u8).resize(small, Image.Resampling.BOX)
+    return np.asarray(img.resize((w, h), Image.Resampling.NEAREST))
+
+
+GAMEBOY = np.array([[15, 56, 15], [48, 98, 48], [139, 172, 15], [155, 188, 15]]) / 255.0
+
+
+def gameboy_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Shrunk to 56 blocks across the long side with anti-aliasing, the luminance in the Game
+    Boy's 4 greens, then enlarged by taking for each pixel the block floor(x n / w): blocks of
+    4.57 px at 256 px, 4 or 5 px wide."""
+    h, w = rgb_u8.shape[:2]
+    n = 56
+    sh, sw = (max(1, round(h * n / w)), n) if w >= h else (n, max(1, round(w * n / h)))
+    small = transform.resize(rgb_u8 / 255.0, (sh, sw), anti_aliasing=True)
+    level = np.clip(np.round(luma(small) * 3), 0, 3).astype(int)
+    ys = np.arange(h) * sh // h
+    xs = np.arange(w) * sw // w
+    return to_u8(GAMEBOY[level][ys][:, xs])
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -610,6 +651,8 @@ FILTERS = {
     "mosaic": mosaic_filter,
     "pico": pico_filter,
     "retro": retro_filter,
+    "lowres": lowres_filter,
+    "gameboy": gameboy_filter,
 }
 
 
