@@ -7,9 +7,12 @@
 //! also repeat colours (87–92% of the pixels next to each other are equal in the benchmark's
 //! cartoon and palette outputs), but their edges fall anywhere. So an image's [`Seen`] tells,
 //! from the image alone, whether it is pixelated and how large its blocks are
-//! ([`Seen::of`]); a dataset is pixelated when its images agree ([`Blocks::mix`]), and
-//! [`Blocks::apply`] gives a result the same blocks, each the mean of its pixels, before
-//! posterising ([`crate::posterise`]) takes the block colours to the filter's palette.
+//! ([`Seen::of`]): a whole number of pixels, or a side shrunk to a whole number of blocks and
+//! enlarged again, which makes them a fraction of a pixel larger or smaller (40 blocks across
+//! 256 px are 6.4 px: 6 or 7 px wide, placed as the resizer rounds). A dataset is pixelated
+//! when its images agree ([`Blocks::mix`]), and [`Blocks::apply`] gives a result the same
+//! blocks, each the mean of its pixels, before posterising ([`crate::posterise`]) takes the
+//! block colours to the filter's palette.
 //!
 //! The optimisation cannot make blocks itself: the style statistics are averages over
 //! positions, blind to where a grid's lines fall, so a result has the blocks' texture (edges,
@@ -52,7 +55,7 @@ pub struct Blocks {
 /// What one image shows of pixelation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Seen {
-    /// Square blocks of one colour on a grid.
+    /// Square blocks of one colour on a grid (square within [`SQUARE_SPREAD`]).
     Blocks(Blocks),
     /// Consistent with blocks, but too flat to show them ([`EDGE_CHANGE`]).
     Flat,
@@ -60,37 +63,138 @@ pub enum Seen {
     No,
 }
 
-/// Along one direction: the largest block side whose grid fits (with the offset whose lines
+/// How far the block sides found along the two directions may lie apart, as a share of the
+/// larger, for the blocks to count as square. A filter that shrinks each side of the photo to a
+/// whole number of blocks rounds the two sides apart: 40 blocks across a 256 × 170 image's long
+/// side give 6.4 px, and 27 across its short side 6.3 px.
+pub const SQUARE_SPREAD: f64 = 0.15;
+
+/// A grid of lines along one direction: blocks `size` pixels wide (not necessarily a whole
+/// number), the first starting at `phase`. The pair of pixels (x, x + 1) is across a line when
+/// x + 1 starts a block: ⌊(x + 1 − phase) / size⌋ ≠ ⌊(x − phase) / size⌋.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Lines {
+    size: f64,
+    phase: f64,
+}
+
+/// How close to a pixel a line of blocks must fall to lie on it (see [`Lines::position`]).
+const TIE: f64 = 1e-6;
+
+impl Lines {
+    /// The grids looked for along a side of `n` pixels, largest blocks first: each whole side
+    /// from [`MAX_BLOCK`] down to 2 at every offset, and each whole number of blocks across the
+    /// side whose blocks are not a whole number of pixels, placed as the three usual ways of
+    /// enlarging without smoothing place them (block ⌊x m / n⌋, ⌊(x + ½) m / n⌋, or
+    /// round(x (m − 1) / (n − 1)) for pixel x of m blocks). At least [`MIN_BLOCKS`] across.
+    fn candidates(n: usize) -> Vec<Lines> {
+        let mut out = Vec::new();
+        for k in 2..=MAX_BLOCK.min(n / MIN_BLOCKS) {
+            out.extend((0..k).map(|o| Lines {
+                size: k as f64,
+                phase: o as f64,
+            }));
+        }
+        let nf = n as f64;
+        for m in MIN_BLOCKS.max(n.div_ceil(MAX_BLOCK))..=n / 2 {
+            let size = nf / m as f64;
+            let corners = (nf - 1.0) / (m - 1) as f64;
+            let placed = [(size, 0.0), (size, -0.5), (corners, -corners / 2.0)];
+            for (size, phase) in placed {
+                if size.fract() != 0.0 && size <= MAX_BLOCK as f64 {
+                    out.push(Lines { size, phase });
+                }
+            }
+        }
+        out.retain(|l| l.size >= 2.0);
+        out.sort_by(|a, b| b.size.total_cmp(&a.size));
+        out
+    }
+
+    /// Where the pair (x, x + 1) lies: `Some(0)` across a line, else `Some` of the position of
+    /// x + 1 in its block (1 up to the block's side, rounded to a pixel). `None` when a line of
+    /// blocks that are not a whole number of pixels falls exactly on pixel x or x + 1 (its
+    /// block index, ⌊(x − phase) / size⌋, is a whole number): an enlarging computes that index
+    /// in floating point and puts such a pixel in either block, so the pairs beside it are not
+    /// counted. Whole sides place every line exactly.
+    fn position(&self, x: usize) -> Option<usize> {
+        let on_edge = |e: f64| {
+            let line = ((e - self.phase) / self.size).round() * self.size + self.phase;
+            self.size.fract() != 0.0 && (line - e).abs() < TIE
+        };
+        let x = x as f64;
+        if on_edge(x) || on_edge(x + 1.0) {
+            return None;
+        }
+        let at = (x + 1.0 - self.phase) / self.size;
+        Some(if at.floor() != ((x - self.phase) / self.size).floor() {
+            0
+        } else {
+            ((at - at.floor()) * self.size).round().max(1.0) as usize
+        })
+    }
+
+    /// The pairs among the first `pairs` that are across a line or not counted
+    /// ([`Lines::position`] `Some(0)` or `None`), in order: the line between blocks j − 1 and
+    /// j lies across the pair before pixel ⌈j size + phase⌉, or on a pixel.
+    fn beside(&self, pairs: usize) -> impl Iterator<Item = usize> + '_ {
+        let whole = self.size.fract() == 0.0;
+        ((-self.phase / self.size).floor() as i64..)
+            .map(move |j| j as f64 * self.size + self.phase)
+            .take_while(move |&b| b < pairs as f64 + 1.0)
+            .flat_map(move |b| {
+                let on = b.round();
+                if !whole && (b - on).abs() < TIE {
+                    [on as i64 - 1, on as i64]
+                } else {
+                    [b.ceil() as i64 - 1, -1]
+                }
+            })
+            .filter(move |&x| x >= 0 && x < pairs as i64)
+            .map(|x| x as usize)
+    }
+}
+
+/// Along one direction: the largest block side whose grid fits (with the placement whose lines
 /// change most), and the share of the pairs across its lines that differ; `None` when no grid
 /// fits. A grid fits when, at every position inside its blocks, at least [`INSIDE_EQUAL`] of
 /// the neighbouring pairs are equal: each position on its own, so that a grid twice the true
 /// one's, whose middle lines change on a few pairs only in a flat image, does not fit.
 /// `equal` holds, per pair (x, x + 1), the weight of its equal pairs and of all of them.
-fn grid(equal: &[(f64, f64)]) -> Option<(usize, f64)> {
-    let n = equal.len() + 1;
-    for k in (2..=MAX_BLOCK.min(n / MIN_BLOCKS)).rev() {
-        let mut best: Option<f64> = None;
-        for o in 0..k {
-            // per position in the block: 0 is the pair across a line (x + 1 starts a block)
-            let mut at = vec![(0.0, 0.0); k];
-            for (x, &(eq, w)) in equal.iter().enumerate() {
-                let r = (x + 1 + k - o) % k;
+fn grid(equal: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let mut best: Option<(f64, f64)> = None;
+    let total = equal
+        .iter()
+        .fold((0.0, 0.0), |a, &(eq, w)| (a.0 + eq, a.1 + w));
+    for lines in Lines::candidates(equal.len() + 1) {
+        if best.is_some_and(|(size, _)| lines.size < size) {
+            break;
+        }
+        // First the positions inside the blocks pooled, which every grid that fits passes: it
+        // needs only the pairs on and beside the lines, and rules out most grids of a photo.
+        let on_lines = lines
+            .beside(equal.len())
+            .fold((0.0, 0.0), |a, x| (a.0 + equal[x].0, a.1 + equal[x].1));
+        let inside = (total.0 - on_lines.0, total.1 - on_lines.1);
+        if inside.0 < INSIDE_EQUAL * inside.1 - 1e-9 * total.1 {
+            continue;
+        }
+        let mut at = vec![(0.0, 0.0); lines.size.ceil() as usize + 1];
+        for (x, &(eq, w)) in equal.iter().enumerate() {
+            if let Some(r) = lines.position(x) {
                 at[r].0 += eq;
                 at[r].1 += w;
             }
-            let fits = at[1..].iter().all(|&(eq, w)| eq >= INSIDE_EQUAL * w);
-            if fits && at[0].1 > 0.0 {
-                let change = 1.0 - at[0].0 / at[0].1;
-                if best.is_none_or(|c| change > c) {
-                    best = Some(change);
-                }
+        }
+        let fits = at[1..].iter().all(|&(eq, w)| eq >= INSIDE_EQUAL * w);
+        if fits && at[0].1 > 0.0 {
+            let change = 1.0 - at[0].0 / at[0].1;
+            if best.is_none_or(|(_, c)| change > c) {
+                best = Some((lines.size, change));
             }
         }
-        if let Some(change) = best {
-            return Some((k, change));
-        }
     }
-    None
+    best
 }
 
 impl Seen {
@@ -121,12 +225,15 @@ impl Seen {
             })
             .collect();
         // a direction whose lines change too little cannot tell its block size
-        let shown = |g: Option<(usize, f64)>| g.map(|(k, c)| (c >= EDGE_CHANGE).then_some(k));
+        let shown = |g: Option<(f64, f64)>| g.map(|(k, c)| (c >= EDGE_CHANGE).then_some(k));
         match (shown(grid(&across)), shown(grid(&down))) {
-            (Some(Some(kx)), Some(Some(ky))) if kx == ky => Seen::Blocks(Blocks {
-                size: kx as f64,
-                long_side: w.max(h) as f64,
-            }),
+            (Some(Some(kx)), Some(Some(ky))) if (kx - ky).abs() <= SQUARE_SPREAD * kx.max(ky) => {
+                // the long side holds more blocks, so its side is the better measured
+                Seen::Blocks(Blocks {
+                    size: if w >= h { kx } else { ky },
+                    long_side: w.max(h) as f64,
+                })
+            }
             (Some(Some(_)), Some(Some(_))) => Seen::No,
             (Some(_), Some(_)) => Seen::Flat,
             _ => Seen::No,
@@ -244,11 +351,34 @@ mod tests {
     /// A `w`×`h` image of blocks of side `k` from offset `o`, each of a colour from a
     /// deterministic sequence of `levels` levels per channel.
     fn blocky(w: usize, h: usize, k: usize, o: usize, levels: u32) -> Rgb {
+        painted(w, h, levels, |x, y| ((x + k - o) / k, (y + k - o) / k))
+    }
+
+    /// A `w`×`h` image enlarged without smoothing from `mx`×`my` blocks of colours as in
+    /// [`blocky`], pixel x of a side of `n` pixels taking the block `place(x, m, n)`.
+    fn enlarged(
+        w: usize,
+        h: usize,
+        mx: usize,
+        my: usize,
+        place: fn(usize, usize, usize) -> usize,
+    ) -> Rgb {
+        painted(w, h, 8, |x, y| (place(x, mx, w), place(y, my, h)))
+    }
+
+    /// A `w`×`h` image whose pixel (x, y) has the colour of block `block(x, y)`, from a
+    /// deterministic sequence of `levels` levels per channel.
+    fn painted(
+        w: usize,
+        h: usize,
+        levels: u32,
+        block: impl Fn(usize, usize) -> (usize, usize),
+    ) -> Rgb {
         let n = w * h;
         let mut data = vec![0.0; 3 * n];
         for y in 0..h {
             for x in 0..w {
-                let (bx, by) = ((x + k - o) / k, (y + k - o) / k);
+                let (bx, by) = block(x, y);
                 let seed = (bx * 7919 + by * 104_729) as u32;
                 for c in 0..3 {
                     let v =
@@ -293,6 +423,57 @@ mod tests {
         // few levels: many neighbouring blocks share a colour, and the blocks still show
         let img = blocky(64, 64, 4, 0, 2);
         assert!(matches!(Seen::of(&img, None), Seen::Blocks(b) if b.size == 4.0));
+    }
+
+    #[test]
+    fn blocks_that_are_not_whole_pixels_are_seen_placed_as_resizers_place_them() {
+        // 15 blocks across 96 px (6.4 px) and 11 down 70 px (6.36 px): each side rounded to a
+        // whole number of blocks, so the blocks are square within SQUARE_SPREAD
+        let floor: fn(usize, usize, usize) -> usize = |x, m, n| x * m / n;
+        let centre: fn(usize, usize, usize) -> usize = |x, m, n| (2 * x + 1) * m / (2 * n);
+        let corners: fn(usize, usize, usize) -> usize =
+            |x, m, n| (x as f64 * (m - 1) as f64 / (n - 1) as f64).round() as usize;
+        for (place, size) in [(floor, 6.4), (centre, 6.4), (corners, 95.0 / 14.0)] {
+            let seen = Seen::of(&enlarged(96, 70, 15, 11, place), None);
+            assert!(
+                matches!(seen, Seen::Blocks(b) if (b.size - size).abs() < 1e-9 && b.long_side == 96.0),
+                "{seen:?}, expected {size} px"
+            );
+        }
+        // 12 blocks across 78 px and 8 down 52 px (6.5 px): the centres of pixels 6, 19, 32, …
+        // fall exactly on lines, and a resizer computing in floating point rounds such ties
+        // either way; here every other one down (neither the centre rule nor the floor one)
+        let ties: fn(usize, usize, usize) -> usize = |x, m, n| {
+            let (v, d) = ((2 * x + 1) * m, 2 * n);
+            if v % d == 0 && (v / d) % 4 == 1 {
+                v / d - 1
+            } else {
+                v / d
+            }
+        };
+        let seen = Seen::of(&enlarged(78, 52, 12, 8, ties), None);
+        assert!(matches!(seen, Seen::Blocks(b) if b.size == 6.5), "{seen:?}");
+        // the long side may be the height
+        let tall = Seen::of(&enlarged(70, 96, 11, 15, centre), None);
+        assert!(
+            matches!(tall, Seen::Blocks(b) if (b.size - 6.4).abs() < 1e-9),
+            "{tall:?}"
+        );
+        // 7 blocks down 70 px (10 px) against 6.4 px across are not square
+        assert_eq!(Seen::of(&enlarged(96, 70, 15, 7, floor), None), Seen::No);
+    }
+
+    #[test]
+    fn the_pairs_beside_the_lines_are_those_position_puts_there() {
+        for n in [40, 70, 96, 257] {
+            for lines in Lines::candidates(n) {
+                let beside: Vec<usize> = lines.beside(n - 1).collect();
+                let want: Vec<usize> = (0..n - 1)
+                    .filter(|&x| !matches!(lines.position(x), Some(r) if r > 0))
+                    .collect();
+                assert_eq!(beside, want, "{lines:?} along {n} px");
+            }
+        }
     }
 
     #[test]
