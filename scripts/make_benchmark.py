@@ -91,10 +91,11 @@ Filters (deterministic; every parameter is a constant in this file)
   with its predictions written before they were run: ``mosaic`` (8 px block means),
   ``pico`` (6 px blocks sampled at their centres on a centred grid, then the PICO-8
   console's 16 colours) and ``retro`` (blurred, 3 px block means, 5 levels per channel).
-* two more whose blocks are not a whole number of pixels (the photo shrunk to a whole
+* three more whose blocks are not a whole number of pixels (the photo shrunk to a whole
   number of blocks across, then enlarged without smoothing), made likewise to judge their
   detection: ``lowres`` (40 blocks across the long side, Pillow's box and nearest
-  resizes) and ``gameboy`` (56 across, the luminance in the Game Boy's 4 greens).
+  resizes), ``gameboy`` (56 across, the luminance in the Game Boy's 4 greens) and ``lcd``
+  (48 across, 2 levels per channel, placed as an "align corners" resize places them).
 
 ``pencil`` is the HELD-OUT FILTER: stylelearn's defaults are to be tuned on
 ``cartoon``, ``painterly`` and ``grade`` only, and ``pencil`` is looked at only
@@ -596,9 +597,9 @@ def retro_filter(rgb_u8: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# two pixelating filters whose blocks are not a whole number of pixels, made to judge
-# blocks found as a number of blocks across (README, "Pixelation"), written down with
-# its predictions before they were run
+# three pixelating filters whose blocks are not a whole number of pixels, made to judge
+# blocks found as a number of blocks across (README, "Pixelation"), each written down
+# with its predictions before it was run (lcd after the first two)
 # --------------------------------------------------------------------------
 def lowres_filter(rgb_u8: np.ndarray) -> np.ndarray:
     """Shrunk to 40 blocks across the long side (the short side to the nearest whole number of
@@ -628,6 +629,22 @@ def gameboy_filter(rgb_u8: np.ndarray) -> np.ndarray:
     return to_u8(GAMEBOY[level][ys][:, xs])
 
 
+def lcd_filter(rgb_u8: np.ndarray) -> np.ndarray:
+    """Shrunk to 48 blocks across the long side by box averaging, each channel in 2 levels (8
+    colours), then enlarged by taking for each pixel x the block round(x (m - 1) / (w - 1)), as
+    an "align corners" resize does: blocks of 5.43 px at 256 px, the first and last half as
+    wide. Written after the rule for datasets whose images are mostly too flat to show their
+    blocks was changed (README, "Pixelation"), to judge it."""
+    h, w = rgb_u8.shape[:2]
+    n = 48
+    sh, sw = (max(2, round(h * n / w)), n) if w >= h else (n, max(2, round(w * n / h)))
+    small = np.asarray(Image.fromarray(rgb_u8).resize((sw, sh), Image.Resampling.BOX)) / 255.0
+    small = np.round(small)
+    ys = np.round(np.arange(h) * (sh - 1) / (h - 1)).astype(int)
+    xs = np.round(np.arange(w) * (sw - 1) / (w - 1)).astype(int)
+    return to_u8(small[ys][:, xs])
+
+
 FILTERS = {
     "cartoon": cartoon_filter,
     "painterly": painterly_filter,
@@ -653,6 +670,7 @@ FILTERS = {
     "retro": retro_filter,
     "lowres": lowres_filter,
     "gameboy": gameboy_filter,
+    "lcd": lcd_filter,
 }
 
 
