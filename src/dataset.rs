@@ -246,11 +246,13 @@ pub struct Loaded {
     pub swatches: crate::posterise::Swatches,
     /// Whether the image as decoded is pixelated (in its masked region).
     pub pixels: crate::pixelate::Seen,
+    /// Whether the file is in a lossy format, whose noise hides exact colours and blocks.
+    pub lossy: bool,
 }
 
 /// Decodes one entry (image and mask, the mask inverted for the background region).
 pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<Loaded> {
-    let image = image_io::load(&e.path)?;
+    let image_io::Decoded { image, lossy } = image_io::decode(&e.path)?;
     crate::vgg::check_size(image.height, image.width)
         .with_context(|| format!("style image {}", e.path.display()))?;
     let mask = match &e.mask {
@@ -292,5 +294,6 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         mask,
         swatches,
         pixels,
+        lossy,
     })
 }

@@ -21,6 +21,21 @@ pub struct Rgb {
 
 /// Reads an image file (PNG, JPEG, WebP, …) as RGB; the error names the file and the fix.
 pub fn load(path: &Path) -> Result<Rgb> {
+    decode(path).map(|d| d.image)
+}
+
+/// An image as decoded, and whether its format is lossy.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub image: Rgb,
+    /// Stored in a lossy format (JPEG, lossy WebP): its compression noise hides what is exact
+    /// in an image, such as a posterised filter's colours ([`crate::posterise`]) or a
+    /// pixelated one's blocks ([`crate::pixelate`]).
+    pub lossy: bool,
+}
+
+/// [`load`], telling whether the file's format is lossy.
+pub fn decode(path: &Path) -> Result<Decoded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
     let img = image::load_from_memory(&bytes).with_context(|| {
@@ -29,7 +44,35 @@ pub fn load(path: &Path) -> Result<Rgb> {
             path.display()
         )
     })?;
-    Ok(Rgb::from_dynamic(&img))
+    Ok(Decoded {
+        image: Rgb::from_dynamic(&img),
+        lossy: is_lossy(&bytes),
+    })
+}
+
+/// Whether an encoded image is in a lossy format: JPEG, or WebP holding a lossy ("VP8 ")
+/// bitstream rather than a lossless ("VP8L") one.
+pub fn is_lossy(bytes: &[u8]) -> bool {
+    match image::guess_format(bytes) {
+        Ok(ImageFormat::Jpeg) => true,
+        // RIFF chunks from byte 12 on: a four-letter name, a little-endian size, the data
+        // padded to an even length
+        Ok(ImageFormat::WebP) => {
+            let mut at = 12;
+            while let Some(head) = bytes.get(at..at + 8) {
+                if &head[..4] == b"VP8 " {
+                    return true;
+                }
+                let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+                at = at
+                    .saturating_add(8)
+                    .saturating_add(size)
+                    .saturating_add(size & 1);
+            }
+            false
+        }
+        _ => false,
+    }
 }
 
 /// The size (width, height) of an image file from its header, without decoding the pixels.
@@ -252,5 +295,58 @@ pub fn noise(width: usize, height: usize, seed: u64) -> Rgb {
         width,
         height,
         data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(format: ImageFormat) -> Vec<u8> {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([(x * 30) as u8, (y * 30) as u8, 90])
+        }));
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, format).unwrap();
+        buf.into_inner()
+    }
+
+    /// A WebP file header with the given chunks (name, data).
+    fn webp(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut body = b"WEBP".to_vec();
+        for (name, data) in chunks {
+            body.extend_from_slice(*name);
+            body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            body.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                body.push(0);
+            }
+        }
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn jpeg_and_lossy_webp_are_lossy_and_png_and_lossless_webp_are_not() {
+        assert!(is_lossy(&encoded(ImageFormat::Jpeg)));
+        assert!(!is_lossy(&encoded(ImageFormat::Png)));
+        // the WebP encoder writes lossless ("VP8L") files
+        assert!(!is_lossy(&encoded(ImageFormat::WebP)));
+        // an extended WebP whose image is a lossy bitstream, after an odd-sized chunk
+        assert!(is_lossy(&webp(&[
+            (b"VP8X", &[0; 10]),
+            (b"ICCP", &[1; 3]),
+            (b"VP8 ", &[0; 4])
+        ])));
+        assert!(!is_lossy(&webp(&[(b"VP8X", &[0; 10]), (b"VP8L", &[0; 4])])));
+        // a header cut short, or a chunk size past the end, is not lossy and does not panic
+        let mut cut = webp(&[(b"VP8X", &[0; 10]), (b"VP8 ", &[0; 4])]);
+        cut.truncate(30);
+        assert!(!is_lossy(&cut));
+        let mut huge = webp(&[(b"VP8X", &[0; 10])]);
+        huge[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(!is_lossy(&huge));
     }
 }

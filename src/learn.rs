@@ -356,6 +356,7 @@ impl LearnPlan {
         let mut pixels: Vec<(crate::pixelate::Seen, f64)> = Vec::new();
         let mut rings: Vec<crate::vignette::Rings> = Vec::new();
         let mut read: Vec<&dataset::Entry> = Vec::new();
+        let mut lossy = 0;
         for (i, e) in self.entries.iter().enumerate() {
             let loaded = match dataset::load_entry(e, s.max_side, s.region) {
                 Ok(l) => l,
@@ -379,6 +380,7 @@ impl LearnPlan {
             ));
             swatches.push((loaded.swatches, e.weight));
             pixels.push((loaded.pixels, e.weight));
+            lossy += usize::from(loaded.lossy);
             if loaded.mask.is_none() {
                 rings.extend(crate::vignette::Rings::of(&loaded.image));
             }
@@ -406,6 +408,12 @@ impl LearnPlan {
                     "stopped while reading the dataset"
                 )));
             }
+        }
+        if lossy > 0 {
+            observer.notice(&Notice::LossyImages {
+                lossy,
+                count: read.len(),
+            });
         }
         let (mut target, each) = b.finish()?;
         let coarse_targets = coarse_b

@@ -82,6 +82,10 @@ pub enum Notice {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// `lossy` of the `count` dataset images read are in a lossy format (JPEG, lossy WebP): its
+    /// noise hides a posterised filter's exact colours and a pixelated one's blocks, so the
+    /// dataset counts as neither ([`crate::posterise`], [`crate::pixelate`]).
+    LossyImages { lossy: usize, count: usize },
     /// A batch starts a photo (`index` counts from 0, of `count` photos).
     PhotoStarted {
         index: usize,

@@ -735,7 +735,7 @@ fn profile_and_learn_say_whether_the_dataset_is_posterised_and_how_a_result_take
 }
 
 #[test]
-fn profile_records_and_says_whether_the_dataset_is_pixelated() {
+fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
     let dir = tmp();
     let photo = image_io::load(std::path::Path::new(CONTENT))
         .unwrap()
@@ -748,7 +748,10 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated() {
     blocks.apply(&photo).save(&pixelated).unwrap();
     let plain = dir.path().join("photo.png");
     photo.save(&plain).unwrap();
-    for (image, want) in [(&pixelated, Some(blocks)), (&plain, None)] {
+    // the same blocks as a JPEG: its noise hides them, and profile says why
+    let lossy = dir.path().join("pixelated.jpg");
+    blocks.apply(&photo).save(&lossy).unwrap();
+    for (image, want) in [(&pixelated, Some(blocks)), (&plain, None), (&lossy, None)] {
         let out = dir.path().join("p.safetensors");
         let o = cli(&[
             "profile",
@@ -766,6 +769,11 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated() {
         assert_eq!(
             e.contains("pixelated: blocks of 6 px in the images' 96 px long side"),
             want.is_some(),
+            "{e}"
+        );
+        assert_eq!(
+            e.contains("note: 1 of the 1 images is JPEG or lossy WebP"),
+            image == &lossy,
             "{e}"
         );
     }

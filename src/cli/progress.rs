@@ -120,6 +120,10 @@ impl Observer for Progress {
             Notice::Skipped { path, reason } => {
                 format!("warning: skipping {}: {reason}", path.display())
             }
+            Notice::LossyImages { lossy, count } => format!(
+                "note: {lossy} of the {count} images {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours and blocks: the dataset counts as neither posterised nor pixelated (--posterise, --pixelate). The filter's outputs saved as PNG keep them.",
+                if *lossy == 1 { "is" } else { "are" }
+            ),
             Notice::PhotoStarted {
                 index,
                 count,
