@@ -412,10 +412,15 @@ pub(crate) fn check_step(step: Option<f64>) -> Result<()> {
 }
 
 fn load_image(path: &Path, what: &str) -> Result<Rgb> {
-    let img = image_io::load(path).map_err(|e| Error::input(path, e))?;
-    vgg::check_size(img.height, img.width)
+    decode_image(path, what).map(|d| d.image)
+}
+
+/// [`load_image`], telling whether the file's format is lossy.
+fn decode_image(path: &Path, what: &str) -> Result<image_io::Decoded> {
+    let d = image_io::decode(path).map_err(|e| Error::input(path, e))?;
+    vgg::check_size(d.image.height, d.image.width)
         .map_err(|e| Error::input(path, e.context(format!("{what} {}", path.display()))))?;
-    Ok(img)
+    Ok(d)
 }
 
 impl TransferPlan {
@@ -550,10 +555,16 @@ impl StyleInputs {
             }
             StyleSource::Images(_) => None,
         };
+        // whether each style image is in a lossy format, whose blocks are found by contrast
+        let mut lossy = Vec::new();
         let styles = match &s.style {
             StyleSource::Images(list) => list
                 .iter()
-                .map(|(p, w)| Ok((load_image(p, "style image")?, *w, p.clone())))
+                .map(|(p, w)| {
+                    let d = decode_image(p, "style image")?;
+                    lossy.push(d.lossy);
+                    Ok((d.image, *w, p.clone()))
+                })
                 .collect::<Result<Vec<_>>>()?,
             StyleSource::Profile(_) => Vec::new(),
         };
@@ -713,7 +724,15 @@ impl StyleInputs {
             None => {
                 let seen: Vec<(crate::pixelate::Seen, f64)> = styles
                     .iter()
-                    .map(|(img, w, _)| (crate::pixelate::Seen::of(img, None), *w))
+                    .zip(&lossy)
+                    .map(|((img, w, _), &lossy)| {
+                        let seen = if lossy {
+                            crate::pixelate::Seen::of_lossy(img, None)
+                        } else {
+                            crate::pixelate::Seen::of(img, None)
+                        };
+                        (seen, *w)
+                    })
                     .collect();
                 crate::pixelate::Blocks::mix(&seen).map(|b| crate::pixelate::Blocks {
                     size: b.size * s.style_scale,

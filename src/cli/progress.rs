@@ -121,7 +121,7 @@ impl Observer for Progress {
                 format!("warning: skipping {}: {reason}", path.display())
             }
             Notice::LossyImages { lossy, count } => format!(
-                "note: {lossy} of the {count} images {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours and blocks: the dataset counts as neither posterised nor pixelated (--posterise, --pixelate). The filter's outputs saved as PNG keep them.",
+                "note: {lossy} of the {count} images {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: the dataset does not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
                 if *lossy == 1 { "is" } else { "are" }
             ),
             Notice::PhotoStarted {
