@@ -246,7 +246,8 @@ pub struct Loaded {
     pub swatches: crate::posterise::Swatches,
     /// Whether the image as decoded is pixelated (in its masked region).
     pub pixels: crate::pixelate::Seen,
-    /// Whether the file is in a lossy format, whose noise hides exact colours and blocks.
+    /// Whether the file is in a lossy format, whose noise hides exact colours (its blocks are
+    /// found by contrast: [`crate::pixelate::Seen::of_lossy`]).
     pub lossy: bool,
 }
 

@@ -396,6 +396,14 @@ fn a_pixelated_style_gives_the_result_its_blocks() {
             long_side: 64.0
         })
     );
+    // the same style as a JPEG: its blocks are found by their contrast
+    let jpeg = dir.path().join("blocky.jpg");
+    image_io::load(&path).unwrap().save(&jpeg).unwrap();
+    let lossy = TransferSettings {
+        style: StyleSource::Images(vec![(jpeg, 1.0)]),
+        ..s.clone()
+    };
+    assert_eq!(plan(&lossy).unwrap().blocks(), plan(&s).unwrap().blocks());
     let out = transfer(&net, &s).unwrap().image;
     assert!(is_in_blocks_of(&out, 4), "the result is in 4 px blocks");
     assert!(matches!(Seen::of(&out.to_8bit(), None), Seen::Blocks(b) if b.size == 4.0));
