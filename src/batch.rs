@@ -249,6 +249,11 @@ impl TransferBatch {
         &self.items
     }
 
+    /// See [`TransferPlan::lossy_styles`].
+    pub fn lossy_styles(&self) -> (usize, usize) {
+        self.shared.lossy_styles()
+    }
+
     pub fn files(&self) -> &BatchFiles {
         &self.files
     }

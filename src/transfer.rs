@@ -231,6 +231,8 @@ pub(crate) struct StyleInputs {
     blocks: Option<crate::pixelate::Blocks>,
     /// `settings.statistic` resolved: the profile's, or the one asked for, or Gram.
     statistic: StatisticKind,
+    /// How many of the style images are in a lossy format (JPEG, lossy WebP).
+    lossy_styles: usize,
 }
 
 impl std::str::FromStr for Colours {
@@ -474,6 +476,11 @@ impl TransferPlan {
 }
 
 impl StyleInputs {
+    /// See [`TransferPlan::lossy_styles`].
+    pub(crate) fn lossy_styles(&self) -> (usize, usize) {
+        (self.lossy_styles, self.styles.len())
+    }
+
     /// Checks `settings` (all but the photo) and reads the style images or profile and the
     /// initial image.
     pub(crate) fn read(s: &TransferSettings, device: &Device) -> Result<Self> {
@@ -776,6 +783,7 @@ impl StyleInputs {
             swatches,
             blocks,
             statistic,
+            lossy_styles: lossy.iter().filter(|&&l| l).count(),
         })
     }
 
@@ -837,6 +845,13 @@ impl TransferPlan {
     /// The blocks the result is averaged over, with [`Pixelate::Auto`] resolved.
     pub fn blocks(&self) -> Option<crate::pixelate::Blocks> {
         self.shared.blocks
+    }
+
+    /// How many of the style images are in a lossy format (JPEG, lossy WebP), of how many:
+    /// their noise hides a posterised filter's exact colours, so they do not count as
+    /// posterised; their blocks are found by contrast ([`crate::pixelate::Seen::of_lossy`]).
+    pub fn lossy_styles(&self) -> (usize, usize) {
+        self.shared.lossy_styles()
     }
 
     /// The style layers the run matches.

@@ -781,5 +781,25 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
             image == &lossy,
             "{e}"
         );
+        // a transfer with the image as its style says the same
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style",
+            image.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "1",
+            "-o",
+            dir.path().join("t.png").to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).contains("note: 1 of the 1 style images is JPEG or lossy WebP"),
+            image == &lossy,
+            "{}",
+            stderr(&o)
+        );
     }
 }

@@ -89,6 +89,12 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
             let job = TransferJob::new(settings, files, &device())
                 .and_then(|j| j.with_checkpoints(a.resume.checkpoint_every, a.resume.resume))
                 .map_err(lib)?;
+            match job.plan.lossy_styles() {
+                (lossy, count) if lossy > 0 && !a.common.quiet => {
+                    eprintln!("{}", lossy_note(lossy, count, "style images"))
+                }
+                _ => {}
+            }
             let net = load_net(&a.common).map_err(text)?;
             let mut progress = Progress::new("transfer", a.common.quiet);
             let w = job.run(&net, &mut progress).map_err(lib)?;
@@ -360,6 +366,20 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
             stylelearn::posterise::COVERAGE * 100.0
         )
     })
+}
+
+/// What `profile`, `learn` and `transfer` say when `lossy` of `count` images (`what`: "images",
+/// "style images") are JPEG or lossy WebP.
+fn lossy_note(lossy: usize, count: usize, what: &str) -> String {
+    format!(
+        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {} not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
+        if lossy == 1 { "is" } else { "are" },
+        if what == "images" {
+            "the dataset does"
+        } else {
+            "they do"
+        }
+    )
 }
 
 /// What `profile` and `learn` say of a pixelated dataset's blocks.

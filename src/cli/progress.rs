@@ -120,10 +120,7 @@ impl Observer for Progress {
             Notice::Skipped { path, reason } => {
                 format!("warning: skipping {}: {reason}", path.display())
             }
-            Notice::LossyImages { lossy, count } => format!(
-                "note: {lossy} of the {count} images {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: the dataset does not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
-                if *lossy == 1 { "is" } else { "are" }
-            ),
+            Notice::LossyImages { lossy, count } => super::lossy_note(*lossy, *count, "images"),
             Notice::PhotoStarted {
                 index,
                 count,
