@@ -273,11 +273,7 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         None => None,
     };
     let swatches = crate::posterise::Swatches::of(&image, mask.as_deref());
-    let pixels = if lossy {
-        crate::pixelate::Seen::of_lossy(&image, mask.as_deref())
-    } else {
-        crate::pixelate::Seen::of(&image, mask.as_deref())
-    };
+    let pixels = crate::pixelate::Seen::of_read(&image, mask.as_deref(), lossy);
     let (image, mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);

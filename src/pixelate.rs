@@ -289,6 +289,15 @@ impl Seen {
         Self::verdict(img, shown(&across), shown(&down))
     }
 
+    /// [`Seen::of`] or, for an image read from a lossy format, [`Seen::of_lossy`].
+    pub fn of_read(img: &Rgb, mask: Option<&[f32]>, lossy: bool) -> Seen {
+        if lossy {
+            Seen::of_lossy(img, mask)
+        } else {
+            Seen::of(img, mask)
+        }
+    }
+
     /// An image's verdict from its two directions': each `None` when no grid fits, `Some(None)`
     /// when it is too flat to tell, `Some(Some(side))` when it shows blocks of that side.
     fn verdict(img: &Rgb, across: Option<Option<f64>>, down: Option<Option<f64>>) -> Seen {

@@ -733,12 +733,7 @@ impl StyleInputs {
                     .iter()
                     .zip(&lossy)
                     .map(|((img, w, _), &lossy)| {
-                        let seen = if lossy {
-                            crate::pixelate::Seen::of_lossy(img, None)
-                        } else {
-                            crate::pixelate::Seen::of(img, None)
-                        };
-                        (seen, *w)
+                        (crate::pixelate::Seen::of_read(img, None, lossy), *w)
                     })
                     .collect();
                 crate::pixelate::Blocks::mix(&seen).map(|b| crate::pixelate::Blocks {
