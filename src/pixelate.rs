@@ -119,7 +119,6 @@ impl Lines {
                 }
             }
         }
-        out.retain(|l| l.size >= 2.0);
         out.sort_by(|a, b| b.size.total_cmp(&a.size));
         out
     }
@@ -131,12 +130,13 @@ impl Lines {
     /// in floating point and puts such a pixel in either block, so the pairs beside it are not
     /// counted. Whole sides place every line exactly.
     fn position(&self, x: usize) -> Option<usize> {
+        let whole = self.size.fract() == 0.0;
         let on_edge = |e: f64| {
             let line = ((e - self.phase) / self.size).round() * self.size + self.phase;
-            self.size.fract() != 0.0 && (line - e).abs() < TIE
+            (line - e).abs() < TIE
         };
         let x = x as f64;
-        if on_edge(x) || on_edge(x + 1.0) {
+        if !whole && (on_edge(x) || on_edge(x + 1.0)) {
             return None;
         }
         let at = (x + 1.0 - self.phase) / self.size;
@@ -168,6 +168,11 @@ impl Lines {
     }
 }
 
+/// Two (value, weight) sums added.
+fn add(a: (f64, f64), b: &(f64, f64)) -> (f64, f64) {
+    (a.0 + b.0, a.1 + b.1)
+}
+
 /// How neighbouring pixels are compared.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Compare {
@@ -179,9 +184,9 @@ enum Compare {
 }
 
 /// Along one direction: the block side whose grid fits (with [`Compare::Exact`] the largest,
-/// with the placement whose lines stand out most), and how much its lines stand out: with [`Compare::Exact`] the share of the pairs
-/// across them that differ, with [`Compare::Contrast`] their mean difference. `None` when no
-/// grid fits. With [`Compare::Exact`] a grid fits when, at every position inside its blocks, at
+/// with the placement whose lines stand out most), and how much its lines stand out: with
+/// [`Compare::Exact`] the share of the pairs across them that differ, with
+/// [`Compare::Contrast`] their mean difference. `None` when no grid fits. With [`Compare::Exact`] a grid fits when, at every position inside its blocks, at
 /// least [`INSIDE_EQUAL`] of the neighbouring pairs are equal: each position on its own, so
 /// that a grid twice the true one's, whose middle lines change on a few pairs only in a flat
 /// image, does not fit. With [`Compare::Contrast`], when every position's mean difference is
@@ -192,7 +197,6 @@ enum Compare {
 fn grid(pairs: &[(f64, f64)], compare: Compare) -> Option<(f64, f64)> {
     // the grid, how much its lines stand out, and the score it was chosen by
     let mut best: Option<(f64, f64, f64)> = None;
-    let add = |a: (f64, f64), p: &(f64, f64)| (a.0 + p.0, a.1 + p.1);
     let total = pairs.iter().fold((0.0, 0.0), add);
     for lines in Lines::candidates(pairs.len() + 1) {
         if compare == Compare::Exact && best.is_some_and(|(size, _, _)| lines.size < size) {
@@ -282,7 +286,7 @@ impl Seen {
         let shown = |pairs: &[(f64, f64)]| match grid(pairs, Compare::Contrast) {
             Some((k, line)) => Some((line >= LOSSY_EDGE).then_some(k)),
             None => {
-                let (d, w) = pairs.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+                let (d, w) = pairs.iter().fold((0.0, 0.0), add);
                 (w > 0.0 && d < LOSSY_EDGE * w).then_some(None)
             }
         };
@@ -329,19 +333,18 @@ fn pairs(
         let wt = mask.map_or(1.0, |m| m[a].min(m[b]) as f64);
         (if wt > 0.0 { value(a, b) * wt } else { 0.0 }, wt)
     };
-    let sum = |acc: (f64, f64), p: (f64, f64)| (acc.0 + p.0, acc.1 + p.1);
     let across = (0..w.saturating_sub(1))
         .map(|x| {
             (0..h)
                 .map(|y| pair(y * w + x, y * w + x + 1))
-                .fold((0.0, 0.0), sum)
+                .fold((0.0, 0.0), |acc, p| add(acc, &p))
         })
         .collect();
     let down = (0..h.saturating_sub(1))
         .map(|y| {
             (0..w)
                 .map(|x| pair(y * w + x, (y + 1) * w + x))
-                .fold((0.0, 0.0), sum)
+                .fold((0.0, 0.0), |acc, p| add(acc, &p))
         })
         .collect();
     [across, down]
