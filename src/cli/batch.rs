@@ -20,11 +20,10 @@ pub fn run(
 ) -> Result<Finished, String> {
     let lib = |e: Error| explain(&e, Cmd::Transfer, false);
     let batch = TransferBatch::new(settings, inputs, files, &device()).map_err(lib)?;
-    match batch.lossy_styles() {
-        (lossy, count) if lossy > 0 && !a.common.quiet => {
-            eprintln!("{}", super::lossy_note(lossy, count, "style images"))
-        }
-        _ => {}
+    if !a.common.quiet
+        && let Some(line) = super::lossy_styles_note(batch.lossy_styles())
+    {
+        eprintln!("{line}");
     }
     let net = load_net(&a.common).map_err(|e| format!("{e:#}"))?;
     let mut progress = Progress::new("transfer", a.common.quiet);

@@ -89,11 +89,10 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
             let job = TransferJob::new(settings, files, &device())
                 .and_then(|j| j.with_checkpoints(a.resume.checkpoint_every, a.resume.resume))
                 .map_err(lib)?;
-            match job.plan.lossy_styles() {
-                (lossy, count) if lossy > 0 && !a.common.quiet => {
-                    eprintln!("{}", lossy_note(lossy, count, "style images"))
-                }
-                _ => {}
+            if !a.common.quiet
+                && let Some(line) = lossy_styles_note(job.plan.lossy_styles())
+            {
+                eprintln!("{line}");
             }
             let net = load_net(&a.common).map_err(text)?;
             let mut progress = Progress::new("transfer", a.common.quiet);
@@ -369,17 +368,19 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
 }
 
 /// What `profile`, `learn` and `transfer` say when `lossy` of `count` images (`what`: "images",
-/// "style images") are JPEG or lossy WebP.
-fn lossy_note(lossy: usize, count: usize, what: &str) -> String {
+/// "style images") are JPEG or lossy WebP, and so `who` ("the dataset does", "they do") not
+/// count as posterised.
+fn lossy_note(lossy: usize, count: usize, what: &str, who: &str) -> String {
     format!(
-        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {} not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
+        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {who} not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
         if lossy == 1 { "is" } else { "are" },
-        if what == "images" {
-            "the dataset does"
-        } else {
-            "they do"
-        }
     )
+}
+
+/// What `transfer` says when some of its style images, (`lossy`, `count`) as
+/// `TransferPlan::lossy_styles` gives them, are lossy; `None` when none is.
+fn lossy_styles_note((lossy, count): (usize, usize)) -> Option<String> {
+    (lossy > 0).then(|| lossy_note(lossy, count, "style images", "they do"))
 }
 
 /// What `profile` and `learn` say of a pixelated dataset's blocks.

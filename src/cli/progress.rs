@@ -120,7 +120,9 @@ impl Observer for Progress {
             Notice::Skipped { path, reason } => {
                 format!("warning: skipping {}: {reason}", path.display())
             }
-            Notice::LossyImages { lossy, count } => super::lossy_note(*lossy, *count, "images"),
+            Notice::LossyImages { lossy, count } => {
+                super::lossy_note(*lossy, *count, "images", "the dataset does")
+            }
             Notice::PhotoStarted {
                 index,
                 count,
