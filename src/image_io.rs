@@ -158,6 +158,21 @@ impl Rgb {
             .collect()
     }
 
+    /// The image saved as a JPEG of `quality` and decoded again.
+    #[cfg(test)]
+    pub(crate) fn through_jpeg(&self, quality: u8) -> Self {
+        let px = self.pixels_8bit();
+        let w = self.width;
+        let rgb = RgbImage::from_fn(w as u32, self.height as u32, |x, y| {
+            image::Rgb(px[y as usize * w + x as usize])
+        });
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
+            .encode_image(&rgb)
+            .unwrap();
+        Self::from_dynamic(&image::load_from_memory(&buf).unwrap())
+    }
+
     /// The image as an 8-bit file ([`Rgb::save`] to PNG) holds it.
     pub fn to_8bit(&self) -> Self {
         Self::from_dynamic(&DynamicImage::ImageRgb8(self.to_rgb8()))

@@ -587,20 +587,6 @@ mod tests {
         }
     }
 
-    /// `img` saved as a JPEG of `quality` and decoded again.
-    fn through_jpeg(img: &Rgb, quality: u8) -> Rgb {
-        let px = img.pixels_8bit();
-        let w = img.width;
-        let rgb = image::RgbImage::from_fn(w as u32, img.height as u32, |x, y| {
-            image::Rgb(px[y as usize * w + x as usize])
-        });
-        let mut buf = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
-            .encode_image(&rgb)
-            .unwrap();
-        Rgb::from_dynamic(&image::load_from_memory(&buf).unwrap())
-    }
-
     #[test]
     fn blocks_are_seen_through_a_jpegs_noise_by_their_contrast() {
         for (k, size, img) in [
@@ -609,7 +595,7 @@ mod tests {
             // 20 blocks across 128 px, 15 down 96 px: 6.4 px
             (0, 6.4, enlarged(128, 96, 20, 15, |x, m, n| x * m / n)),
         ] {
-            let jpeg = through_jpeg(&img, 75);
+            let jpeg = img.through_jpeg(75);
             // equality does not survive the noise; contrast does
             assert_eq!(Seen::of(&jpeg, None), Seen::No, "block {k}");
             let seen = Seen::of_lossy(&jpeg, None);
@@ -628,7 +614,7 @@ mod tests {
                     size: k,
                     long_side: long as f64,
                 };
-                let img = through_jpeg(&blocks.apply(&photo.fit_long_side(long)), 75);
+                let img = blocks.apply(&photo.fit_long_side(long)).through_jpeg(75);
                 assert_eq!(
                     Seen::of_lossy(&img, None),
                     Seen::Blocks(blocks),
@@ -641,13 +627,13 @@ mod tests {
         let faded = |a: f32| {
             let p = photo.fit_long_side(96);
             let data = p.data.iter().map(|v| 0.5 + (v - 0.5) * a).collect();
-            through_jpeg(&Rgb::from_planar(p.width, p.height, data), 75)
+            Rgb::from_planar(p.width, p.height, data).through_jpeg(75)
         };
         assert_eq!(Seen::of_lossy(&faded(0.3), None), Seen::No);
         assert_eq!(Seen::of_lossy(&faded(0.1), None), Seen::Flat);
         // a photo's noise shows no blocks, nor does a dot screen's period
         assert_eq!(
-            Seen::of_lossy(&through_jpeg(&noise(96, 64), 75), None),
+            Seen::of_lossy(&noise(96, 64).through_jpeg(75), None),
             Seen::No
         );
         let (w, h) = (96, 64);
@@ -658,16 +644,16 @@ mod tests {
                 0.5 + 0.3 * (t * x).sin() * (t * y).sin()
             })
             .collect();
-        let dots = through_jpeg(&Rgb::from_planar(w, h, dots), 90);
+        let dots = Rgb::from_planar(w, h, dots).through_jpeg(90);
         assert_eq!(Seen::of_lossy(&dots, None), Seen::No);
         // faint noise and a smooth gradient are too flat to tell
         let faint = noise(96, 64);
         let faint = Rgb::from_planar(96, 64, faint.data.iter().map(|v| 0.5 + v * 0.01).collect());
-        assert_eq!(Seen::of_lossy(&through_jpeg(&faint, 75), None), Seen::Flat);
+        assert_eq!(Seen::of_lossy(&faint.through_jpeg(75), None), Seen::Flat);
         let ramp: Vec<f32> = (0..3 * w * h)
             .map(|i| (i % w) as f32 / w as f32 * 0.3)
             .collect();
-        let ramp = through_jpeg(&Rgb::from_planar(w, h, ramp), 75);
+        let ramp = Rgb::from_planar(w, h, ramp).through_jpeg(75);
         assert_eq!(Seen::of_lossy(&ramp, None), Seen::Flat);
     }
 
