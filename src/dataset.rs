@@ -246,8 +246,9 @@ pub struct Loaded {
     pub swatches: crate::posterise::Swatches,
     /// Whether the image as decoded is pixelated (in its masked region).
     pub pixels: crate::pixelate::Seen,
-    /// Whether the file is in a lossy format, whose noise hides exact colours (its blocks are
-    /// found by contrast: [`crate::pixelate::Seen::of_lossy`]).
+    /// Whether the file is in a lossy format, whose noise hides exact colours (its swatches are
+    /// estimated, [`crate::posterise::Swatches::of_lossy`], and its blocks found by contrast,
+    /// [`crate::pixelate::Seen::of_lossy`]).
     pub lossy: bool,
 }
 
@@ -272,7 +273,7 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         }
         None => None,
     };
-    let swatches = crate::posterise::Swatches::of(&image, mask.as_deref());
+    let swatches = crate::posterise::Swatches::of_read(&image, mask.as_deref(), lossy);
     let pixels = crate::pixelate::Seen::of_read(&image, mask.as_deref(), lossy);
     let (image, mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {

@@ -84,7 +84,8 @@ pub enum Notice {
     },
     /// `lossy` of the `count` dataset images read are in a lossy format (JPEG, lossy WebP): its
     /// noise hides a posterised filter's exact colours, so the dataset does not count as
-    /// posterised ([`crate::posterise`]); its blocks, if pixelated, are found by their contrast
+    /// posterised, and its palette is estimated ([`crate::posterise::Swatches::of_lossy`]);
+    /// its blocks, if pixelated, are found by their contrast
     /// ([`crate::pixelate::Seen::of_lossy`]).
     LossyImages { lossy: usize, count: usize },
     /// A batch starts a photo (`index` counts from 0, of `count` photos).

@@ -24,8 +24,11 @@
 //! compared in CIE Lab, at the swatches' colourfulness ([`Swatches::apply`]).
 //!
 //! Colours are counted exactly (8-bit sRGB), so they must be measured on the images as decoded,
-//! before any resizing blends them, and a lossy format's noise (JPEG) makes an image count as not
-//! posterised: the result is then left as it is.
+//! before any resizing blends them. A lossy format's noise (JPEG) moves every pixel by a level or
+//! two and smears the edges, so a lossy image's swatches are *estimated* from its flat regions
+//! instead ([`Swatches::of_lossy`]) and marked [`Swatches::lossy`]. A photo's smooth sky is flat
+//! too and gives such a palette, so an estimate tells the filter's palette but not whether it has
+//! one: a transfer paints with it only when asked (`crate::transfer::Posterise::On`).
 use std::collections::HashMap;
 
 use anyhow::{Result, bail};
@@ -58,6 +61,15 @@ pub const GRID_MAX_LEVELS: usize = 17;
 /// posterising-per-channel filter's swatches (comic's dark outlines are the rest), and 0–28% of
 /// the others' (a black-and-white filter's 8-bit greys, 28%).
 pub const GRID_SHARE: f64 = 0.75;
+/// A pixel of a lossy image is *flat* when each of its 8 neighbours is within this many levels
+/// of it in every channel ([`Swatches::of_lossy`]).
+pub const LOSSY_FLAT: i32 = 3;
+/// Colours within this many levels of a swatch in every channel count as it in a lossy image
+/// ([`Swatches::of_lossy`]).
+pub const LOSSY_RADIUS: i32 = 2;
+/// The least share of a lossy image's pixels that must be flat for its swatches to be estimated
+/// ([`Swatches::of_lossy`]).
+pub const LOSSY_MIN_FLAT: f64 = 0.05;
 
 /// The exact colours an image (or a dataset) is painted with; see the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -69,6 +81,14 @@ pub struct Swatches {
     /// posterised. Absent in older profiles: a result is then not cleaned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolated: Option<f64>,
+    /// Whether the swatches were estimated from lossy images ([`Swatches::of_lossy`]) rather
+    /// than counted exactly.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lossy: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A colour's key in the counts.
@@ -97,6 +117,127 @@ impl Swatches {
             s.isolated = Some(isolated_share(&keys, img.width, img.height, mask));
         }
         s
+    }
+
+    /// The swatches of an image read from a file: counted exactly ([`Swatches::of`]), or
+    /// estimated ([`Swatches::of_lossy`]) when the file is `lossy`.
+    pub fn of_read(img: &Rgb, mask: Option<&[f32]>, lossy: bool) -> Self {
+        if lossy {
+            Self::of_lossy(img, mask)
+        } else {
+            Self::of(img, mask)
+        }
+    }
+
+    /// The swatches of a lossy image (JPEG), estimated, and marked [`Swatches::lossy`] (empty
+    /// or not).
+    ///
+    /// A JPEG moves each pixel of a filter's flat region by a level or two, and smears the
+    /// edges between regions. So the colours are counted only on *flat* pixels (each of
+    /// their 8 neighbours within [`LOSSY_FLAT`] levels in every channel), which must be at
+    /// least [`LOSSY_MIN_FLAT`] of the pixels. The most frequent of those colours is a
+    /// swatch and claims every colour within [`LOSSY_RADIUS`] levels of it; then the most
+    /// frequent colour not yet claimed, and so on until the swatches claim [`COVERAGE`] of
+    /// the flat pixels, within [`MAX_SWATCHES`]. Every pixel then counts as the swatch
+    /// nearest it in sRGB, which gives the swatches' shares and the share of isolated pixels.
+    ///
+    /// A photo's smooth sky is flat too, and tiles into swatches like a filter's regions:
+    /// this tells a filter's palette, not whether there is one.
+    pub fn of_lossy(img: &Rgb, mask: Option<&[f32]>) -> Self {
+        let (w, h) = (img.width, img.height);
+        let px = img.pixels_8bit();
+        let weight = |i: usize| mask.map_or(1.0, |m| m[i] as f64);
+        let flat: Vec<bool> = (0..px.len())
+            .into_par_iter()
+            .map(|i| {
+                neighbours(i, w, h).all(|j| {
+                    (0..3).all(|c| (px[i][c] as i32 - px[j][c] as i32).abs() <= LOSSY_FLAT)
+                })
+            })
+            .collect();
+        let total: f64 = (0..px.len()).map(weight).sum();
+        let mut counts: HashMap<u32, f64> = HashMap::new();
+        for (i, p) in px.iter().enumerate() {
+            let m = weight(i);
+            if flat[i] && m > 0.0 {
+                *counts.entry(key(*p)).or_default() += m;
+            }
+        }
+        let flat_total: f64 = counts.values().sum();
+        let none = Self {
+            lossy: true,
+            ..Self::default()
+        };
+        if total <= 0.0 || flat_total < LOSSY_MIN_FLAT * total {
+            return none;
+        }
+        let mut sorted: Vec<(u32, f64)> = counts.iter().map(|(&k, &c)| (k, c)).collect();
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut claimed: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        let mut swatches: Vec<[u8; 3]> = Vec::new();
+        let mut covered = 0.0;
+        for &(k, _) in &sorted {
+            if covered >= COVERAGE * flat_total {
+                break;
+            }
+            if claimed.contains(&k) {
+                continue;
+            }
+            if swatches.len() == MAX_SWATCHES {
+                return none;
+            }
+            let c = colour(k);
+            swatches.push(c);
+            let r = LOSSY_RADIUS;
+            for d0 in -r..=r {
+                for d1 in -r..=r {
+                    for d2 in -r..=r {
+                        let n = [c[0] as i32 + d0, c[1] as i32 + d1, c[2] as i32 + d2];
+                        if n.iter().all(|v| (0..=255).contains(v)) {
+                            let nk = key(n.map(|v| v as u8));
+                            if let Some(v) = counts.get(&nk)
+                                && claimed.insert(nk)
+                            {
+                                covered += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // every pixel's nearest swatch, found once per distinct colour
+        let mut distinct: Vec<u32> = px.iter().map(|&p| key(p)).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let found: HashMap<u32, usize> = distinct
+            .par_iter()
+            .map(|&k| {
+                let p = colour(k);
+                let d = |s: usize| {
+                    (0..3)
+                        .map(|c| (p[c] as f64 - swatches[s][c] as f64).powi(2))
+                        .sum::<f64>()
+                };
+                (k, nearest(swatches.len(), d))
+            })
+            .collect();
+        let labels: Vec<usize> = px.iter().map(|&p| found[&key(p)]).collect();
+        let mut shares = vec![0.0; swatches.len()];
+        for (i, &l) in labels.iter().enumerate() {
+            shares[l] += weight(i);
+        }
+        let mut colours: Vec<([u8; 3], f64)> = swatches
+            .iter()
+            .zip(&shares)
+            .filter(|(_, s)| **s > 0.0)
+            .map(|(c, s)| (*c, s / total))
+            .collect();
+        colours.sort_by(|a, b| b.1.total_cmp(&a.1).then(key(a.0).cmp(&key(b.0))));
+        Self {
+            colours,
+            isolated: Some(isolated_share(&labels, w, h, mask)),
+            lossy: true,
+        }
     }
 
     /// The most frequent colours of `counts` that cover [`COVERAGE`], with their shares
@@ -128,6 +269,7 @@ impl Swatches {
         Self {
             colours,
             isolated: None,
+            lossy: false,
         }
     }
 
@@ -145,6 +287,7 @@ impl Swatches {
     /// within 1 of the 2ᵏ + 1 spread levels. Such a filter decides each channel on its own,
     /// whatever the colour's hue and chroma, and [`Swatches::apply`] then takes the swatch
     /// nearest in sRGB.
+
     pub fn is_channel_grid(&self) -> bool {
         let on = |levels: &[i32]| {
             self.colours
@@ -166,15 +309,19 @@ impl Swatches {
 
     /// The weighted mix of several images' swatches (weights need not sum to 1; parts of
     /// weight 0 are left out): posterised only if every image is, and their colours together
-    /// are few enough. `None` without any weight.
+    /// are few enough; [`Swatches::lossy`] if any image's are. `None` without any weight.
     pub fn mix(parts: &[(&Swatches, f64)]) -> Option<Self> {
         let parts: Vec<_> = parts.iter().filter(|(_, w)| *w > 0.0).collect();
         let total: f64 = parts.iter().map(|(_, w)| w).sum();
         if parts.is_empty() || total <= 0.0 {
             return None;
         }
+        let lossy = parts.iter().any(|(s, _)| s.lossy);
         if parts.iter().any(|(s, _)| !s.is_posterised()) {
-            return Some(Self::default());
+            return Some(Self {
+                lossy,
+                ..Self::default()
+            });
         }
         let mut counts: HashMap<u32, f64> = HashMap::new();
         for (s, w) in &parts {
@@ -189,6 +336,7 @@ impl Swatches {
         let mixed = Self::from_counts(counts);
         Some(Self {
             isolated: isolated.filter(|_| mixed.is_posterised()),
+            lossy,
             ..mixed
         })
     }
@@ -459,6 +607,7 @@ mod tests {
     const RED: [u8; 3] = [200, 30, 20];
     const BLUE: [u8; 3] = [20, 40, 190];
     const GREY: [u8; 3] = [128, 128, 128];
+    const SAND: [u8; 3] = [230, 210, 120];
 
     fn float(c: [u8; 3]) -> [f32; 3] {
         c.map(|v| v as f32 / 255.0)
@@ -649,6 +798,7 @@ mod tests {
         Swatches {
             colours: colours.iter().map(|&c| (c, share)).collect(),
             isolated: None,
+            lossy: false,
         }
     }
 
@@ -690,6 +840,7 @@ mod tests {
             Swatches {
                 colours,
                 isolated: None,
+                lossy: false,
             }
         };
         assert!(with_outline(0.2).is_channel_grid());
@@ -786,5 +937,89 @@ mod tests {
         for bad in [twice, negative, unnormalised, isolated] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
+    }
+
+    /// Four colours in regions 20×28 px, whose edges fall inside a JPEG's 8 px blocks, with a
+    /// faint grain of a level up or down.
+    fn regions(w: usize, h: usize) -> Rgb {
+        let colours = [RED, BLUE, GREY, SAND];
+        image(w, h, |i| {
+            let (x, y) = (i % w, i / w);
+            let grain = ((x / 2 + y / 2) % 2) as f32 * 2.0 - 1.0;
+            float(colours[(x / 20 + 2 * (y / 28)) % 4]).map(|v| v + grain / 255.0)
+        })
+    }
+
+    /// Whether `c` is within `levels` of `want` in every channel.
+    fn near(c: [u8; 3], want: [u8; 3], levels: i32) -> bool {
+        (0..3).all(|k| (c[k] as i32 - want[k] as i32).abs() <= levels)
+    }
+
+    #[test]
+    fn a_lossy_image_s_palette_is_estimated_from_its_flat_regions() {
+        let painted = regions(100, 84);
+        for quality in [90, 75] {
+            let jpeg = painted.through_jpeg(quality);
+            let s = Swatches::of_lossy(&jpeg, None);
+            assert!(s.lossy && s.is_posterised(), "quality {quality}");
+            s.check().unwrap();
+            // the four largest swatches are the four colours, and carry most of the pixels
+            for want in [RED, BLUE, GREY, SAND] {
+                assert!(
+                    s.colours[..4].iter().any(|(c, _)| near(*c, want, 3)),
+                    "quality {quality}: {want:?} not among {:?}",
+                    &s.colours[..4]
+                );
+            }
+            let top: f64 = s.colours[..4].iter().map(|(_, share)| share).sum();
+            assert!(top > 0.9, "quality {quality}: {top}");
+            let isolated = s.isolated.unwrap();
+            assert!(isolated < 0.1, "quality {quality}: {isolated}");
+            // a result takes the four colours' swatches, in the painting's regions
+            let painted_again = s.apply(&painted);
+            let px = painted_again.pixels_8bit();
+            let within = px
+                .iter()
+                .zip(painted.pixels_8bit())
+                .filter(|(c, want)| near(**c, *want, 3))
+                .count();
+            assert!(within as f64 > 0.98 * px.len() as f64, "quality {quality}");
+        }
+        // only the masked region counts: the top-left region, red
+        let mask: Vec<f32> = (0..100 * 84)
+            .map(|i| {
+                if i % 100 < 20 && i / 100 < 28 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let red = Swatches::of_lossy(&painted.through_jpeg(90), Some(&mask));
+        red.check().unwrap();
+        assert!(
+            near(red.colours[0].0, RED, 3) && red.colours[0].1 > 0.9,
+            "{red:?}"
+        );
+        // noise has no flat pixels: no palette, though marked as estimated
+        let hash = |i: usize| {
+            let h = (i as u32).wrapping_mul(2_654_435_761).rotate_left(13) ^ 0x5bd1_e995;
+            (h.wrapping_mul(2_246_822_519) >> 8) as f32 / (1 << 24) as f32
+        };
+        let noise = image(64, 64, |i| [hash(3 * i), hash(3 * i + 1), hash(3 * i + 2)]);
+        let none = Swatches::of_lossy(&noise.through_jpeg(90), None);
+        assert!(none.lossy && !none.is_posterised());
+        // a mix is estimated if any of its parts is
+        let exact = Swatches::of(&painted, None);
+        assert!(!exact.lossy && exact.is_posterised());
+        let s = Swatches::of_lossy(&painted.through_jpeg(90), None);
+        let mixed = Swatches::mix(&[(&exact, 1.0), (&s, 1.0)]).unwrap();
+        assert!(mixed.lossy && mixed.is_posterised());
+        assert!(Swatches::mix(&[(&exact, 1.0), (&none, 1.0)]).unwrap().lossy);
+        assert!(
+            !Swatches::mix(&[(&exact, 1.0), (&exact, 2.0)])
+                .unwrap()
+                .lossy
+        );
     }
 }

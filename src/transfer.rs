@@ -294,11 +294,14 @@ pub enum Posterise {
     /// [`Posterise::Off`]. [`Colours::Photo`] promises the photo's colours, so it keeps them;
     /// with the optimisation's own colours the nearest swatch is a noisy pick (on the
     /// benchmark's cartoon filter it brought the colour distance from 10.98 to 12.47). The
-    /// benchmark's measurement behind this default is in README.
+    /// benchmark's measurement behind this default is in README. Swatches estimated from lossy
+    /// images ([`crate::posterise::Swatches::of_lossy`]) are not taken: a photo's smooth
+    /// regions give such an estimate too.
     #[default]
     Auto,
     /// Every pixel of the result takes the style's swatch nearest to it
-    /// ([`crate::posterise::Swatches::apply`]). Needs a posterised style.
+    /// ([`crate::posterise::Swatches::apply`]), estimated ones too. Needs a posterised style,
+    /// or lossy style images with enough flat regions.
     On,
     /// The result's colours as they are.
     Off,
@@ -698,7 +701,10 @@ impl StyleInputs {
             None => {
                 let own: Vec<(crate::posterise::Swatches, f64)> = styles
                     .iter()
-                    .map(|(img, w, _)| (crate::posterise::Swatches::of(img, None), *w))
+                    .zip(&lossy)
+                    .map(|((img, w, _), &lossy)| {
+                        (crate::posterise::Swatches::of_read(img, None, lossy), *w)
+                    })
                     .collect();
                 let parts: Vec<(&crate::posterise::Swatches, f64)> =
                     own.iter().map(|(p, w)| (p, *w)).collect();
@@ -711,17 +717,33 @@ impl StyleInputs {
                     Some(_) => ("is", "its images'"),
                     None => ("are", "their"),
                 };
-                return Err(refuse(&format!(
-                    "{is} not posterised: more than {} colours are needed to cover {}% of {whose} pixels, so there are no swatches to posterise to (leave the colours as they are)",
-                    crate::posterise::MAX_SWATCHES,
-                    crate::posterise::COVERAGE * 100.0
-                )));
+                let why = if sw.lossy {
+                    let images = match &profile {
+                        Some(_) => "its lossy images",
+                        None => "these lossy images",
+                    };
+                    format!(
+                        "{is} not posterised, and no palette could be estimated from {images} (JPEG): fewer than {}% of their pixels are flat, or their flat pixels need more than {} colours to cover {}%",
+                        crate::posterise::LOSSY_MIN_FLAT * 100.0,
+                        crate::posterise::MAX_SWATCHES,
+                        crate::posterise::COVERAGE * 100.0
+                    )
+                } else {
+                    format!(
+                        "{is} not posterised: more than {} colours are needed to cover {}% of {whose} pixels, so there are no swatches to posterise to",
+                        crate::posterise::MAX_SWATCHES,
+                        crate::posterise::COVERAGE * 100.0
+                    )
+                };
+                return Err(refuse(&format!("{why} (leave the colours as they are)")));
             }
             (Posterise::On, None) => {
                 return Err(refuse(
                     "does not record its images' exact colours (it was made by an older stylelearn): make it again, or leave the colours as they are",
                 ));
             }
+            // swatches estimated from lossy images are a palette, not a sign of one
+            (Posterise::Auto, Some(sw)) if sw.lossy => None,
             (_, sw) => sw.filter(|w| w.is_posterised()),
         };
         // The blocks of style images are read at their own size, and are used, as their Gram
@@ -843,8 +865,9 @@ impl TransferPlan {
     }
 
     /// How many of the style images are in a lossy format (JPEG, lossy WebP), of how many:
-    /// their noise hides a posterised filter's exact colours, so they do not count as
-    /// posterised; their blocks are found by contrast ([`crate::pixelate::Seen::of_lossy`]).
+    /// their noise hides a posterised filter's exact colours, so their swatches are estimated
+    /// ([`crate::posterise::Swatches::of_lossy`]) and taken only with [`Posterise::On`]; their
+    /// blocks are found by contrast ([`crate::pixelate::Seen::of_lossy`]).
     pub fn lossy_styles(&self) -> (usize, usize) {
         self.shared.lossy_styles()
     }

@@ -781,6 +781,13 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
             image == &lossy,
             "{e}"
         );
+        // its blocks are flat, so a palette is estimated from them, for --posterise on only
+        assert_eq!(
+            e.contains("colours estimated from the flat regions of the lossy images")
+                && e.contains("only with --posterise on"),
+            image == &lossy,
+            "{e}"
+        );
         // a transfer with the image as its style says the same
         let o = cli(&[
             "transfer",

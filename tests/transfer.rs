@@ -327,6 +327,40 @@ fn a_posterised_style_paints_the_result_with_its_own_colours() {
 }
 
 #[test]
+fn a_lossy_style_s_estimated_palette_paints_the_result_only_when_asked() {
+    use stylelearn::posterise::Swatches;
+    let net = net();
+    let dir = tmp();
+    let (_, path) = flat_style(dir.path());
+    let jpeg = dir.path().join("flat.jpg");
+    image_io::load(&path).unwrap().save(&jpeg).unwrap();
+    let mut s = config();
+    s.style = StyleSource::Images(vec![(jpeg.clone(), 1.0), (jpeg.clone(), 1.0)]);
+    s.colours = Colours::Adapted;
+    let plan = |s: &TransferSettings| TransferPlan::new(s.clone(), net.device());
+    // a photo's flat sky gives such a palette too, so auto leaves the colours
+    assert!(!plan(&s).unwrap().posterises());
+    s.posterise = Posterise::On;
+    assert!(plan(&s).unwrap().posterises());
+    let estimated = Swatches::of_lossy(&image_io::load(&jpeg).unwrap(), None);
+    assert!(estimated.lossy && estimated.is_posterised());
+    let want: std::collections::BTreeSet<[u8; 3]> =
+        estimated.colours.iter().map(|(c, _)| *c).collect();
+    let got = colours_of(&transfer(&net, &s).unwrap().image);
+    assert!(got.is_subset(&want), "{got:?} is not within {want:?}");
+    assert!(got.len() >= 2, "{got:?}");
+    // noise has no flat regions to estimate a palette from
+    let noise = dir.path().join("noise.jpg");
+    image_io::load(&data(STYLE)).unwrap().save(&noise).unwrap();
+    s.style = StyleSource::Images(vec![(noise.clone(), 1.0), (noise, 1.0)]);
+    let err = refusal(&net, &s);
+    assert!(
+        err.contains("not posterised") && err.contains("lossy images"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_profile_without_swatches_is_not_posterised_and_refuses_to_be() {
     let net = net();
     let dir = tmp();

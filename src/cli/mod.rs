@@ -351,8 +351,17 @@ impl EvaluateObserver for EvalProgress {
 }
 
 /// What `profile` says of a posterised dataset's swatches: how many colours, and whether a
-/// result takes them channel by channel (`None`: not posterised).
+/// result takes them channel by channel; or of a palette estimated from lossy images, which only
+/// `--posterise on` applies (`None`: neither).
 fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
+    if s.lossy {
+        return s.is_posterised().then(|| {
+            format!(
+                "palette: {} colours estimated from the flat regions of the lossy images; a result is painted with them only with --posterise on (auto leaves its colours, as a photo's smooth regions give such a palette too)",
+                s.colours.len()
+            )
+        });
+    }
     s.is_posterised().then(|| {
         let how = if s.is_channel_grid() {
             "on a per-channel grid: a result takes the nearest in sRGB"
@@ -372,7 +381,7 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
 /// count as posterised.
 fn lossy_note(lossy: usize, count: usize, what: &str, who: &str) -> String {
     format!(
-        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {who} not count as posterised (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
+        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {who} not count as posterised, though --posterise on paints a result with a palette estimated from their flat regions, and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
         if lossy == 1 { "is" } else { "are" },
     )
 }
