@@ -344,10 +344,16 @@ fn a_lossy_style_s_estimated_palette_paints_the_result_only_when_asked() {
     assert!(plan(&s).unwrap().posterises());
     let estimated = Swatches::of_lossy(&image_io::load(&jpeg).unwrap(), None);
     assert!(estimated.lossy && estimated.is_posterised());
-    let want: std::collections::BTreeSet<[u8; 3]> =
-        estimated.colours.iter().map(|(c, _)| *c).collect();
+    // every colour of the result is a swatch, or one moved onto the per-channel grid that
+    // the style's colours, in tenths, happen to lie on
     let got = colours_of(&transfer(&net, &s).unwrap().image);
-    assert!(got.is_subset(&want), "{got:?} is not within {want:?}");
+    let near = |c: &[u8; 3], w: &[u8; 3]| (0..3).all(|k| c[k].abs_diff(w[k]) <= 3);
+    assert!(
+        got.iter()
+            .all(|c| estimated.colours.iter().any(|(w, _)| near(c, w))),
+        "{got:?} is not within {:?}",
+        estimated.colours
+    );
     assert!(got.len() >= 2, "{got:?}");
     // noise has no flat regions to estimate a palette from
     let noise = dir.path().join("noise.jpg");
