@@ -100,6 +100,12 @@ fn colour(k: u32) -> [u8; 3] {
     [(k >> 16) as u8, (k >> 8) as u8, k as u8]
 }
 
+/// Sorts (colour, share) pairs most frequent first; ties by colour, so the order does not depend
+/// on a hash's.
+fn most_frequent_first<T: Ord>(v: &mut [(T, f64)]) {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
 impl Swatches {
     /// The swatches of `img` (empty if it is not posterised); with a mask (one value in [0, 1]
     /// per pixel) only the masked region counts, each pixel by its mask value.
@@ -146,6 +152,7 @@ impl Swatches {
     pub fn of_lossy(img: &Rgb, mask: Option<&[f32]>) -> Self {
         let (w, h) = (img.width, img.height);
         let px = img.pixels_8bit();
+        let keys: Vec<u32> = px.iter().map(|&p| key(p)).collect();
         let weight = |i: usize| mask.map_or(1.0, |m| m[i] as f64);
         let flat: Vec<bool> = (0..px.len())
             .into_par_iter()
@@ -157,10 +164,10 @@ impl Swatches {
             .collect();
         let total: f64 = (0..px.len()).map(weight).sum();
         let mut counts: HashMap<u32, f64> = HashMap::new();
-        for (i, p) in px.iter().enumerate() {
+        for (i, &k) in keys.iter().enumerate() {
             let m = weight(i);
             if flat[i] && m > 0.0 {
-                *counts.entry(key(*p)).or_default() += m;
+                *counts.entry(k).or_default() += m;
             }
         }
         let flat_total: f64 = counts.values().sum();
@@ -172,7 +179,18 @@ impl Swatches {
             return none;
         }
         let mut sorted: Vec<(u32, f64)> = counts.iter().map(|(&k, &c)| (k, c)).collect();
-        sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        most_frequent_first(&mut sorted);
+        // the keys of the colours within LOSSY_RADIUS of `c` in every channel
+        let r = LOSSY_RADIUS;
+        let around = |c: [u8; 3]| {
+            (-r..=r)
+                .flat_map(move |d0| {
+                    (-r..=r).flat_map(move |d1| (-r..=r).map(move |d2| [d0, d1, d2]))
+                })
+                .map(move |d| [0, 1, 2].map(|i| c[i] as i32 + d[i]))
+                .filter(|n| n.iter().all(|v| (0..=255).contains(v)))
+                .map(|n| key(n.map(|v| v as u8)))
+        };
         let mut claimed: std::collections::HashSet<u32> = std::collections::HashSet::new();
         let mut swatches: Vec<[u8; 3]> = Vec::new();
         let mut covered = 0.0;
@@ -188,25 +206,16 @@ impl Swatches {
             }
             let c = colour(k);
             swatches.push(c);
-            let r = LOSSY_RADIUS;
-            for d0 in -r..=r {
-                for d1 in -r..=r {
-                    for d2 in -r..=r {
-                        let n = [c[0] as i32 + d0, c[1] as i32 + d1, c[2] as i32 + d2];
-                        if n.iter().all(|v| (0..=255).contains(v)) {
-                            let nk = key(n.map(|v| v as u8));
-                            if let Some(v) = counts.get(&nk)
-                                && claimed.insert(nk)
-                            {
-                                covered += v;
-                            }
-                        }
-                    }
+            for near in around(c) {
+                if let Some(v) = counts.get(&near)
+                    && claimed.insert(near)
+                {
+                    covered += v;
                 }
             }
         }
         // every pixel's nearest swatch, found once per distinct colour
-        let mut distinct: Vec<u32> = px.iter().map(|&p| key(p)).collect();
+        let mut distinct = keys.clone();
         distinct.sort_unstable();
         distinct.dedup();
         let found: HashMap<u32, usize> = distinct
@@ -221,7 +230,7 @@ impl Swatches {
                 (k, nearest(swatches.len(), d))
             })
             .collect();
-        let labels: Vec<usize> = px.iter().map(|&p| found[&key(p)]).collect();
+        let labels: Vec<usize> = keys.iter().map(|k| found[k]).collect();
         let mut shares = vec![0.0; swatches.len()];
         for (i, &l) in labels.iter().enumerate() {
             shares[l] += weight(i);
@@ -232,7 +241,7 @@ impl Swatches {
             .filter(|(_, s)| **s > 0.0)
             .map(|(c, s)| (*c, s / total))
             .collect();
-        colours.sort_by(|a, b| b.1.total_cmp(&a.1).then(key(a.0).cmp(&key(b.0))));
+        most_frequent_first(&mut colours);
         Self {
             colours,
             isolated: Some(isolated_share(&labels, w, h, mask)),
@@ -248,8 +257,7 @@ impl Swatches {
             return Self::default();
         }
         let mut sorted: Vec<(u32, f64)> = counts.into_iter().collect();
-        // most frequent first; ties by colour, so the order does not depend on the hash
-        sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        most_frequent_first(&mut sorted);
         let mut covered = 0.0;
         let mut keep = 0;
         for (_, c) in &sorted {
@@ -321,7 +329,7 @@ impl Swatches {
     /// grid ([`Swatches::is_channel_grid`]) to its nearest levels, and swatches that meet there
     /// merged. Swatches off the grid, and swatches counted exactly, as they are.
     fn snapped_to_grid(&self) -> Self {
-        let Some(levels) = self.grid_levels().filter(|_| self.lossy) else {
+        let Some(levels) = self.lossy.then(|| self.grid_levels()).flatten() else {
             return self.clone();
         };
         let level = |v: u8| {
@@ -341,7 +349,7 @@ impl Swatches {
                 None => merged.push((c, share)),
             }
         }
-        merged.sort_by(|a, b| b.1.total_cmp(&a.1).then(key(a.0).cmp(&key(b.0))));
+        most_frequent_first(&mut merged);
         Self {
             colours: merged,
             ..self.clone()
