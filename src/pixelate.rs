@@ -186,10 +186,11 @@ enum Compare {
 /// Along one direction: the block side whose grid fits (with [`Compare::Exact`] the largest,
 /// with the placement whose lines stand out most), and how much its lines stand out: with
 /// [`Compare::Exact`] the share of the pairs across them that differ, with
-/// [`Compare::Contrast`] their mean difference. `None` when no grid fits. With [`Compare::Exact`] a grid fits when, at every position inside its blocks, at
-/// least [`INSIDE_EQUAL`] of the neighbouring pairs are equal: each position on its own, so
-/// that a grid twice the true one's, whose middle lines change on a few pairs only in a flat
-/// image, does not fit. With [`Compare::Contrast`], when every position's mean difference is
+/// [`Compare::Contrast`] their mean difference. `None` when no grid fits. With
+/// [`Compare::Exact`] a grid fits when, at every position inside its blocks, at least
+/// [`INSIDE_EQUAL`] of the neighbouring pairs are equal: each position on its own, so that a
+/// grid twice the true one's, whose middle lines change on a few pairs only in a flat image,
+/// does not fit. With [`Compare::Contrast`], when every position's mean difference is
 /// at most [`LOSSY_RATIO`] of the lines', and the grid taken is not the largest that fits but
 /// the one whose positions differ least against its lines: a grid of half the side fits too,
 /// its lines diluted by the blocks' middles, and a large wrong grid's few lines can stand out

@@ -565,7 +565,8 @@ impl StyleInputs {
             }
             StyleSource::Images(_) => None,
         };
-        // whether each style image is in a lossy format, whose blocks are found by contrast
+        // whether each style image is in a lossy format, whose swatches are estimated and whose
+        // blocks are found by contrast
         let mut lossy = Vec::new();
         let styles = match &s.style {
             StyleSource::Images(list) => list
