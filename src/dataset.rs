@@ -254,7 +254,7 @@ pub struct Loaded {
 
 /// Decodes one entry (image and mask, the mask inverted for the background region).
 pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<Loaded> {
-    let image_io::Decoded { image, lossy } = image_io::decode(&e.path)?;
+    let image_io::Decoded { image, lossy, .. } = image_io::decode(&e.path)?;
     crate::vgg::check_size(image.height, image.width)
         .with_context(|| format!("style image {}", e.path.display()))?;
     let mask = match &e.mask {

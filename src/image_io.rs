@@ -24,7 +24,7 @@ pub fn load(path: &Path) -> Result<Rgb> {
     decode(path).map(|d| d.image)
 }
 
-/// An image as decoded, and whether its format is lossy.
+/// An image as decoded, whether its format is lossy, and the notes it carries.
 #[derive(Clone, Debug)]
 pub struct Decoded {
     pub image: Rgb,
@@ -32,6 +32,49 @@ pub struct Decoded {
     /// in an image, such as a posterised filter's colours ([`crate::posterise`]) or a
     /// pixelated one's blocks ([`crate::pixelate`]).
     pub lossy: bool,
+    /// A PNG's text chunks (tEXt, zTXt, iTXt), in file order: what [`Rgb::save_with_notes`]
+    /// wrote, and any other program's. Empty for other formats.
+    pub notes: Vec<Note>,
+}
+
+/// A text note stored in an image file beside its pixels: a PNG text chunk's keyword (1 to 79
+/// Latin-1 characters) and text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub key: String,
+    pub text: String,
+}
+
+/// The most a compressed note may decompress to: far above what stylelearn writes (about 60
+/// KB), far below what would strain memory.
+const NOTE_LIMIT: usize = 8 << 20;
+
+/// The text chunks of a PNG file's header (those before its image data), as [`Note`]s; the
+/// compressed ones decompressed (up to [`NOTE_LIMIT`]). A note that does not decompress is
+/// left out: another program's damaged or oversized chunk is not this image's concern.
+fn png_notes(bytes: &[u8]) -> Result<Vec<Note>> {
+    let reader = png::Decoder::new(Cursor::new(bytes)).read_info()?;
+    let info = reader.info();
+    let plain = info
+        .uncompressed_latin1_text
+        .iter()
+        .map(|c| Some((c.keyword.clone(), c.text.clone())));
+    let compressed = info.compressed_latin1_text.iter().map(|c| {
+        let mut c = c.clone();
+        c.decompress_text_with_limit(NOTE_LIMIT).ok()?;
+        Some((c.keyword.clone(), c.get_text().ok()?))
+    });
+    let utf8 = info.utf8_text.iter().map(|c| {
+        let mut c = c.clone();
+        c.decompress_text_with_limit(NOTE_LIMIT).ok()?;
+        Some((c.keyword.clone(), c.get_text().ok()?))
+    });
+    Ok(plain
+        .chain(compressed)
+        .chain(utf8)
+        .flatten()
+        .map(|(key, text)| Note { key, text })
+        .collect())
 }
 
 /// [`load`], telling whether the file's format is lossy.
@@ -44,9 +87,15 @@ pub fn decode(path: &Path) -> Result<Decoded> {
             path.display()
         )
     })?;
+    let notes = match image::guess_format(&bytes) {
+        Ok(ImageFormat::Png) => png_notes(&bytes)
+            .with_context(|| format!("cannot read the text chunks of {}", path.display()))?,
+        _ => Vec::new(),
+    };
     Ok(Decoded {
         image: Rgb::from_dynamic(&img),
         lossy: is_lossy(&bytes),
+        notes,
     })
 }
 
@@ -236,10 +285,31 @@ impl Rgb {
 
     /// Encodes by the extension of `path` (png, jpg/jpeg, webp) and writes atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_with_notes(path, &[])
+    }
+
+    /// [`Rgb::save`], with `notes` stored beside the pixels when the format is PNG (as
+    /// compressed text chunks, zTXt, before the image data); JPEG and WebP files are written
+    /// without them. [`decode`] reads them back.
+    pub fn save_with_notes(&self, path: &Path, notes: &[Note]) -> Result<()> {
         let format = output_format(path)?;
         let img = self.to_rgb8();
         let mut buf = Cursor::new(Vec::new());
         match format {
+            ImageFormat::Png if !notes.is_empty() => {
+                let mut enc = png::Encoder::new(&mut buf, img.width(), img.height());
+                enc.set_color(png::ColorType::Rgb);
+                enc.set_depth(png::BitDepth::Eight);
+                for n in notes {
+                    enc.add_ztxt_chunk(n.key.clone(), n.text.clone())?;
+                }
+                let mut w = enc
+                    .write_header()
+                    .with_context(|| format!("cannot encode {}", path.display()))?;
+                w.write_image_data(img.as_raw())
+                    .and_then(|_| w.finish())
+                    .with_context(|| format!("cannot encode {}", path.display()))?;
+            }
             ImageFormat::Jpeg => {
                 image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 95)
                     .encode_image(&img)
@@ -324,6 +394,41 @@ mod tests {
         let mut buf = Cursor::new(Vec::new());
         img.write_to(&mut buf, format).unwrap();
         buf.into_inner()
+    }
+
+    #[test]
+    fn notes_saved_with_a_png_come_back_and_other_formats_carry_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = noise(12, 10, 1);
+        let notes = [
+            Note {
+                key: "stylelearn test".to_string(),
+                text: "{\"a\": [1, 2, 3]}".to_string(),
+            },
+            Note {
+                key: "other".to_string(),
+                text: "x".repeat(5000),
+            },
+        ];
+        let png = dir.path().join("a.png");
+        img.save_with_notes(&png, &notes).unwrap();
+        let d = decode(&png).unwrap();
+        assert_eq!(d.notes, notes);
+        // the pixels are the same as a plain save's
+        let plain = dir.path().join("b.png");
+        img.save(&plain).unwrap();
+        assert_eq!(d.image, load(&plain).unwrap());
+        assert!(decode(&plain).unwrap().notes.is_empty());
+        let jpeg = dir.path().join("a.jpg");
+        img.save_with_notes(&jpeg, &notes).unwrap();
+        assert!(decode(&jpeg).unwrap().notes.is_empty());
+        // a compressed note that would decompress past the limit is left out
+        let big = Note {
+            key: "big".to_string(),
+            text: "x".repeat(NOTE_LIMIT + 1),
+        };
+        img.save_with_notes(&png, &[big, notes[0].clone()]).unwrap();
+        assert_eq!(decode(&png).unwrap().notes, notes[..1]);
     }
 
     /// A WebP file header with the given chunks (name, data).
