@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::color::{Cdf, blur_plane, grey, is_histogram, match_quantiles, to_yiq, with_chroma};
-use crate::image_io::{Rgb, resize_mask};
+use crate::image_io::{Note, Rgb, resize_mask};
 
 /// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
 /// `BANDS[k - 1]` (none for k = 0) minus the luminance blurred by `BANDS[k]`.
@@ -40,6 +40,20 @@ pub struct Detail {
     pub hist: Vec<Vec<Vec<f64>>>,
     /// The long side, in pixels, of the images measured at level 0 (their weighted mean).
     pub long_side: f64,
+}
+
+/// The key of the note in which a learned style image carries its dataset's detail
+/// ([`Detail::note`]).
+pub const NOTE_KEY: &str = "stylelearn detail";
+
+/// The version of the note's format.
+const NOTE_FORMAT: u32 = 1;
+
+/// What a [`NOTE_KEY`] note holds (JSON).
+#[derive(Serialize, Deserialize)]
+struct CarriedDetail {
+    format: u32,
+    detail: Detail,
 }
 
 /// The smallest Gaussian σ (pixels) a band may be split at in the image it is matched in.
@@ -142,6 +156,63 @@ impl Detail {
         per_band / BANDS.len() as f64
     }
 
+    /// The level an image of long side `long` takes, and how much its bands are widened
+    /// (see [`Detail::apply`]).
+    fn level_for(&self, long: f64) -> (usize, f32) {
+        let ratio = long / self.long_side;
+        let level = (-ratio.log2()).round().clamp(0.0, (LEVELS - 1) as f64) as usize;
+        (level, (ratio * (1 << level) as f64) as f32)
+    }
+
+    /// The detail a style image carries ([`Detail::carried`]; its `long_side` at the image's
+    /// pixel scale), for a result of long side `long` whose style image is used at long side
+    /// `used`: the result takes it as the image at that size would. (A style image's
+    /// statistics are taken at its pixel scale as used, `--style-scale`.)
+    pub fn for_style_used_at(&self, used: f64, long: f64) -> Self {
+        Self {
+            long_side: long * self.long_side / used,
+            ..self.clone()
+        }
+    }
+
+    /// This detail as a note for an image to carry ([`crate::image_io::Rgb::save_with_notes`]):
+    /// a learned style image carries its dataset's detail, with `long_side` the image's own
+    /// long side (the learned image has the dataset's pixel scale). Its pixels cannot hold
+    /// it: a Gram matrix does not tell a flat region from one with faint noise, and the
+    /// learned image's noise is what a transfer would measure (README, "The learned-image
+    /// route").
+    pub fn note(&self) -> Note {
+        let body = CarriedDetail {
+            format: NOTE_FORMAT,
+            detail: self.clone(),
+        };
+        Note {
+            key: NOTE_KEY.to_string(),
+            // a Detail is plain numbers, which always serialise
+            text: serde_json::to_string(&body).unwrap_or_default(),
+        }
+    }
+
+    /// The detail an image's notes carry ([`Detail::note`]), checked; `None` without such a
+    /// note. An error names what is wrong with a damaged one.
+    pub fn carried(notes: &[Note]) -> anyhow::Result<Option<Self>> {
+        let Some(n) = notes.iter().find(|n| n.key == NOTE_KEY) else {
+            return Ok(None);
+        };
+        let damaged = "its stylelearn detail note is damaged (learn it again)";
+        let body: CarriedDetail =
+            serde_json::from_str(&n.text).map_err(|e| anyhow::anyhow!("{damaged}: {e}"))?;
+        anyhow::ensure!(
+            body.format == NOTE_FORMAT,
+            "its stylelearn detail note is in format {}, which this stylelearn does not read (it reads format {NOTE_FORMAT}): update stylelearn, or learn it again",
+            body.format
+        );
+        body.detail
+            .check()
+            .map_err(|e| anyhow::anyhow!("{damaged}: {e}"))?;
+        Ok(Some(body.detail))
+    }
+
     /// Checks a detail read from a file: one histogram of the right size per level and band,
     /// of non-negative finite values with some mass, and a size.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -172,9 +243,7 @@ impl Detail {
     pub fn apply(&self, img: &Rgb) -> Rgb {
         let (w, h) = (img.width, img.height);
         let n = w * h;
-        let ratio = w.max(h) as f64 / self.long_side;
-        let level = (-ratio.log2()).round().clamp(0.0, (LEVELS - 1) as f64) as usize;
-        let scale = (ratio * (1 << level) as f64) as f32;
+        let (level, scale) = self.level_for(w.max(h) as f64);
         if BANDS[0] * scale < FINEST_SIGMA {
             let clipped = img.data.iter().map(|v| v.clamp(0.0, 1.0)).collect();
             return Rgb::from_planar(w, h, clipped);
@@ -287,6 +356,65 @@ mod tests {
         // Below ⅛ of the size the detail is finer than a pixel: the image stays as it is.
         let tiny = blend(&noise(7, 7, 7), &flat_shapes(7, 7), 0.5);
         assert_eq!(detail.apply(&tiny).data, tiny.data);
+    }
+
+    #[test]
+    fn a_carried_detail_is_taken_at_the_scale_its_image_is_used_at() {
+        let d = Detail::of(&flat_shapes(96, 64), None);
+        for (used, long) in [
+            (96.0, 96.0),
+            (48.0, 64.0),
+            (24.0, 200.0),
+            (96.0, 48.0),
+            (30.0, 30.0),
+        ] {
+            let (level, scale) = d.level_for(used);
+            let (l, s) = d.for_style_used_at(used, long).level_for(long);
+            assert_eq!(l, level, "used at {used}, result {long}");
+            assert!(
+                (s - scale).abs() < 1e-5,
+                "used at {used}: scale {s}, want {scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_detail_carried_in_a_note_comes_back_and_a_damaged_one_is_refused() {
+        use crate::image_io::Note;
+        let d = Detail::of(&blend(&noise(40, 30, 1), &flat_shapes(40, 30), 0.5), None);
+        let note = d.note();
+        assert_eq!(note.key, super::NOTE_KEY);
+        let other = Note {
+            key: "Software".to_string(),
+            text: "a paint program".to_string(),
+        };
+        // (compared without printing: a detail is thousands of numbers)
+        let back = Detail::carried(&[other.clone(), note.clone()]).unwrap();
+        assert!(back.as_ref() == Some(&d), "not the detail written");
+        assert!(Detail::carried(&[other]).unwrap().is_none());
+        let with = |text: String| {
+            Detail::carried(&[Note {
+                text,
+                ..note.clone()
+            }])
+            .unwrap_err()
+            .to_string()
+        };
+        let err = with(note.text.replace("\"format\":1", "\"format\":2"));
+        assert!(
+            err.contains("format 2") && err.contains("update stylelearn"),
+            "{err}"
+        );
+        let err = with(note.text[..note.text.len() / 2].to_string());
+        assert!(err.contains("damaged"), "{err}");
+        // a histogram with a negative bin
+        let mut bad = d.clone();
+        bad.hist[1][0][0] = -0.5;
+        let err = with(bad.note().text);
+        assert!(
+            err.contains("damaged") && err.contains("histograms"),
+            "{err}"
+        );
     }
 
     #[test]
