@@ -131,6 +131,10 @@ pub struct LearnPlan {
 /// What a learn run produced.
 pub struct LearnOutcome {
     pub image: Rgb,
+    /// The dataset's fine detail at the image's pixel scale, which the image took (with
+    /// [`LearnSettings::detail`]) and carries when saved ([`crate::detail::Detail::note`]):
+    /// a transfer with the image as its style takes this detail rather than its pixels'.
+    pub carried: Option<crate::detail::Detail>,
     /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
     /// The observer asked to stop; `image` is the latest reached, at the size asked for (a
@@ -611,6 +615,7 @@ impl LearnPlan {
                 let x = Rgb::from_planar(side, side, x).resize(s.size, s.size).data;
                 return Ok(LearnOutcome {
                     image: finish_image(&x, s.size, s.size, finish),
+                    carried: detail.clone(),
                     target,
                     stopped: true,
                     iters,
@@ -623,6 +628,7 @@ impl LearnPlan {
         }
         Ok(LearnOutcome {
             image: finish_image(&x, s.size, s.size, finish),
+            carried: detail.clone(),
             target,
             stopped: false,
             iters,

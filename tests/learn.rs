@@ -232,6 +232,17 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
         .as_ref()
         .expect("the profile keeps the dataset's detail");
     detail.check().expect("one normalised histogram per band");
+    // the learned image carries that detail, at its own size (it has the dataset's pixel scale)
+    let notes = image_io::decode(&out).unwrap().notes;
+    let carried = Detail::carried(&notes).unwrap();
+    let want = Detail {
+        long_side: 32.0,
+        ..detail.clone()
+    };
+    assert!(
+        carried == Some(want),
+        "the image does not carry the profile's detail"
+    );
     let swatches = p
         .swatches
         .as_ref()
@@ -589,6 +600,16 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
         .as_ref()
         .expect("the dataset's detail");
     assert_eq!(Some(want), kept.target.detail.as_ref());
+    // the image carries the detail it took, at its own size; one that took none carries none
+    assert!(kept.carried.is_none());
+    let at_its_size = Detail {
+        long_side: 48.0,
+        ..want.clone()
+    };
+    assert!(
+        matched.carried == Some(at_its_size),
+        "not the dataset's detail"
+    );
     let (dk, dm) = (
         Detail::of(&kept.image, None).distance(want),
         Detail::of(&matched.image, None).distance(want),

@@ -475,9 +475,9 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = 0.0)]
     pub tv_weight: f32,
     /// The learned image's fine detail (the two finest octaves of its luminance): match (each
-    /// band takes the dataset's distribution, so a transfer with the image takes the dataset's
-    /// detail and not the optimisation's leftover noise; auto is the same) or keep (as
-    /// optimised).
+    /// band takes the dataset's distribution, which a PNG also carries beside its pixels, so a
+    /// transfer with the image takes the dataset's detail and not the optimisation's leftover
+    /// noise; auto is the same) or keep (as optimised, and nothing carried).
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
     #[command(flatten)]
