@@ -233,6 +233,9 @@ pub(crate) struct StyleInputs {
     statistic: StatisticKind,
     /// How many of the style images are in a lossy format (JPEG, lossy WebP).
     lossy_styles: usize,
+    /// Per style image (in `styles`' order), the dataset's detail it carries
+    /// ([`crate::detail::Detail::carried`]): a learned style image's.
+    carried: Vec<Option<crate::detail::Detail>>,
 }
 
 impl std::str::FromStr for Colours {
@@ -568,12 +571,17 @@ impl StyleInputs {
         // whether each style image is in a lossy format, whose swatches are estimated and whose
         // blocks are found by contrast
         let mut lossy = Vec::new();
+        // the detail a learned style image carries
+        let mut carried = Vec::new();
         let styles = match &s.style {
             StyleSource::Images(list) => list
                 .iter()
                 .map(|(p, w)| {
                     let d = decode_image(p, "style image")?;
                     lossy.push(d.lossy);
+                    carried.push(crate::detail::Detail::carried(&d.notes).map_err(|e| {
+                        Error::input(p, e.context(format!("style image {}", p.display())))
+                    })?);
                     Ok((d.image, *w, p.clone()))
                 })
                 .collect::<Result<Vec<_>>>()?,
@@ -802,6 +810,7 @@ impl StyleInputs {
             blocks,
             statistic,
             lossy_styles: lossy.iter().filter(|&&l| l).count(),
+            carried,
         })
     }
 
@@ -1117,7 +1126,9 @@ impl TransferPlan {
     /// The detail the result takes at output long side `long`, when it takes the style's: the
     /// profile's (scaled to the output's size, [`crate::detail`]), or the style images' at the
     /// size they are used, mixed by weight, at their own pixel scale as their Gram matrices
-    /// are (so `style_scale` scales both).
+    /// are (so `style_scale` scales both). A style image that carries its dataset's detail (a
+    /// learned one, [`crate::detail::Detail::carried`]) gives that, at the image's pixel scale,
+    /// instead of its own pixels' detail.
     fn detail_at(&self, long: usize) -> Option<crate::detail::Detail> {
         if !self.shared.match_detail {
             return None;
@@ -1129,22 +1140,30 @@ impl TransferPlan {
             .shared
             .styles
             .iter()
-            .filter(|(_, w, _)| *w > 0.0)
-            .map(|(img, w, _)| {
-                let long = ((long as f64) * self.settings.style_scale).round() as usize;
-                let img = img.fit_long_side(long);
-                let img = match self.vignette() {
-                    Some(v) => v.remove(&img),
-                    None => img,
+            .zip(&self.shared.carried)
+            .filter(|((_, w, _), _)| *w > 0.0)
+            .map(|((img, w, _), carried)| {
+                let used = ((long as f64) * self.settings.style_scale).round() as usize;
+                let img = img.fit_long_side(used);
+                let used = img.width.max(img.height) as f64;
+                let detail = match carried {
+                    Some(d) => d.for_style_used_at(used, long as f64),
+                    None => {
+                        let img = match self.vignette() {
+                            Some(v) => v.remove(&img),
+                            None => img,
+                        };
+                        crate::detail::Detail {
+                            long_side: long as f64,
+                            ..crate::detail::Detail::of(&img, None)
+                        }
+                    }
                 };
-                (crate::detail::Detail::of(&img, None), *w)
+                (detail, *w)
             })
             .collect();
         let parts: Vec<(&crate::detail::Detail, f64)> = own.iter().map(|(d, w)| (d, *w)).collect();
-        crate::detail::Detail::mix(&parts).map(|d| crate::detail::Detail {
-            long_side: long as f64,
-            ..d
-        })
+        crate::detail::Detail::mix(&parts)
     }
 
     /// The style targets at output scale `long`. They depend on the photo only through its

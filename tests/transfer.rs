@@ -216,6 +216,58 @@ fn the_result_takes_the_style_s_fine_detail_and_keeps_its_coarse_image() {
     assert!(coarse < 0.02, "the 8×8 image moved by {coarse} on average");
 }
 
+#[test]
+fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
+    let net = net();
+    let dir = tmp();
+    let (flat, _) = flat_style(dir.path());
+    // the same grainy pixels twice, once carrying the flat style's detail (as a learned image
+    // carries its dataset's)
+    let grainy = image_io::noise(96, 96, 5);
+    let (plain, carrying) = (
+        dir.path().join("plain.png"),
+        dir.path().join("carrying.png"),
+    );
+    grainy.save(&plain).unwrap();
+    let flat_detail = Detail::of(&flat, None);
+    grainy
+        .save_with_notes(&carrying, &[flat_detail.note()])
+        .unwrap();
+    let mut s = config();
+    let mut result = |style: &std::path::Path| {
+        s.style = StyleSource::Images(vec![(style.to_path_buf(), 1.0)]);
+        transfer(&net, &s).unwrap().image
+    };
+    let (from_plain, from_carrying) = (result(&plain), result(&carrying));
+    // the style is used at the output's size (64 px), and the detail with it
+    let want = Detail::of(&flat.fit_long_side(64), None);
+    let (dp, dc) = (
+        Detail::of(&from_plain, None).distance(&want),
+        Detail::of(&from_carrying, None).distance(&want),
+    );
+    assert!(
+        // 0.010 against 0.033
+        dc < dp / 2.0,
+        "detail distance to the carried one: {dc} carried, {dp} the pixels'"
+    );
+    // a damaged note is refused, naming the file
+    let damaged = dir.path().join("damaged.png");
+    let note = image_io::Note {
+        key: stylelearn::detail::NOTE_KEY.to_string(),
+        text: "{\"format\": 1}".to_string(),
+    };
+    grainy.save_with_notes(&damaged, &[note]).unwrap();
+    s.style = StyleSource::Images(vec![(damaged.clone(), 1.0)]);
+    let err = TransferPlan::new(s, net.device())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("damaged.png") && err.contains("detail note is damaged"),
+        "{err}"
+    );
+}
+
 /// A profile of all 16 layers from one image, without palette, detail or swatches (as an
 /// older stylelearn wrote them).
 fn bare_profile(net: &Vgg19, img: &Rgb) -> stylelearn::style::StyleTarget {

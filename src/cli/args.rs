@@ -250,8 +250,9 @@ pub struct TransferArgs {
     #[arg(long, conflicts_with_all = ["colours", "preserve_color"])]
     pub match_palette: bool,
     /// The result's fine detail (the two finest octaves of its luminance): match (each band
-    /// takes the distribution of the style's: as flat, or as grainy, as the style's images),
-    /// keep (as optimised), or auto (match, unless the style profile was made before profiles
+    /// takes the distribution of the style's: as flat, or as grainy, as the style's images;
+    /// a PNG learned by `stylelearn learn` gives its dataset's, which it carries), keep (as
+    /// optimised), or auto (match, unless the style profile was made before profiles
     /// recorded their detail).
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
