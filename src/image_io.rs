@@ -340,6 +340,12 @@ pub fn output_format(path: &Path) -> Result<ImageFormat> {
     }
 }
 
+/// Whether an output at `path` keeps the notes [`Rgb::save_with_notes`] is given: a PNG does,
+/// JPEG and WebP files are written without them.
+pub fn keeps_notes(path: &Path) -> bool {
+    matches!(output_format(path), Ok(ImageFormat::Png))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
@@ -420,6 +426,8 @@ mod tests {
         assert_eq!(d.image, load(&plain).unwrap());
         assert!(decode(&plain).unwrap().notes.is_empty());
         let jpeg = dir.path().join("a.jpg");
+        assert!(keeps_notes(&png) && !keeps_notes(&jpeg));
+        assert!(!keeps_notes(&dir.path().join("a.webp")));
         img.save_with_notes(&jpeg, &notes).unwrap();
         assert!(decode(&jpeg).unwrap().notes.is_empty());
         // a compressed note that would decompress past the limit is left out

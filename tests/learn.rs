@@ -574,6 +574,34 @@ fn the_saved_image_has_the_statistics_that_were_optimised() {
 }
 
 #[test]
+fn learn_says_when_its_image_cannot_carry_the_dataset_s_detail() {
+    let dir = tmp();
+    let run = |name: &str, detail: &str| {
+        let out = dir.path().join(name);
+        let o = cli(&[
+            "learn",
+            STYLE,
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "2",
+            "--detail",
+            detail,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o).contains("cannot carry the dataset's fine detail")
+    };
+    assert!(run("a.jpg", "auto"), "a JPEG is not said to carry nothing");
+    assert!(!run("b.png", "auto"), "a PNG carries the detail");
+    assert!(
+        !run("c.webp", "keep"),
+        "with --detail keep there is nothing to carry"
+    );
+}
+
+#[test]
 fn the_learned_image_takes_the_dataset_s_fine_detail() {
     let net = net();
     let learn = |detail: bool| {
