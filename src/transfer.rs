@@ -1144,11 +1144,14 @@ impl TransferPlan {
             .filter(|((_, w, _), _)| *w > 0.0)
             .map(|((img, w, _), carried)| {
                 let used = ((long as f64) * self.settings.style_scale).round() as usize;
-                let img = img.fit_long_side(used);
-                let used = img.width.max(img.height) as f64;
                 let detail = match carried {
-                    Some(d) => d.for_style_used_at(used, long as f64),
+                    Some(d) => {
+                        // only the size it is used at counts: its pixels are not measured
+                        let (w, h) = img.size_for_long_side(used);
+                        d.for_style_used_at(w.max(h) as f64, long as f64)
+                    }
                     None => {
+                        let img = img.fit_long_side(used);
                         let img = match self.vignette() {
                             Some(v) => v.remove(&img),
                             None => img,
