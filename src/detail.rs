@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::color::{Cdf, blur_plane, grey, is_histogram, match_quantiles, to_yiq, with_chroma};
-use crate::image_io::{Note, Rgb, resize_mask};
+use crate::image_io::{Rgb, resize_mask};
 
 /// The Gaussian σ (pixels) that bound the detail bands: band k holds the luminance blurred by
 /// `BANDS[k - 1]` (none for k = 0) minus the luminance blurred by `BANDS[k]`.
@@ -40,20 +40,6 @@ pub struct Detail {
     pub hist: Vec<Vec<Vec<f64>>>,
     /// The long side, in pixels, of the images measured at level 0 (their weighted mean).
     pub long_side: f64,
-}
-
-/// The key of the note in which a learned style image carries its dataset's detail
-/// ([`Detail::note`]).
-pub const NOTE_KEY: &str = "stylelearn detail";
-
-/// The version of the note's format.
-const NOTE_FORMAT: u32 = 1;
-
-/// What a [`NOTE_KEY`] note holds (JSON).
-#[derive(Serialize, Deserialize)]
-struct CarriedDetail {
-    format: u32,
-    detail: Detail,
 }
 
 /// The smallest Gaussian σ (pixels) a band may be split at in the image it is matched in.
@@ -164,7 +150,7 @@ impl Detail {
         (level, (ratio * (1 << level) as f64) as f32)
     }
 
-    /// The detail a style image carries ([`Detail::carried`]; its `long_side` at the image's
+    /// The detail a style image carries ([`crate::carried::Carried`]; its `long_side` at the image's
     /// pixel scale), for a result of long side `long` whose style image is used at long side
     /// `used`: the result takes it as the image at that size would. (A style image's
     /// statistics are taken at its pixel scale as used, `--style-scale`.)
@@ -173,44 +159,6 @@ impl Detail {
             long_side: long * self.long_side / used,
             ..self.clone()
         }
-    }
-
-    /// This detail as a note for an image to carry ([`crate::image_io::Rgb::save_with_notes`]):
-    /// a learned style image carries its dataset's detail, with `long_side` the image's own
-    /// long side (the learned image has the dataset's pixel scale). Its pixels cannot hold
-    /// it: a Gram matrix does not tell a flat region from one with faint noise, and the
-    /// learned image's noise is what a transfer would measure (README, "The learned-image
-    /// route").
-    pub fn note(&self) -> Note {
-        let body = CarriedDetail {
-            format: NOTE_FORMAT,
-            detail: self.clone(),
-        };
-        Note {
-            key: NOTE_KEY.to_string(),
-            // a Detail is plain numbers, which always serialise
-            text: serde_json::to_string(&body).unwrap_or_default(),
-        }
-    }
-
-    /// The detail an image's notes carry ([`Detail::note`]), checked; `None` without such a
-    /// note. An error names what is wrong with a damaged one.
-    pub fn carried(notes: &[Note]) -> anyhow::Result<Option<Self>> {
-        let Some(n) = notes.iter().find(|n| n.key == NOTE_KEY) else {
-            return Ok(None);
-        };
-        let damaged = "its stylelearn detail note is damaged (learn it again)";
-        let body: CarriedDetail =
-            serde_json::from_str(&n.text).map_err(|e| anyhow::anyhow!("{damaged}: {e}"))?;
-        anyhow::ensure!(
-            body.format == NOTE_FORMAT,
-            "its stylelearn detail note is in format {}, which this stylelearn does not read (it reads format {NOTE_FORMAT}): update stylelearn, or learn it again",
-            body.format
-        );
-        body.detail
-            .check()
-            .map_err(|e| anyhow::anyhow!("{damaged}: {e}"))?;
-        Ok(Some(body.detail))
     }
 
     /// Checks a detail read from a file: one histogram of the right size per level and band,
@@ -376,45 +324,6 @@ mod tests {
                 "used at {used}: scale {s}, want {scale}"
             );
         }
-    }
-
-    #[test]
-    fn a_detail_carried_in_a_note_comes_back_and_a_damaged_one_is_refused() {
-        use crate::image_io::Note;
-        let d = Detail::of(&blend(&noise(40, 30, 1), &flat_shapes(40, 30), 0.5), None);
-        let note = d.note();
-        assert_eq!(note.key, super::NOTE_KEY);
-        let other = Note {
-            key: "Software".to_string(),
-            text: "a paint program".to_string(),
-        };
-        // (compared without printing: a detail is thousands of numbers)
-        let back = Detail::carried(&[other.clone(), note.clone()]).unwrap();
-        assert!(back.as_ref() == Some(&d), "not the detail written");
-        assert!(Detail::carried(&[other]).unwrap().is_none());
-        let with = |text: String| {
-            Detail::carried(&[Note {
-                text,
-                ..note.clone()
-            }])
-            .unwrap_err()
-            .to_string()
-        };
-        let err = with(note.text.replace("\"format\":1", "\"format\":2"));
-        assert!(
-            err.contains("format 2") && err.contains("update stylelearn"),
-            "{err}"
-        );
-        let err = with(note.text[..note.text.len() / 2].to_string());
-        assert!(err.contains("damaged"), "{err}");
-        // a histogram with a negative bin
-        let mut bad = d.clone();
-        bad.hist[1][0][0] = -0.5;
-        let err = with(bad.note().text);
-        assert!(
-            err.contains("damaged") && err.contains("histograms"),
-            "{err}"
-        );
     }
 
     #[test]

@@ -433,10 +433,9 @@ impl LearnJob {
             return Err(e);
         }
         outcome.target.save(staged.partial(&self.files.profile()))?;
-        let notes: Vec<image_io::Note> = outcome.carried.iter().map(|d| d.note()).collect();
         outcome
             .image
-            .save_with_notes(staged.partial(&self.files.output), &notes)?;
+            .save_with_notes(staged.partial(&self.files.output), &outcome.carried.notes())?;
         crate::plot::learning_curve(
             &outcome.log,
             staged.partial(&self.files.curve_png()),

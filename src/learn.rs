@@ -131,10 +131,11 @@ pub struct LearnPlan {
 /// What a learn run produced.
 pub struct LearnOutcome {
     pub image: Rgb,
-    /// The dataset's fine detail at the image's pixel scale, which the image took (with
-    /// [`LearnSettings::detail`]) and carries when saved ([`crate::detail::Detail::note`]):
-    /// a transfer with the image as its style takes this detail rather than its pixels'.
-    pub carried: Option<crate::detail::Detail>,
+    /// What the image carries from its dataset when saved, at its pixel scale
+    /// ([`crate::carried`]): the dataset's fine detail, which the image took (with
+    /// [`LearnSettings::detail`]). A transfer with the image as its style takes this rather
+    /// than measuring its pixels.
+    pub carried: crate::carried::Carried,
     /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
     /// The observer asked to stop; `image` is the latest reached, at the size asked for (a
@@ -540,6 +541,9 @@ impl LearnPlan {
                 long_side: s.size as f64,
                 ..d
             });
+        let carried = crate::carried::Carried {
+            detail: detail.clone(),
+        };
         let finish = Finish {
             recolour: None,
             detail: detail.as_ref(),
@@ -615,7 +619,7 @@ impl LearnPlan {
                 let x = Rgb::from_planar(side, side, x).resize(s.size, s.size).data;
                 return Ok(LearnOutcome {
                     image: finish_image(&x, s.size, s.size, finish),
-                    carried: detail.clone(),
+                    carried: carried.clone(),
                     target,
                     stopped: true,
                     iters,
@@ -628,7 +632,7 @@ impl LearnPlan {
         }
         Ok(LearnOutcome {
             image: finish_image(&x, s.size, s.size, finish),
-            carried: detail.clone(),
+            carried: carried.clone(),
             target,
             stopped: false,
             iters,

@@ -26,6 +26,7 @@
 //!   held-out photos by several routes and judge them against the filter's outputs), [`batch`]
 //!   (many photos with one style), [`report`] (HTML report of a run).
 pub mod batch;
+pub mod carried;
 pub mod checkpoint;
 pub mod color;
 pub mod dataset;

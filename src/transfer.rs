@@ -234,8 +234,8 @@ pub(crate) struct StyleInputs {
     /// How many of the style images are in a lossy format (JPEG, lossy WebP).
     lossy_styles: usize,
     /// Per style image (in `styles`' order), the dataset's detail it carries
-    /// ([`crate::detail::Detail::carried`]): a learned style image's.
-    carried: Vec<Option<crate::detail::Detail>>,
+    /// ([`crate::carried`]): a learned style image's.
+    carried: Vec<crate::carried::Carried>,
 }
 
 impl std::str::FromStr for Colours {
@@ -579,7 +579,7 @@ impl StyleInputs {
                 .map(|(p, w)| {
                     let d = decode_image(p, "style image")?;
                     lossy.push(d.lossy);
-                    carried.push(crate::detail::Detail::carried(&d.notes).map_err(|e| {
+                    carried.push(crate::carried::Carried::read(&d.notes).map_err(|e| {
                         Error::input(p, e.context(format!("style image {}", p.display())))
                     })?);
                     Ok((d.image, *w, p.clone()))
@@ -1127,7 +1127,7 @@ impl TransferPlan {
     /// profile's (scaled to the output's size, [`crate::detail`]), or the style images' at the
     /// size they are used, mixed by weight, at their own pixel scale as their Gram matrices
     /// are (so `style_scale` scales both). A style image that carries its dataset's detail (a
-    /// learned one, [`crate::detail::Detail::carried`]) gives that, at the image's pixel scale,
+    /// learned one, [`crate::carried`]) gives that, at the image's pixel scale,
     /// instead of its own pixels' detail.
     fn detail_at(&self, long: usize) -> Option<crate::detail::Detail> {
         if !self.shared.match_detail {
@@ -1144,7 +1144,7 @@ impl TransferPlan {
             .filter(|((_, w, _), _)| *w > 0.0)
             .map(|((img, w, _), carried)| {
                 let used = ((long as f64) * self.settings.style_scale).round() as usize;
-                let detail = match carried {
+                let detail = match &carried.detail {
                     Some(d) => {
                         // only the size it is used at counts: its pixels are not measured
                         let (w, h) = img.size_for_long_side(used);

@@ -234,13 +234,13 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
     detail.check().expect("one normalised histogram per band");
     // the learned image carries that detail, at its own size (it has the dataset's pixel scale)
     let notes = image_io::decode(&out).unwrap().notes;
-    let carried = Detail::carried(&notes).unwrap();
+    let carried = stylelearn::carried::Carried::read(&notes).unwrap();
     let want = Detail {
         long_side: 32.0,
         ..detail.clone()
     };
     assert!(
-        carried == Some(want),
+        carried.detail == Some(want),
         "the image does not carry the profile's detail"
     );
     let swatches = p
@@ -629,13 +629,13 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
         .expect("the dataset's detail");
     assert_eq!(Some(want), kept.target.detail.as_ref());
     // the image carries the detail it took, at its own size; one that took none carries none
-    assert!(kept.carried.is_none());
+    assert!(kept.carried.detail.is_none());
     let at_its_size = Detail {
         long_side: 48.0,
         ..want.clone()
     };
     assert!(
-        matched.carried == Some(at_its_size),
+        matched.carried.detail == Some(at_its_size),
         "not the dataset's detail"
     );
     let (dk, dm) = (

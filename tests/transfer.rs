@@ -230,9 +230,10 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
     );
     grainy.save(&plain).unwrap();
     let flat_detail = Detail::of(&flat, None);
-    grainy
-        .save_with_notes(&carrying, &[flat_detail.note()])
-        .unwrap();
+    let carried = stylelearn::carried::Carried {
+        detail: Some(flat_detail),
+    };
+    grainy.save_with_notes(&carrying, &carried.notes()).unwrap();
     let mut s = config();
     let mut result = |style: &std::path::Path| {
         s.style = StyleSource::Images(vec![(style.to_path_buf(), 1.0)]);
@@ -253,7 +254,7 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
     // a damaged note is refused, naming the file
     let damaged = dir.path().join("damaged.png");
     let note = image_io::Note {
-        key: stylelearn::detail::NOTE_KEY.to_string(),
+        key: stylelearn::carried::DETAIL_KEY.to_string(),
         text: "{\"format\": 1}".to_string(),
     };
     grainy.save_with_notes(&damaged, &[note]).unwrap();

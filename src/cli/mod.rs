@@ -144,7 +144,7 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                 if let Some(line) = r.target.swatches.as_ref().and_then(posterised_note) {
                     eprintln!("{line}");
                 }
-                if r.carried.is_some() && !stylelearn::image_io::keeps_notes(&job.files.output) {
+                if !r.carried.is_empty() && !stylelearn::image_io::keeps_notes(&job.files.output) {
                     eprintln!(
                         "note: {} cannot carry the dataset's fine detail beside its pixels, as a PNG does: a transfer with it as the style takes its pixels' detail, which is nearer the optimisation's noise (learn to a .png to carry it)",
                         job.files.output.display()
