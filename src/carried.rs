@@ -6,6 +6,9 @@
 //! - **The fine detail** ([`crate::detail::Detail`]): a Gram matrix does not tell a flat
 //!   region from one with faint noise, and the learned image's noise is what a transfer would
 //!   measure on its pixels (README, "The learned-image route").
+//! - **The blocks of a pixelated dataset** ([`crate::pixelate::Blocks`]): the style
+//!   statistics are averages over positions, blind to where a grid's lines fall, so the
+//!   learned image has the blocks' texture without the blocks, and its pixels show none.
 //!
 //! Each note is JSON with a format number, under its own key, at the image's pixel scale
 //! (its `long_side` is the image's long side: the learned image has the dataset's pixel
@@ -16,9 +19,12 @@ use serde::de::DeserializeOwned;
 
 use crate::detail::Detail;
 use crate::image_io::Note;
+use crate::pixelate::Blocks;
 
 /// The key of the note that carries the dataset's fine detail.
 pub const DETAIL_KEY: &str = "stylelearn detail";
+/// The key of the note that carries a pixelated dataset's blocks.
+pub const BLOCKS_KEY: &str = "stylelearn blocks";
 
 /// The version of the notes' format.
 const FORMAT: u32 = 1;
@@ -28,12 +34,14 @@ const FORMAT: u32 = 1;
 pub struct Carried {
     /// The dataset's fine detail, which the image took when it was saved.
     pub detail: Option<Detail>,
+    /// The dataset's blocks, when it is pixelated.
+    pub blocks: Option<Blocks>,
 }
 
 impl Carried {
     /// Whether the image carries nothing.
     pub fn is_empty(&self) -> bool {
-        self.detail.is_none()
+        self.detail.is_none() && self.blocks.is_none()
     }
 
     /// The notes that carry this beside an image's pixels.
@@ -41,6 +49,9 @@ impl Carried {
         let mut out = Vec::new();
         if let Some(d) = &self.detail {
             out.push(note(DETAIL_KEY, "detail", d));
+        }
+        if let Some(b) = &self.blocks {
+            out.push(note(BLOCKS_KEY, "blocks", b));
         }
         out
     }
@@ -50,6 +61,7 @@ impl Carried {
     pub fn read(notes: &[Note]) -> Result<Self> {
         Ok(Self {
             detail: read(notes, DETAIL_KEY, "detail", Detail::check)?,
+            blocks: read(notes, BLOCKS_KEY, "blocks", Blocks::check)?,
         })
     }
 }
@@ -112,19 +124,30 @@ mod tests {
     #[test]
     fn what_an_image_carries_comes_back_and_a_damaged_note_is_refused() {
         let d = detail();
+        let blocks = Blocks {
+            size: 6.4,
+            long_side: 256.0,
+        };
         let carried = Carried {
             detail: Some(d.clone()),
+            blocks: Some(blocks),
         };
         let notes = carried.notes();
-        assert_eq!(notes.len(), 1);
+        assert_eq!(notes.len(), 2);
         assert_eq!(notes[0].key, DETAIL_KEY);
+        assert_eq!(notes[1].key, BLOCKS_KEY);
         let other = Note {
             key: "Software".to_string(),
             text: "a paint program".to_string(),
         };
         // (compared without printing: a detail is thousands of numbers)
-        let back = Carried::read(&[other.clone(), notes[0].clone()]).unwrap();
-        assert!(back == carried, "not the detail written");
+        let back = Carried::read(&[notes[1].clone(), other.clone(), notes[0].clone()]).unwrap();
+        assert!(back == carried, "not what was written");
+        // each part on its own
+        let only = Carried::read(&notes[1..]).unwrap();
+        assert!(only.detail.is_none() && only.blocks == Some(blocks));
+        let only = Carried::read(&notes[..1]).unwrap();
+        assert!(only.detail.is_some() && only.blocks.is_none());
         assert!(Carried::read(&[other]).unwrap().is_empty());
         assert!(Carried::default().notes().is_empty());
         let with = |text: String| {
@@ -153,6 +176,18 @@ mod tests {
         let err = with(note(DETAIL_KEY, "detail", &bad).text);
         assert!(
             err.contains("damaged") && err.contains("histograms"),
+            "{err}"
+        );
+        // blocks smaller than a pixel
+        let bad = Blocks {
+            size: 0.5,
+            ..blocks
+        };
+        let err = Carried::read(&[note(BLOCKS_KEY, "blocks", &bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stylelearn blocks note is damaged") && err.contains("block size"),
             "{err}"
         );
     }

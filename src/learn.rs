@@ -133,8 +133,8 @@ pub struct LearnOutcome {
     pub image: Rgb,
     /// What the image carries from its dataset when saved, at its pixel scale
     /// ([`crate::carried`]): the dataset's fine detail, which the image took (with
-    /// [`LearnSettings::detail`]). A transfer with the image as its style takes this rather
-    /// than measuring its pixels.
+    /// [`LearnSettings::detail`]), and a pixelated dataset's blocks. A transfer with the image
+    /// as its style takes these rather than measuring its pixels.
     pub carried: crate::carried::Carried,
     /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
@@ -154,6 +154,10 @@ struct Read {
     target: StyleTarget,
     each: Vec<Vec<Summary>>,
     coarse: Vec<Vec<Summary>>,
+    /// The dataset's blocks at the pixel scale of its images as read (`max_side` may have
+    /// shrunk them after their blocks were found at their own size): the same share of the
+    /// images' weighted mean long side as read.
+    blocks_as_read: Option<crate::pixelate::Blocks>,
 }
 
 impl LearnSettings {
@@ -360,6 +364,8 @@ impl LearnPlan {
         let mut swatches: Vec<(crate::posterise::Swatches, f64)> = Vec::new();
         let mut pixels: Vec<(crate::pixelate::Seen, f64)> = Vec::new();
         let mut rings: Vec<crate::vignette::Rings> = Vec::new();
+        // the images' long sides as read, weighted
+        let mut sides = (0.0, 0.0);
         let mut read: Vec<&dataset::Entry> = Vec::new();
         let mut lossy = 0;
         for (i, e) in self.entries.iter().enumerate() {
@@ -385,6 +391,10 @@ impl LearnPlan {
             ));
             swatches.push((loaded.swatches, e.weight));
             pixels.push((loaded.pixels, e.weight));
+            if e.weight > 0.0 {
+                let long = loaded.image.width.max(loaded.image.height) as f64;
+                sides = (sides.0 + long * e.weight, sides.1 + e.weight);
+            }
             lossy += usize::from(loaded.lossy);
             if loaded.mask.is_none() {
                 rings.extend(crate::vignette::Rings::of(&loaded.image));
@@ -461,10 +471,18 @@ impl LearnPlan {
             swatches.iter().map(|(s, w)| (s, *w)).collect();
         target.swatches = crate::posterise::Swatches::mix(&parts);
         target.blocks = crate::pixelate::Blocks::mix(&pixels);
+        let blocks_as_read = target.blocks.map(|b| {
+            let long_side = sides.0 / sides.1;
+            crate::pixelate::Blocks {
+                size: b.size / b.long_side * long_side,
+                long_side,
+            }
+        });
         Ok(Read {
             target,
             each,
             coarse: coarse_targets,
+            blocks_as_read,
         })
     }
 
@@ -495,6 +513,7 @@ impl LearnPlan {
             target,
             each,
             coarse: coarse_targets,
+            blocks_as_read,
         } = self.read(net, observer, &coarse)?;
         let stat = s.statistic.build();
         let names: Vec<String> = s
@@ -541,8 +560,16 @@ impl LearnPlan {
                 long_side: s.size as f64,
                 ..d
             });
+        // It carries the dataset's blocks in pixels as read, for the same reason: the blocks
+        // its texture was learned from. None finer than a pixel, and none larger than the image.
         let carried = crate::carried::Carried {
             detail: detail.clone(),
+            blocks: blocks_as_read
+                .filter(|b| (1.0..=s.size as f64).contains(&b.size))
+                .map(|b| crate::pixelate::Blocks {
+                    long_side: s.size as f64,
+                    ..b
+                }),
         };
         let finish = Finish {
             recolour: None,

@@ -602,6 +602,78 @@ fn learn_says_when_its_image_cannot_carry_the_dataset_s_detail() {
 }
 
 #[test]
+fn the_learned_image_carries_a_pixelated_dataset_s_blocks() {
+    use stylelearn::carried::Carried;
+    use stylelearn::pixelate::Blocks;
+    let dir = tmp();
+    let photo = image_io::load(std::path::Path::new(CONTENT))
+        .unwrap()
+        .fit_long_side(96);
+    let pixelated = dir.path().join("pixelated.png");
+    Blocks {
+        size: 6.0,
+        long_side: 96.0,
+    }
+    .apply(&photo)
+    .save(&pixelated)
+    .unwrap();
+    let plain = dir.path().join("photo.png");
+    photo.save(&plain).unwrap();
+    let run = |dataset: &std::path::Path, name: &str, detail: &str| {
+        let out = dir.path().join(name);
+        let o = cli(&[
+            "learn",
+            dataset.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iters",
+            "1",
+            "--max-side",
+            "48",
+            "--detail",
+            detail,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (out, stderr(&o))
+    };
+    let carried = |path: &std::path::Path| {
+        Carried::read(&image_io::decode(path).unwrap().notes)
+            .unwrap()
+            .blocks
+    };
+    // the blocks are found on the image as decoded (6 px in 96), but the dataset is read at
+    // half that (--max-side 48): the learned image, at the pixel scale of the images as read,
+    // carries blocks of 3 px
+    let (out, _) = run(&pixelated, "a.png", "auto");
+    assert_eq!(
+        carried(&out),
+        Some(Blocks {
+            size: 3.0,
+            long_side: 32.0
+        })
+    );
+    // a dataset that is not pixelated gives none
+    let (out, _) = run(&plain, "b.png", "auto");
+    assert_eq!(carried(&out), None);
+    // where notes are not kept, learn says the blocks are lost
+    let (_, e) = run(&pixelated, "c.jpg", "keep");
+    assert!(
+        e.contains("c.jpg cannot carry the dataset's blocks beside its pixels")
+            && e.contains("finds no blocks")
+            && e.contains("carry it)"),
+        "{e}"
+    );
+    let (_, e) = run(&pixelated, "d.jpg", "auto");
+    assert!(
+        e.contains("cannot carry the dataset's fine detail and blocks")
+            && e.contains("carry them)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_learned_image_takes_the_dataset_s_fine_detail() {
     let net = net();
     let learn = |detail: bool| {
@@ -630,6 +702,10 @@ fn the_learned_image_takes_the_dataset_s_fine_detail() {
     assert_eq!(Some(want), kept.target.detail.as_ref());
     // the image carries the detail it took, at its own size; one that took none carries none
     assert!(kept.carried.detail.is_none());
+    assert!(
+        matched.carried.blocks.is_none(),
+        "the dataset is not pixelated"
+    );
     let at_its_size = Detail {
         long_side: 48.0,
         ..want.clone()

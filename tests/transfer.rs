@@ -232,6 +232,7 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
     let flat_detail = Detail::of(&flat, None);
     let carried = stylelearn::carried::Carried {
         detail: Some(flat_detail),
+        ..Default::default()
     };
     grainy.save_with_notes(&carrying, &carried.notes()).unwrap();
     let mut s = config();

@@ -144,11 +144,10 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                 if let Some(line) = r.target.swatches.as_ref().and_then(posterised_note) {
                     eprintln!("{line}");
                 }
-                if !r.carried.is_empty() && !stylelearn::image_io::keeps_notes(&job.files.output) {
-                    eprintln!(
-                        "note: {} cannot carry the dataset's fine detail beside its pixels, as a PNG does: a transfer with it as the style takes its pixels' detail, which is nearer the optimisation's noise (learn to a .png to carry it)",
-                        job.files.output.display()
-                    );
+                if !stylelearn::image_io::keeps_notes(&job.files.output)
+                    && let Some(line) = uncarried_note(&r.carried, &job.files.output)
+                {
+                    eprintln!("{line}");
                 }
             }
             Ok(stopped(r.stopped, &job.files.output, job.checkpoint_path()))
@@ -399,6 +398,31 @@ fn lossy_styles_note((lossy, count): (usize, usize)) -> Option<String> {
 }
 
 /// What `profile` and `learn` say of a pixelated dataset's blocks.
+/// What a learned image saved where notes are not kept (JPEG, WebP) loses of what it would
+/// carry ([`stylelearn::carried`]), or `None` when it carries nothing.
+fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<String> {
+    let mut what = Vec::new();
+    let mut instead = Vec::new();
+    if c.detail.is_some() {
+        what.push("fine detail");
+        instead.push("takes its pixels' detail, which is nearer the optimisation's noise");
+    }
+    if c.blocks.is_some() {
+        what.push("blocks");
+        instead.push("finds no blocks in its pixels");
+    }
+    if what.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "note: {} cannot carry the dataset's {} beside its pixels, as a PNG does: a transfer with it as the style {} (learn to a .png to carry {})",
+        output.display(),
+        what.join(" and "),
+        instead.join(", and "),
+        if what.len() == 1 { "it" } else { "them" }
+    ))
+}
+
 fn pixelated_note(b: &stylelearn::pixelate::Blocks) -> String {
     // to 3 decimals, as few as it needs: "4", "5.333"
     let size = (b.size * 1000.0).round() / 1000.0;
