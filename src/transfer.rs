@@ -756,15 +756,21 @@ impl StyleInputs {
             (_, sw) => sw.filter(|w| w.is_posterised()),
         };
         // The blocks of style images are read at their own size, and are used, as their Gram
-        // matrices are, at `style_scale` times the output's.
+        // matrices are, at `style_scale` times the output's. A style image that carries its
+        // dataset's blocks (a learned one) gives those: its pixels show none.
         let style_blocks = || match &profile {
             Some(t) => t.blocks,
             None => {
                 let seen: Vec<(crate::pixelate::Seen, f64)> = styles
                     .iter()
                     .zip(&lossy)
-                    .map(|((img, w, _), &lossy)| {
-                        (crate::pixelate::Seen::of_read(img, None, lossy), *w)
+                    .zip(&carried)
+                    .map(|(((img, w, _), &lossy), carried)| {
+                        let seen = match carried.blocks {
+                            Some(b) => crate::pixelate::Seen::Blocks(b),
+                            None => crate::pixelate::Seen::of_read(img, None, lossy),
+                        };
+                        (seen, *w)
                     })
                     .collect();
                 crate::pixelate::Blocks::mix(&seen).map(|b| crate::pixelate::Blocks {

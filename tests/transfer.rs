@@ -518,6 +518,28 @@ fn a_pixelated_style_gives_the_result_its_blocks() {
     assert!(err.contains("not pixelated"), "{err}");
     s.pixelate = Pixelate::Auto;
     assert_eq!(plan(&s).unwrap().blocks(), None);
+    // unless it carries its dataset's blocks, as a learned image does: the blocks are those,
+    // used at the scale the image is
+    let carrying = dir.path().join("carrying.png");
+    let carried = stylelearn::carried::Carried {
+        blocks: Some(Blocks {
+            size: 4.0,
+            long_side: 64.0,
+        }),
+        ..Default::default()
+    };
+    let photo = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
+    photo.save_with_notes(&carrying, &carried.notes()).unwrap();
+    s.style = StyleSource::Images(vec![(carrying, 1.0)]);
+    assert_eq!(plan(&s).unwrap().blocks(), carried.blocks);
+    let out = transfer(&net, &s).unwrap().image;
+    assert!(
+        is_in_blocks_of(&out, 4),
+        "the result is in the carried blocks"
+    );
+    s.style_scale = 0.5;
+    assert_eq!(plan(&s).unwrap().blocks().map(|b| b.size), Some(2.0));
+    s.style_scale = 1.0;
     // a profile keeps the blocks it records, and its output at another size takes the same
     // share of it
     let img = image_io::load(&path).unwrap();
