@@ -236,11 +236,12 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
     };
     grainy.save_with_notes(&carrying, &carried.notes()).unwrap();
     let mut s = config();
-    let mut result = |style: &std::path::Path| {
+    let mut result = |style: &std::path::Path, style_scale: f64| {
         s.style = StyleSource::Images(vec![(style.to_path_buf(), 1.0)]);
+        s.style_scale = style_scale;
         transfer(&net, &s).unwrap().image
     };
-    let (from_plain, from_carrying) = (result(&plain), result(&carrying));
+    let (from_plain, from_carrying) = (result(&plain, 1.0), result(&carrying, 1.0));
     // the style is used at the output's size (64 px), and the detail with it
     let want = Detail::of(&flat.fit_long_side(64), None);
     let (dp, dc) = (
@@ -252,6 +253,24 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
         dc < dp / 2.0,
         "detail distance to the carried one: {dc} carried, {dp} the pixels'"
     );
+    // used at half the output's scale, the carried detail is the one its image has at that
+    // size: the flat style carrying its own detail gives the detail of the flat style at 32 px
+    let own = dir.path().join("own.png");
+    let carried = stylelearn::carried::Carried {
+        detail: Some(Detail::of(&flat, None)),
+        ..Default::default()
+    };
+    flat.save_with_notes(&own, &carried.notes()).unwrap();
+    let at_half = Detail::of(&result(&own, 0.5), None);
+    let (d32, d64) = (
+        at_half.distance(&Detail::of(&flat.fit_long_side(32), None)),
+        at_half.distance(&Detail::of(&flat.fit_long_side(64), None)),
+    );
+    assert!(
+        // 0.006 against 0.017
+        d32 < d64 / 2.0,
+        "detail distance to the style's at 32 px {d32}, at 64 px {d64}"
+    );
     // a damaged note is refused, naming the file
     let damaged = dir.path().join("damaged.png");
     let note = image_io::Note {
@@ -259,7 +278,10 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
         text: "{\"format\": 1}".to_string(),
     };
     grainy.save_with_notes(&damaged, &[note]).unwrap();
-    s.style = StyleSource::Images(vec![(damaged.clone(), 1.0)]);
+    let s = TransferSettings {
+        style: StyleSource::Images(vec![(damaged.clone(), 1.0)]),
+        ..config()
+    };
     let err = TransferPlan::new(s, net.device())
         .err()
         .unwrap()
