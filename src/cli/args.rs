@@ -265,8 +265,8 @@ pub struct TransferArgs {
     /// Average the result over the blocks of a pixelated style (one painted in square blocks
     /// of one colour on a grid, as a pixel-art or mosaic filter's outputs are), before it is
     /// posterised: on (the style must be pixelated), off, or auto (on when the style is
-    /// pixelated). The blocks take the same share of the result's long side as of the style
-    /// images'.
+    /// pixelated; a PNG learned from a pixelated dataset carries its blocks). The blocks take
+    /// the same share of the result's long side as of the style images'.
     #[arg(long, default_value = "auto", value_parser = pixelate_parser())]
     pub pixelate: Pixelate,
     /// Loss log CSV [default: OUT.log.csv beside the output; with an output folder, always
@@ -478,7 +478,8 @@ pub struct LearnArgs {
     /// The learned image's fine detail (the two finest octaves of its luminance): match (each
     /// band takes the dataset's distribution, which a PNG also carries beside its pixels, so a
     /// transfer with the image takes the dataset's detail and not the optimisation's leftover
-    /// noise; auto is the same) or keep (as optimised, and nothing carried).
+    /// noise; auto is the same) or keep (as optimised, and no detail carried). A pixelated
+    /// dataset's blocks are carried either way.
     #[arg(long, default_value = "auto", value_parser = detail_parser())]
     pub detail: DetailMode,
     #[command(flatten)]
