@@ -16,6 +16,8 @@ pub(crate) struct Position<'a> {
     pub style_layers: &'a [usize],
     /// How the saved image gets the photo's colours back, if it does.
     pub finish: Finish<'a>,
+    /// What the saved image carries beside its pixels (a learned image's).
+    pub carried: Option<&'a crate::carried::Carried>,
     /// The state this stage continues from (its image is already in `x`), if it resumes.
     pub resume: Option<&'a RunState>,
 }
@@ -81,6 +83,7 @@ pub(crate) fn optimise(
             width: loss.width,
             height: loss.height,
             finish: at.finish,
+            carried: at.carried,
         };
         let mut control = observer.step(&step);
         if observer.wants_checkpoint(&step) {

@@ -97,7 +97,9 @@ impl Observer for FileObserver<'_> {
             }
             if (self.snapshot_at)(step.iter) {
                 let p = snapshot_path(self.output, step.iter);
-                step.image().save(self.staged.partial(&p))?;
+                let notes = step.carried().map(|c| c.notes()).unwrap_or_default();
+                step.image()
+                    .save_with_notes(self.staged.partial(&p), &notes)?;
             }
             Ok(())
         };

@@ -621,6 +621,7 @@ impl LearnPlan {
                 evals_before: evals,
                 style_layers: &s.layers,
                 finish,
+                carried: Some(&carried),
                 resume,
             };
             let mut rec = Recorder {

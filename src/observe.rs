@@ -64,6 +64,7 @@ pub struct Step<'a> {
     pub width: usize,
     pub height: usize,
     pub(crate) finish: Finish<'a>,
+    pub(crate) carried: Option<&'a crate::carried::Carried>,
 }
 
 impl Step<'_> {
@@ -71,6 +72,12 @@ impl Step<'_> {
     /// run keeps the photo's colours, the style's fine detail given when the run matches it).
     pub fn image(&self) -> Rgb {
         finish_image(self.pixels, self.width, self.height, self.finish)
+    }
+
+    /// What the image carries beside its pixels when saved, as the run's final image does
+    /// (a learned image's, [`crate::carried`]); `None` for a transfer's result.
+    pub fn carried(&self) -> Option<&crate::carried::Carried> {
+        self.carried
     }
 }
 

@@ -1037,6 +1037,7 @@ impl TransferPlan {
                 evals_before: evals,
                 style_layers: &self.shared.style_layers,
                 finish,
+                carried: None,
                 resume,
             };
             let mut rec = Recorder {

@@ -630,6 +630,8 @@ fn the_learned_image_carries_a_pixelated_dataset_s_blocks() {
             "32",
             "--iters",
             "1",
+            "--snapshots",
+            "1",
             "--max-side",
             "48",
             "--detail",
@@ -647,13 +649,14 @@ fn the_learned_image_carries_a_pixelated_dataset_s_blocks() {
     // half that (--max-side 48): the learned image, at the pixel scale of the images as read,
     // carries blocks of 3 px
     let (out, _) = run(&pixelated, "a.png", "auto");
-    assert_eq!(
-        carried(&out),
-        Some(Blocks {
-            size: 3.0,
-            long_side: 32.0
-        })
-    );
+    let want = Some(Blocks {
+        size: 3.0,
+        long_side: 32.0,
+    });
+    assert_eq!(carried(&out), want);
+    // and so does a snapshot, which a user may take as the style as well
+    let snapshot = stylelearn::files::snapshot_path(&out, 1);
+    assert_eq!(carried(&snapshot), want, "{}", snapshot.display());
     // a dataset that is not pixelated gives none
     let (out, _) = run(&plain, "b.png", "auto");
     assert_eq!(carried(&out), None);
