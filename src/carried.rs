@@ -9,6 +9,11 @@
 //! - **The blocks of a pixelated dataset** ([`crate::pixelate::Blocks`]): the style
 //!   statistics are averages over positions, blind to where a grid's lines fall, so the
 //!   learned image has the blocks' texture without the blocks, and its pixels show none.
+//! - **The colours** ([`crate::color::Palette`]) and **the exact colours of a posterised
+//!   dataset** ([`crate::posterise::Swatches`]): one image's colours do not tell how the
+//!   filter's vary from photo to photo (which adapting a photo's colours needs), nor which of
+//!   them the filter paints with. With them, a transfer with the learned image as its style
+//!   takes the same colours, posterising and blocks as one with the dataset's profile.
 //!
 //! Each note is JSON with a format number, under its own key, at the image's pixel scale
 //! (its `long_side` is the image's long side: the learned image has the dataset's pixel
@@ -17,14 +22,20 @@ use anyhow::{Result, anyhow, ensure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::color::Palette;
 use crate::detail::Detail;
 use crate::image_io::Note;
 use crate::pixelate::Blocks;
+use crate::posterise::Swatches;
 
 /// The key of the note that carries the dataset's fine detail.
 pub const DETAIL_KEY: &str = "stylelearn detail";
 /// The key of the note that carries a pixelated dataset's blocks.
 pub const BLOCKS_KEY: &str = "stylelearn blocks";
+/// The key of the note that carries the dataset's colours.
+pub const PALETTE_KEY: &str = "stylelearn palette";
+/// The key of the note that carries the dataset's exact colours.
+pub const SWATCHES_KEY: &str = "stylelearn swatches";
 
 /// The version of the notes' format.
 const FORMAT: u32 = 1;
@@ -36,12 +47,19 @@ pub struct Carried {
     pub detail: Option<Detail>,
     /// The dataset's blocks, when it is pixelated.
     pub blocks: Option<Blocks>,
+    /// The dataset's colour distribution, with how it varies from image to image.
+    pub palette: Option<Palette>,
+    /// The dataset's exact colours (posterised or not, as the profile records them).
+    pub swatches: Option<Swatches>,
 }
 
 impl Carried {
     /// Whether the image carries nothing.
     pub fn is_empty(&self) -> bool {
-        self.detail.is_none() && self.blocks.is_none()
+        self.detail.is_none()
+            && self.blocks.is_none()
+            && self.palette.is_none()
+            && self.swatches.is_none()
     }
 
     /// The notes that carry this beside an image's pixels.
@@ -53,6 +71,12 @@ impl Carried {
         if let Some(b) = &self.blocks {
             out.push(note(BLOCKS_KEY, "blocks", b));
         }
+        if let Some(p) = &self.palette {
+            out.push(note(PALETTE_KEY, "palette", p));
+        }
+        if let Some(s) = &self.swatches {
+            out.push(note(SWATCHES_KEY, "swatches", s));
+        }
         out
     }
 
@@ -62,6 +86,8 @@ impl Carried {
         Ok(Self {
             detail: read(notes, DETAIL_KEY, "detail", Detail::check)?,
             blocks: read(notes, BLOCKS_KEY, "blocks", Blocks::check)?,
+            palette: read(notes, PALETTE_KEY, "palette", Palette::check)?,
+            swatches: read(notes, SWATCHES_KEY, "swatches", Swatches::check)?,
         })
     }
 }
@@ -109,8 +135,8 @@ mod tests {
     use super::*;
     use crate::image_io::{Rgb, noise};
 
-    /// An image with flat regions and noise, whose detail has some of each.
-    fn detail() -> Detail {
+    /// An image with flat regions and noise.
+    fn flat_and_noise() -> Rgb {
         let n = noise(40, 30, 1);
         let data = n
             .data
@@ -118,7 +144,12 @@ mod tests {
             .enumerate()
             .map(|(i, &v)| if (i / 40) % 30 < 15 { v } else { 0.5 })
             .collect();
-        Detail::of(&Rgb::from_planar(40, 30, data), None)
+        Rgb::from_planar(40, 30, data)
+    }
+
+    /// A detail with some of flat regions and some of noise.
+    fn detail() -> Detail {
+        Detail::of(&flat_and_noise(), None)
     }
 
     #[test]
@@ -128,24 +159,37 @@ mod tests {
             size: 6.4,
             long_side: 256.0,
         };
+        let img = flat_and_noise();
+        let palette = Palette::mix(&[
+            (&Palette::of(&img, None), 1.0),
+            (&Palette::of(&noise(20, 20, 3), None), 2.0),
+        ]);
+        assert!(palette.as_ref().is_some_and(|p| p.spread.is_some()));
         let carried = Carried {
             detail: Some(d.clone()),
             blocks: Some(blocks),
+            palette,
+            swatches: Some(Swatches::of(&img.to_8bit(), None)),
         };
         let notes = carried.notes();
-        assert_eq!(notes.len(), 2);
-        assert_eq!(notes[0].key, DETAIL_KEY);
-        assert_eq!(notes[1].key, BLOCKS_KEY);
+        let keys: Vec<&str> = notes.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, [DETAIL_KEY, BLOCKS_KEY, PALETTE_KEY, SWATCHES_KEY]);
         let other = Note {
             key: "Software".to_string(),
             text: "a paint program".to_string(),
         };
         // (compared without printing: a detail is thousands of numbers)
-        let back = Carried::read(&[notes[1].clone(), other.clone(), notes[0].clone()]).unwrap();
+        let mut shuffled = notes.clone();
+        shuffled.reverse();
+        shuffled.insert(1, other.clone());
+        let back = Carried::read(&shuffled).unwrap();
         assert!(back == carried, "not what was written");
         // each part on its own
-        let only = Carried::read(&notes[1..]).unwrap();
+        let only = Carried::read(&notes[1..2]).unwrap();
         assert!(only.detail.is_none() && only.blocks == Some(blocks));
+        let only = Carried::read(&notes[2..]).unwrap();
+        assert!(only.palette == carried.palette && only.swatches == carried.swatches);
+        assert!(only.detail.is_none() && only.blocks.is_none());
         let only = Carried::read(&notes[..1]).unwrap();
         assert!(only.detail.is_some() && only.blocks.is_none());
         assert!(Carried::read(&[other]).unwrap().is_empty());
@@ -190,5 +234,18 @@ mod tests {
             err.contains("stylelearn blocks note is damaged") && err.contains("block size"),
             "{err}"
         );
+        // a swatch's share that is not positive; a palette bin that is
+        let mut bad = carried.swatches.clone().unwrap();
+        bad.colours[0].1 = -1.0;
+        let err = Carried::read(&[note(SWATCHES_KEY, "swatches", &bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("swatches note is damaged"), "{err}");
+        let mut bad = carried.palette.clone().unwrap();
+        bad.hist[0][3] = f64::NAN;
+        let err = Carried::read(&[note(PALETTE_KEY, "palette", &bad)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("palette note is damaged"), "{err}");
     }
 }

@@ -133,8 +133,9 @@ pub struct LearnOutcome {
     pub image: Rgb,
     /// What the image carries from its dataset when saved, at its pixel scale
     /// ([`crate::carried`]): the dataset's fine detail, which the image took (with
-    /// [`LearnSettings::detail`]), and a pixelated dataset's blocks. A transfer with the image
-    /// as its style takes these rather than measuring its pixels.
+    /// [`LearnSettings::detail`]), a pixelated dataset's blocks, and the dataset's colours and
+    /// exact colours. A transfer with the image as its style takes these rather than
+    /// measuring its pixels.
     pub carried: crate::carried::Carried,
     /// The dataset's statistics (the style profile).
     pub target: StyleTarget,
@@ -562,8 +563,11 @@ impl LearnPlan {
             });
         // It carries the dataset's blocks in pixels as read, for the same reason: the blocks
         // its texture was learned from. None finer than a pixel, and none larger than the image.
+        // And the dataset's colours and exact colours, as the profile records them.
         let carried = crate::carried::Carried {
             detail: detail.clone(),
+            palette: target.palette.clone(),
+            swatches: target.swatches.clone(),
             blocks: blocks_as_read
                 .filter(|b| (1.0..=s.size as f64).contains(&b.size))
                 .map(|b| crate::pixelate::Blocks {

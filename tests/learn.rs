@@ -243,6 +243,10 @@ fn a_dataset_of_three_sizes_learns_and_writes_every_output() {
         carried.detail == Some(want),
         "the image does not carry the profile's detail"
     );
+    // and the profile's colours and exact colours
+    assert!(carried.palette == p.palette, "not the profile's colours");
+    assert!(carried.swatches == p.swatches, "not the profile's swatches");
+    assert!(carried.palette.is_some() && carried.swatches.is_some());
     let swatches = p
         .swatches
         .as_ref()
