@@ -667,15 +667,15 @@ fn the_learned_image_carries_a_pixelated_dataset_s_blocks() {
     // where notes are not kept, learn says the blocks are lost
     let (_, e) = run(&pixelated, "c.jpg", "keep");
     assert!(
-        e.contains("c.jpg cannot carry the dataset's blocks beside its pixels")
-            && e.contains("finds no blocks")
-            && e.contains("carry it)"),
+        e.contains(
+            "c.jpg cannot carry the dataset's blocks, colours and exact colours beside its pixels"
+        ) && e.contains("finds no blocks in its pixels, keeps the optimisation's colours")
+            && e.contains("carry them)"),
         "{e}"
     );
     let (_, e) = run(&pixelated, "d.jpg", "auto");
     assert!(
-        e.contains("cannot carry the dataset's fine detail and blocks")
-            && e.contains("carry them)"),
+        e.contains("cannot carry the dataset's fine detail, blocks, colours and exact colours"),
         "{e}"
     );
 }

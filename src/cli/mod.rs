@@ -411,14 +411,27 @@ fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<Str
         what.push("blocks");
         instead.push("finds no blocks in its pixels");
     }
+    if c.palette.is_some() {
+        what.push("colours");
+        instead.push("keeps the optimisation's colours rather than taking the dataset's");
+    }
+    if c.swatches.as_ref().is_some_and(|s| s.is_posterised()) {
+        what.push("exact colours");
+        instead.push("does not posterise");
+    }
+    let list = |v: &[&str], and: &str| match v {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{}{and}{last}", rest.join(", ")),
+    };
     if what.is_empty() {
         return None;
     }
     Some(format!(
         "note: {} cannot carry the dataset's {} beside its pixels, as a PNG does: a transfer with it as the style {} (learn to a .png to carry {})",
         output.display(),
-        what.join(" and "),
-        instead.join(", and "),
+        list(&what, " and "),
+        list(&instead, ", and "),
         if what.len() == 1 { "it" } else { "them" }
     ))
 }
