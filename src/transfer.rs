@@ -612,9 +612,23 @@ impl StyleInputs {
                 memory::check(sw, sh, deepest, false, avail, "a style image")?;
             }
         }
+        // One style image that carries its dataset's colours (a learned one) gives those, as
+        // the dataset's profile would. How colours vary from image to image belongs to one
+        // dataset: several style images give the spread of their own colours instead.
+        let carried_palette = {
+            let mut weighted = styles
+                .iter()
+                .zip(&carried)
+                .filter(|((_, w, _), _)| *w > 0.0);
+            match (weighted.next(), weighted.next()) {
+                (Some((_, c)), None) => c.palette.clone(),
+                _ => None,
+            }
+        };
         let style_palette = || -> Option<crate::color::Palette> {
             match &profile {
                 Some(t) => t.palette.clone(),
+                None if carried_palette.is_some() => carried_palette.clone(),
                 None => {
                     let weighted = || styles.iter().filter(|(_, w, _)| *w > 0.0);
                     let rings: Vec<_> = weighted()
@@ -650,7 +664,10 @@ impl StyleInputs {
         };
         let (colours, palette) = match s.colours {
             Colours::Auto => {
-                let recorded = profile.as_ref().and_then(|t| t.palette.clone());
+                let recorded = match &profile {
+                    Some(t) => t.palette.clone(),
+                    None => carried_palette.clone(),
+                };
                 match recorded.filter(|p| p.spread.is_some()) {
                     Some(p) => (Colours::Adapted, Some(p)),
                     None => (Colours::Style, None),
@@ -677,10 +694,16 @@ impl StyleInputs {
                         "does not record how its images' colours vary (it was made by an older stylelearn): make it again",
                     ));
                 }
+                None if carried_palette.is_some() => {
+                    return Err(Error::setting(
+                        Setting::Colours,
+                        "the style image was learned from one image, which cannot tell how the filter's colours vary from photo to photo: learn it from two or more images, or choose other colours",
+                    ));
+                }
                 None => {
                     return Err(Error::setting(
                         Setting::Colours,
-                        "adapting the photo's colours needs a style profile or two or more style images with a weight",
+                        "adapting the photo's colours needs a style profile, a style image learned by stylelearn (which carries its dataset's colours), or two or more style images with a weight",
                     ));
                 }
             },
@@ -708,11 +731,17 @@ impl StyleInputs {
         let style_swatches = || match &profile {
             Some(t) => t.swatches.clone(),
             None => {
+                // a learned style image gives its dataset's
                 let own: Vec<(crate::posterise::Swatches, f64)> = styles
                     .iter()
                     .zip(&lossy)
-                    .map(|((img, w, _), &lossy)| {
-                        (crate::posterise::Swatches::of_read(img, None, lossy), *w)
+                    .zip(&carried)
+                    .map(|(((img, w, _), &lossy), carried)| {
+                        let swatches = match &carried.swatches {
+                            Some(sw) => sw.clone(),
+                            None => crate::posterise::Swatches::of_read(img, None, lossy),
+                        };
+                        (swatches, *w)
                     })
                     .collect();
                 let parts: Vec<(&crate::posterise::Swatches, f64)> =
@@ -1177,7 +1206,8 @@ impl TransferPlan {
     }
 
     /// The style targets at output scale `long`. They depend on the photo only through its
-    /// luminance when the photo's chroma is kept; otherwise they are kept in `cache` by size.
+    /// luminance when the photo's chroma is kept (and a style image is summarised on its
+    /// luminance); otherwise they are kept in `cache` by size.
     fn targets_at(
         &self,
         net: &Vgg19,
@@ -1190,21 +1220,30 @@ impl TransferPlan {
         if let Some(t) = &self.shared.profile {
             return t.summaries_at(&self.shared.style_layers);
         }
+        // A style image is summarised on its luminance (matched to the photo's) when the
+        // result keeps the photo's chroma, except one that carries its dataset's colours (a
+        // learned one): that stands in for its dataset, and is summarised in colour as the
+        // dataset's profile is.
         let keeps_chroma = self.shared.colours.keeps_photo_chroma();
-        let cacheable = !keeps_chroma;
+        let on_luminance =
+            |carried: &crate::carried::Carried| keeps_chroma && carried.palette.is_none();
+        let weighted = || {
+            self.shared
+                .styles
+                .iter()
+                .zip(&self.shared.carried)
+                .filter(|((_, w, _), _)| *w > 0.0)
+        };
+        let cacheable = weighted().all(|(_, c)| !on_luminance(c));
         if cacheable && let Some((_, t)) = cache.by_long_side.iter().find(|(l, _)| *l == long) {
             return t.clone();
         }
         cache.computed += 1;
         let b = TargetBuilder::new(net, stat, &self.shared.style_layers);
-        let parts: Vec<(Vec<Summary>, f64)> = self
-            .shared
-            .styles
-            .iter()
-            .filter(|(_, w, _)| *w > 0.0)
-            .map(|(img, w, _)| {
+        let parts: Vec<(Vec<Summary>, f64)> = weighted()
+            .map(|((img, w, _), carried)| {
                 let img = img.fit_long_side(((long as f64) * s.style_scale).round() as usize);
-                let img = if keeps_chroma {
+                let img = if on_luminance(carried) {
                     color::luminance(&img, Some(content))
                 } else {
                     img

@@ -292,6 +292,135 @@ fn a_style_image_that_carries_its_dataset_s_detail_gives_that_detail() {
     );
 }
 
+#[test]
+fn a_style_image_that_carries_its_dataset_s_colours_is_used_as_its_profile_would_be() {
+    use stylelearn::carried::Carried;
+    use stylelearn::posterise::Swatches;
+    let net = net();
+    let dir = tmp();
+    let (flat, _) = flat_style(dir.path());
+    let photo_like = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
+    // a dataset of the flat style and a photo-like image: its colours vary from one to the
+    // other, and it is painted with the flat style's four colours
+    let palette = color::Palette::mix(&[
+        (&color::Palette::of(&flat, None), 1.0),
+        (&color::Palette::of(&photo_like, None), 1.0),
+    ]);
+    let swatches = Swatches::of(&flat.to_8bit(), None);
+    assert!(swatches.is_posterised());
+    let carrying = |name: &str, palette: Option<color::Palette>| {
+        let path = dir.path().join(name);
+        let carried = Carried {
+            palette,
+            swatches: Some(swatches.clone()),
+            ..Default::default()
+        };
+        photo_like.save_with_notes(&path, &carried.notes()).unwrap();
+        path
+    };
+    let learned = carrying("learned.png", palette);
+    let mut s = config();
+    let plan = |s: &TransferSettings| TransferPlan::new(s.clone(), net.device());
+    s.style = StyleSource::Images(vec![(learned.clone(), 1.0)]);
+    let p = plan(&s).unwrap();
+    assert_eq!(
+        p.colours(),
+        Colours::Adapted,
+        "the dataset's colours, adapted"
+    );
+    assert!(p.posterises(), "to the dataset's exact colours");
+    let out = transfer(&net, &s).unwrap().image.to_8bit();
+    let n = out.width * out.height;
+    let painted = (0..n)
+        .filter(|&i| {
+            let c = [0, 1, 2].map(|ch| (out.data[ch * n + i] * 255.0).round() as u8);
+            swatches.colours.iter().any(|(sw, _)| *sw == c)
+        })
+        .count();
+    assert_eq!(painted, n, "every pixel takes one of the carried swatches");
+    // the same pixels without the notes: the optimisation's colours, not posterised
+    let plain = dir.path().join("plain.png");
+    photo_like.save(&plain).unwrap();
+    s.style = StyleSource::Images(vec![(plain.clone(), 1.0)]);
+    let p = plan(&s).unwrap();
+    assert!(p.colours() == Colours::Style && !p.posterises());
+    // a learned image mixed with another image: how colours vary belongs to one dataset, so
+    // the images' own colours are taken
+    s.style = StyleSource::Images(vec![(learned, 1.0), (plain, 1.0)]);
+    assert_eq!(plan(&s).unwrap().colours(), Colours::Style);
+    // learned from one image: its colours cannot be adapted, and it says why
+    let one = carrying(
+        "one.png",
+        color::Palette::mix(&[(&color::Palette::of(&flat, None), 1.0)]),
+    );
+    s.style = StyleSource::Images(vec![(one, 1.0)]);
+    assert_eq!(plan(&s).unwrap().colours(), Colours::Style);
+    s.colours = Colours::Adapted;
+    let err = refusal(&net, &s);
+    assert!(err.contains("learned from one image"), "{err}");
+}
+
+#[test]
+fn a_style_image_that_carries_its_dataset_s_statistics_transfers_as_a_profile_of_it_does() {
+    use stylelearn::carried::Carried;
+    let net = net();
+    let dir = tmp();
+    // (on the 8-bit grid, as the image file holds it)
+    let img = image_io::load(&data(STYLE))
+        .unwrap()
+        .fit_long_side(64)
+        .to_8bit();
+    let (flat, _) = flat_style(dir.path());
+    // the image's statistics, with a dataset's colours (which vary), detail and exact colours
+    let mut target = bare_profile(&net, &img);
+    target.palette = color::Palette::mix(&[
+        (&color::Palette::of(&img, None), 1.0),
+        (&color::Palette::of(&flat, None), 1.0),
+    ]);
+    target.detail = Some(Detail::of(&img, None));
+    target.swatches = Some(stylelearn::posterise::Swatches::of(&flat.to_8bit(), None));
+    let profile = dir.path().join("it.safetensors");
+    target.save(&profile).unwrap();
+    let carried = Carried {
+        detail: target.detail.clone(),
+        palette: target.palette.clone(),
+        swatches: target.swatches.clone(),
+        blocks: None,
+    };
+    let learned = dir.path().join("it.png");
+    img.save_with_notes(&learned, &carried.notes()).unwrap();
+    // with the defaults: the colours adapted, the result transferred on the photo's luminance
+    // and posterised; the image's statistics are taken in colour, as the profile's are
+    let mut s = config();
+    s.style = StyleSource::Profile(profile);
+    let from_profile = transfer(&net, &s).unwrap().image;
+    s.style = StyleSource::Images(vec![(learned, 1.0)]);
+    assert_eq!(
+        TransferPlan::new(s.clone(), net.device())
+            .unwrap()
+            .colours(),
+        Colours::Adapted
+    );
+    let from_image = transfer(&net, &s).unwrap().image;
+    let diff = from_image
+        .data
+        .iter()
+        .zip(&from_profile.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let n = from_image.data.len();
+    let differ = from_image
+        .data
+        .iter()
+        .zip(&from_profile.data)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        diff < 1e-3,
+        "the results differ by up to {diff} ({differ} of {n} values)"
+    );
+}
+
 /// A profile of all 16 layers from one image, without palette, detail or swatches (as an
 /// older stylelearn wrote them).
 fn bare_profile(net: &Vgg19, img: &Rgb) -> stylelearn::style::StyleTarget {
