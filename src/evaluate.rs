@@ -42,7 +42,9 @@ pub const FILTER_DIR: &str = "filter";
 #[derive(Clone, Debug)]
 pub enum Route {
     /// Transfer with a (learned) style image as the style, at `style_scale` (see
-    /// [`TransferSettings::style_scale`]).
+    /// [`TransferSettings::style_scale`]), with the colours `transfer` gives it by default
+    /// ([`Colours::Auto`]): a learned image's dataset's colours, adapted, as profile-adapt
+    /// does with the profile ([`crate::carried`]), or else the optimisation's.
     Image { path: PathBuf, style_scale: f64 },
     /// Transfer with a style profile, taking its colours from the optimisation
     /// ([`Colours::Style`]).
@@ -554,7 +556,13 @@ pub fn route_settings(
     let profile = |p: &PathBuf| StyleSource::Profile(p.clone());
     let image = |p: &PathBuf| StyleSource::Images(vec![(p.clone(), 1.0)]);
     match route {
-        Route::Image { path, style_scale } => Some(t(image(path), *style_scale, styled)),
+        Route::Image { path, style_scale } => {
+            let colours = match base.colours {
+                Colours::Palette => Colours::Palette,
+                _ => Colours::Auto,
+            };
+            Some(t(image(path), *style_scale, colours))
+        }
         Route::Profile(p) => Some(t(profile(p), base.style_scale, styled)),
         Route::ProfileColour(p) => Some(t(profile(p), base.style_scale, Colours::Photo)),
         Route::ProfileAdapt(p) => Some(t(profile(p), base.style_scale, Colours::Adapted)),

@@ -1,7 +1,8 @@
 //! `evaluate` with the real VGG-19 at 40 px and a few iterations: a copy of the filter's outputs
 //! scores exactly 0, the baseline's ratio is exactly 1, a profile route runs end to end through
-//! the command line, every route takes the profile's statistic, the demo's page shows the
-//! evaluation of its held-out photo, and bad input fails before anything is written.
+//! the command line, every route takes the profile's statistic, the image route takes the
+//! colours `transfer` gives its image, the demo's page shows the evaluation of its held-out
+//! photo, and bad input fails before anything is written.
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -542,4 +543,39 @@ fn bad_input_fails_with_a_clear_error_before_anything_is_written() {
     .expect("a filter output without its photo");
     assert!(e.to_string().contains("alpha.png has no photo"), "{e}");
     assert!(!out.exists());
+}
+
+#[test]
+fn the_image_route_takes_the_colours_transfer_gives_the_image() {
+    use stylelearn::carried::Carried;
+    use stylelearn::color::Palette;
+    use stylelearn::transfer::{Colours, TransferPlan};
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let style = d.path().join("style.png");
+    let img = stylelearn::image_io::load(&style).unwrap();
+    // a learned image: it carries its dataset's colours, which vary from image to image
+    let other = photo(img.width, img.height, 7);
+    let carried = Carried {
+        palette: Palette::mix(&[
+            (&Palette::of(&img, None), 1.0),
+            (&Palette::of(&other, None), 1.0),
+        ]),
+        ..Default::default()
+    };
+    let learned = d.path().join("learned.png");
+    img.save_with_notes(&learned, &carried.notes()).unwrap();
+    let dev = burn::tensor::Device::flex();
+    let photo_path = pairs.join("photos/alpha.png");
+    // adapted, as profile-adapt adapts a profile's; a plain image keeps the optimisation's
+    for (path, want) in [(&learned, Colours::Adapted), (&style, Colours::Style)] {
+        let routes = vec![Route::Image {
+            path: path.clone(),
+            style_scale: 1.0,
+        }];
+        let plan = EvaluatePlan::new(settings(pairs.clone(), routes.clone()), &dev).unwrap();
+        let ts = route_settings(plan.settings(), &routes[0], &photo_path).unwrap();
+        let colours = TransferPlan::new(ts, &dev).unwrap().colours();
+        assert_eq!(colours, want, "{}", path.display());
+    }
 }

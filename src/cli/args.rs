@@ -599,7 +599,9 @@ pub struct EvaluateArgs {
     /// Held-out pairs: a folder with photos/ and filtered/ holding the same file stems (the
     /// benchmark's bench-data/FILTER/heldout).
     pub pairs: PathBuf,
-    /// Route "image": the learned style image, used as the style of each transfer [default: none: no such route].
+    /// Route "image": the learned style image, used as the style of each transfer with the
+    /// colours `transfer` gives it by default (a learned PNG carries its dataset's, which are
+    /// adapted as "profile-adapt" adapts the profile's) [default: none: no such route].
     #[arg(long, value_name = "PNG")]
     pub style_image: Option<PathBuf>,
     /// Style scale of the "image" route: style image long side relative to the output's.
