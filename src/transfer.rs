@@ -126,6 +126,7 @@ pub struct TransferSettings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Colours {
     /// [`Colours::Adapted`] with a style profile that records how its images' colours vary,
+    /// or one style image that carries such a record (a learned one, [`crate::carried`]),
     /// else [`Colours::Style`]. The benchmark's measurement behind this default is in README.
     #[default]
     Auto,
@@ -142,8 +143,8 @@ pub enum Colours {
     /// The photo's hues, with its mean lightness and colourfulness moved toward the style's as
     /// far as the style's images agree on them, and with many style images its channels mapped
     /// into their black and white points ([`crate::color::Palette::adapt`]); then as
-    /// [`Colours::Photo`] with that adapted photo. Needs a style profile or two or more style
-    /// images.
+    /// [`Colours::Photo`] with that adapted photo. Needs a style profile, a learned style
+    /// image or two or more style images.
     Adapted,
 }
 
