@@ -188,7 +188,8 @@ Each run's own report: <a href=learned_style.html>learning</a>, <a href=result.h
 <h2>Closed-loop check on a held-out photo</h2>\
 <p>The filter also processed a photo that stylelearn never learned from. <code>stylelearn evaluate</code> stylised it by every route \
 and measured how far each result is from the filter's own output (<a href='{EVALUATION}/index.html'>its page</a>, \
-<a href='{EVALUATION}/means.csv'>means.csv</a>). The routes: <b>image</b>, the learned style image; <b>profile-adapt</b>, the style profile \
+<a href='{EVALUATION}/means.csv'>means.csv</a>). The routes: <b>image</b>, the learned style image, \
+with the dataset's colours it carries, adapted (what <code>transfer</code> does with it); <b>profile-adapt</b>, the style profile \
 with adapted colours (what <code>transfer</code> does with a profile); <b>profile</b>, the profile with the optimisation's colours; \
 <b>profile-colour</b>, the profile keeping the photo's colours; <b>baseline</b>, ONE dataset image ({BASELINE_STYLE}) as the style; \
 <b>unfiltered</b>, the photo as it is.</p>\
