@@ -234,10 +234,11 @@ pub struct TransferArgs {
     #[arg(long, value_name = "N")]
     pub save_every: Option<usize>,
     /// Where the colours come from: auto (adapt with a style profile, or a style image learned
-    /// by stylelearn learn, that records how its dataset's colours vary, else style); style (what the optimisation makes of the style);
-    /// photo (keep the photo's: luminance-only transfer, the result taking the photo's chroma
-    /// and, below fine detail, its distribution of tones); palette (map the photo onto the
-    /// style's colour distribution first); adapt (the photo's hues, with its lightness and
+    /// by stylelearn learn, that records how its dataset's colours vary, else style); style
+    /// (what the optimisation makes of the style); photo (keep the photo's: luminance-only
+    /// transfer, the result taking the photo's chroma and, below fine detail, its
+    /// distribution of tones); palette (map the photo onto the style's colour distribution
+    /// first); adapt (the photo's hues, with its lightness and
     /// colourfulness moved toward the style's as far as the style's images agree on them, and
     /// from 8 style images on its black and white points mapped to theirs and their shared
     /// vignette, if any, given to it; then as photo; a profile, a learned style image or two
