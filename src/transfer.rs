@@ -234,8 +234,8 @@ pub(crate) struct StyleInputs {
     statistic: StatisticKind,
     /// How many of the style images are in a lossy format (JPEG, lossy WebP).
     lossy_styles: usize,
-    /// Per style image (in `styles`' order), the dataset's detail it carries
-    /// ([`crate::carried`]): a learned style image's.
+    /// Per style image (in `styles`' order), what it carries from its dataset beside its
+    /// pixels ([`crate::carried`]): a learned style image's detail, blocks and colours.
     carried: Vec<crate::carried::Carried>,
 }
 
