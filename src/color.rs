@@ -275,6 +275,55 @@ impl Palette {
         (lightness, sq.sqrt())
     }
 
+    /// Several datasets' palettes pooled, as one palette of all their images (weights need
+    /// not sum to 1; each dataset's images count by its weight): the histograms' weighted
+    /// mean; the spread of the pooled images (each dataset's own spread plus how far its mean
+    /// lies from the pooled mean, the law of total variance), when every dataset records
+    /// one; the lowest black and highest white, when every dataset records them; and the
+    /// vignette they share, if they all have the same. One palette is returned as it is.
+    pub fn pool(parts: &[(&Palette, f64)]) -> Option<Self> {
+        if let [(one, w)] = parts
+            && *w > 0.0
+        {
+            return Some((*one).clone());
+        }
+        let total: f64 = parts.iter().map(|(_, w)| w).sum();
+        let mixed = Self::mix(parts)?;
+        let spread = parts
+            .iter()
+            .map(|(p, w)| p.spread.as_ref().map(|s| (s, w / total)))
+            .collect::<Option<Vec<_>>>()
+            .map(|all| {
+                let pooled = |mean: fn(&ColourSpread) -> f64, sd: fn(&ColourSpread) -> f64| {
+                    let m: f64 = all.iter().map(|(s, w)| w * mean(s)).sum();
+                    let var: f64 = all
+                        .iter()
+                        .map(|(s, w)| w * (sd(s).powi(2) + (mean(s) - m).powi(2)))
+                        .sum();
+                    (m, var.sqrt())
+                };
+                let (lightness, lightness_sd) = pooled(|s| s.lightness, |s| s.lightness_sd);
+                let (chroma, chroma_sd) = pooled(|s| s.chroma, |s| s.chroma_sd);
+                ColourSpread {
+                    lightness,
+                    lightness_sd,
+                    chroma,
+                    chroma_sd,
+                    images: all.iter().map(|(s, _)| s.images).sum(),
+                }
+            });
+        let vignette = parts[0]
+            .0
+            .vignette
+            .clone()
+            .filter(|v| parts.iter().all(|(p, _)| p.vignette.as_ref() == Some(v)));
+        Some(Self {
+            spread,
+            vignette,
+            ..mixed
+        })
+    }
+
     /// The weighted mean of palettes (weights need not sum to 1).
     pub fn mix(parts: &[(&Palette, f64)]) -> Option<Self> {
         let total: f64 = parts.iter().map(|(_, w)| w).sum();
@@ -755,6 +804,48 @@ mod tests {
             }
         }
         m
+    }
+
+    #[test]
+    fn pooling_datasets_palettes_gives_the_spread_of_all_their_images() {
+        let grey = |v: f32| Palette::of(&solid([v, v, v], 4, 4), None);
+        let spread = |lightness, lightness_sd, images| ColourSpread {
+            lightness,
+            lightness_sd,
+            chroma: 10.0,
+            chroma_sd: 2.0,
+            images,
+        };
+        let a = Palette {
+            spread: Some(spread(40.0, 3.0, 12)),
+            ..grey(0.3)
+        };
+        let b = Palette {
+            spread: Some(spread(60.0, 4.0, 8)),
+            ..grey(0.6)
+        };
+        // one dataset: its palette as it is
+        assert!(Palette::pool(&[(&a, 0.7)]) == Some(a.clone()));
+        // weights 3 : 1: the mean 45; the variance 0.75·3² + 0.25·4² (within) + 0.75·5² +
+        // 0.25·15² (between) = 85.75
+        let p = Palette::pool(&[(&a, 3.0), (&b, 1.0)]).unwrap();
+        let sp = p.spread.clone().unwrap();
+        assert!((sp.lightness - 45.0).abs() < 1e-9, "{sp:?}");
+        assert!((sp.lightness_sd - 85.75f64.sqrt()).abs() < 1e-9, "{sp:?}");
+        assert!((sp.chroma - 10.0).abs() < 1e-9 && (sp.chroma_sd - 2.0).abs() < 1e-9);
+        assert_eq!(sp.images, 20);
+        // the histograms and levels as mixed
+        let mixed = Palette::mix(&[(&a, 3.0), (&b, 1.0)]).unwrap();
+        assert!(p.hist == mixed.hist && p.levels == mixed.levels);
+        // a dataset that records no spread: the pool records none
+        let c = grey(0.5);
+        assert!(
+            Palette::pool(&[(&a, 1.0), (&c, 1.0)])
+                .unwrap()
+                .spread
+                .is_none()
+        );
+        assert!(Palette::pool(&[]).is_none());
     }
 
     #[test]
