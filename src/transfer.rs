@@ -126,7 +126,8 @@ pub struct TransferSettings {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Colours {
     /// [`Colours::Adapted`] with a style profile that records how its images' colours vary,
-    /// or one style image that carries such a record (a learned one, [`crate::carried`]),
+    /// or style images that all carry such a record (learned ones, [`crate::carried`]; their
+    /// datasets pooled, [`crate::color::Palette::pool`]),
     /// else [`Colours::Style`]. The benchmark's measurement behind this default is in README.
     #[default]
     Auto,
@@ -613,18 +614,17 @@ impl StyleInputs {
                 memory::check(sw, sh, deepest, false, avail, "a style image")?;
             }
         }
-        // One style image that carries its dataset's colours (a learned one) gives those, as
-        // the dataset's profile would. How colours vary from image to image belongs to one
-        // dataset: several style images give the spread of their own colours instead.
+        // Style images that all carry their datasets' colours (learned ones) give those, as
+        // the datasets' profile would: several, their datasets pooled by weight. A mix with
+        // any other image measures every image's colours on its pixels, as before.
         let carried_palette = {
-            let mut weighted = styles
+            let parts: Option<Vec<(&crate::color::Palette, f64)>> = styles
                 .iter()
                 .zip(&carried)
-                .filter(|((_, w, _), _)| *w > 0.0);
-            match (weighted.next(), weighted.next()) {
-                (Some((_, c)), None) => c.palette.clone(),
-                _ => None,
-            }
+                .filter(|((_, w, _), _)| *w > 0.0)
+                .map(|((_, w, _), c)| c.palette.as_ref().map(|p| (p, *w)))
+                .collect();
+            parts.and_then(|p| crate::color::Palette::pool(&p))
         };
         let style_palette = || -> Option<crate::color::Palette> {
             match &profile {
@@ -698,7 +698,7 @@ impl StyleInputs {
                 None if carried_palette.is_some() => {
                     return Err(Error::setting(
                         Setting::Colours,
-                        "the style image was learned from one image, which cannot tell how the filter's colours vary from photo to photo: learn it from two or more images, or choose other colours",
+                        "a style image was learned from one image, which cannot tell how the filter's colours vary from photo to photo: learn it from two or more images, or choose other colours",
                     ));
                 }
                 None => {

@@ -302,10 +302,13 @@ fn a_style_image_that_carries_its_dataset_s_colours_is_used_as_its_profile_would
     let photo_like = image_io::load(&data(STYLE)).unwrap().fit_long_side(64);
     // a dataset of the flat style and a photo-like image: its colours vary from one to the
     // other, and it is painted with the flat style's four colours
-    let palette = color::Palette::mix(&[
-        (&color::Palette::of(&flat, None), 1.0),
-        (&color::Palette::of(&photo_like, None), 1.0),
-    ]);
+    let palette_of_two = |a: &Rgb, b: &Rgb| {
+        color::Palette::mix(&[
+            (&color::Palette::of(a, None), 1.0),
+            (&color::Palette::of(b, None), 1.0),
+        ])
+    };
+    let palette = palette_of_two(&flat, &photo_like);
     let swatches = Swatches::of(&flat.to_8bit(), None);
     assert!(swatches.is_posterised());
     let carrying = |name: &str, palette: Option<color::Palette>| {
@@ -344,8 +347,12 @@ fn a_style_image_that_carries_its_dataset_s_colours_is_used_as_its_profile_would
     s.style = StyleSource::Images(vec![(plain.clone(), 1.0)]);
     let p = plan(&s).unwrap();
     assert!(p.colours() == Colours::Style && !p.posterises());
-    // a learned image mixed with another image: how colours vary belongs to one dataset, so
-    // the images' own colours are taken
+    // two learned images: their datasets pooled, as a profile of them together would be
+    let other = carrying("other.png", palette_of_two(&photo_like, &flat));
+    s.style = StyleSource::Images(vec![(learned.clone(), 1.0), (other, 3.0)]);
+    let p = plan(&s).unwrap();
+    assert!(p.colours() == Colours::Adapted && p.posterises());
+    // a learned image mixed with a plain one: every image's colours are its pixels'
     s.style = StyleSource::Images(vec![(learned, 1.0), (plain, 1.0)]);
     assert_eq!(plan(&s).unwrap().colours(), Colours::Style);
     // learned from one image: its colours cannot be adapted, and it says why
