@@ -397,7 +397,6 @@ fn lossy_styles_note((lossy, count): (usize, usize)) -> Option<String> {
     (lossy > 0).then(|| lossy_note(lossy, count, "style images", "they do"))
 }
 
-/// What `profile` and `learn` say of a pixelated dataset's blocks.
 /// What a learned image saved where notes are not kept (JPEG, WebP) loses of what it would
 /// carry ([`stylelearn::carried`]), or `None` when it carries nothing.
 fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<String> {
@@ -419,14 +418,14 @@ fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<Str
         what.push("exact colours");
         instead.push("does not posterise");
     }
+    if what.is_empty() {
+        return None;
+    }
     let list = |v: &[&str], and: &str| match v {
         [] => String::new(),
         [one] => one.to_string(),
         [rest @ .., last] => format!("{}{and}{last}", rest.join(", ")),
     };
-    if what.is_empty() {
-        return None;
-    }
     Some(format!(
         "note: {} cannot carry the dataset's {} beside its pixels, as a PNG does: a transfer with it as the style {} (learn to a .png to carry {})",
         output.display(),
@@ -436,6 +435,7 @@ fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<Str
     ))
 }
 
+/// What `profile` and `learn` say of a pixelated dataset's blocks.
 fn pixelated_note(b: &stylelearn::pixelate::Blocks) -> String {
     // to 3 decimals, as few as it needs: "4", "5.333"
     let size = (b.size * 1000.0).round() / 1000.0;
