@@ -151,9 +151,9 @@ impl Detail {
     }
 
     /// The detail a style image carries ([`crate::carried::Carried`]; its `long_side` at the
-    /// image's pixel scale), for a result of long side `long` whose style image is used at long side
-    /// `used`: the result takes it as the image at that size would. (A style image's
-    /// statistics are taken at its pixel scale as used, `--style-scale`.)
+    /// image's pixel scale), for a result of long side `long` whose style image is used at
+    /// long side `used`: the result takes it as the image at that size would. (A style
+    /// image's statistics are taken at its pixel scale as used, `--style-scale`.)
     pub fn for_style_used_at(&self, used: f64, long: f64) -> Self {
         Self {
             long_side: long * self.long_side / used,
