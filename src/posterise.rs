@@ -27,8 +27,11 @@
 //! before any resizing blends them. A lossy format's noise (JPEG) moves every pixel by a level or
 //! two and smears the edges, so a lossy image's swatches are *estimated* from its flat regions
 //! instead ([`Swatches::of_lossy`]) and marked [`Swatches::lossy`]. A photo's smooth sky is flat
-//! too and gives such a palette, so an estimate tells the filter's palette but not whether it has
-//! one: a transfer paints with it only when asked (`crate::transfer::Posterise::On`).
+//! too and gives such a palette, so one image's estimate tells the filter's palette but not
+//! whether it has one. Several images tell: a posterising filter paints every image's flat
+//! regions with a few colours, where a photo's smooth regions are gradients that take hundreds
+//! ([`Swatches::looks_posterised`]). Only then does a transfer paint with an estimate by
+//! default; otherwise only when asked (`crate::transfer::Posterise::On`).
 use std::collections::HashMap;
 
 use anyhow::{Result, bail};
@@ -70,6 +73,12 @@ pub const LOSSY_RADIUS: i32 = 2;
 /// The least share of a lossy image's pixels that must be flat for its swatches to be estimated
 /// ([`Swatches::of_lossy`]).
 pub const LOSSY_MIN_FLAT: f64 = 0.05;
+/// The fewest lossy images whose estimates can tell that a dataset is posterised
+/// ([`Swatches::looks_posterised`]).
+pub const LOSSY_MIN_IMAGES: usize = 3;
+/// The most swatches the estimates of three quarters of a lossy dataset's images (by weight) may
+/// have for it to look posterised ([`Swatches::looks_posterised`]).
+pub const LOSSY_TYPICAL_SWATCHES: usize = 64;
 
 /// The exact colours an image (or a dataset) is painted with; see the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +94,10 @@ pub struct Swatches {
     /// than counted exactly.
     #[serde(default, skip_serializing_if = "is_false")]
     pub lossy: bool,
+    /// Whether lossy images' estimated swatches show that their filter posterises; see
+    /// [`Swatches::looks_posterised`]. Set by [`Swatches::mix`]; absent in older profiles.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lossy_posterised: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -104,6 +117,22 @@ fn colour(k: u32) -> [u8; 3] {
 /// on a hash's.
 fn most_frequent_first<T: Ord>(v: &mut [(T, f64)]) {
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+/// Whether at least [`LOSSY_MIN_IMAGES`] posterised parts are given, and three quarters of their
+/// weight is in parts of at most [`LOSSY_TYPICAL_SWATCHES`] swatches
+/// ([`Swatches::looks_posterised`]).
+fn few_swatches_each(parts: &[&(&Swatches, f64)]) -> bool {
+    if parts.len() < LOSSY_MIN_IMAGES || parts.iter().any(|(s, _)| !s.is_posterised()) {
+        return false;
+    }
+    let total: f64 = parts.iter().map(|(_, w)| w).sum();
+    let few: f64 = parts
+        .iter()
+        .filter(|(s, _)| s.colours.len() <= LOSSY_TYPICAL_SWATCHES)
+        .map(|(_, w)| w)
+        .sum();
+    few >= 0.75 * total
 }
 
 impl Swatches {
@@ -246,6 +275,8 @@ impl Swatches {
             colours,
             isolated: Some(isolated_share(&labels, w, h, mask)),
             lossy: true,
+            // one image cannot tell ([`Swatches::looks_posterised`])
+            lossy_posterised: false,
         }
     }
 
@@ -277,7 +308,7 @@ impl Swatches {
         Self {
             colours,
             isolated: None,
-            lossy: false,
+            ..Self::default()
         }
     }
 
@@ -358,7 +389,9 @@ impl Swatches {
 
     /// The weighted mix of several images' swatches (weights need not sum to 1; parts of
     /// weight 0 are left out): posterised only if every image is, and their colours together
-    /// are few enough; [`Swatches::lossy`] if any image's are. `None` without any weight.
+    /// are few enough; [`Swatches::lossy`] if any image's are, and then
+    /// [`Swatches::lossy_posterised`] when the images' estimates show a posterising filter
+    /// ([`Swatches::looks_posterised`]). `None` without any weight.
     pub fn mix(parts: &[(&Swatches, f64)]) -> Option<Self> {
         let parts: Vec<_> = parts.iter().filter(|(_, w)| *w > 0.0).collect();
         let total: f64 = parts.iter().map(|(_, w)| w).sum();
@@ -383,11 +416,37 @@ impl Swatches {
             .map(|(s, w)| s.isolated.map(|v| v * w / total))
             .sum::<Option<f64>>();
         let mixed = Self::from_counts(counts);
+        // a part that already shows a palette (a profile's swatches, carried by a learned image)
+        // vouches for its images
+        let vouched = parts.iter().all(|(s, _)| s.looks_posterised());
+        let lossy_posterised =
+            lossy && mixed.is_posterised() && (vouched || few_swatches_each(&parts));
         Some(Self {
             isolated: isolated.filter(|_| mixed.is_posterised()),
             lossy,
+            lossy_posterised,
             ..mixed
         })
+    }
+
+    /// Whether the swatches show that their images are posterised, so that a result may take
+    /// them unasked (`crate::transfer::Posterise::Auto`): counted exactly, whenever there are
+    /// any; estimated from lossy images ([`Swatches::of_lossy`]), only when
+    /// [`Swatches::mix`] found that the images' estimates each need few swatches
+    /// ([`Swatches::lossy_posterised`]).
+    ///
+    /// One lossy image's estimate cannot tell: a photo's smooth sky is flat, and tiles into a
+    /// few swatches as a filter's regions do. Several can. A posterising filter paints the flat
+    /// regions of *every* image with a few colours, where most photos' flat regions are
+    /// gradients, which take hundreds of swatches. So the mix of at least
+    /// [`LOSSY_MIN_IMAGES`] estimates looks posterised when three quarters of them (by weight)
+    /// need at most [`LOSSY_TYPICAL_SWATCHES`] swatches each. On the benchmark's training
+    /// outputs saved as JPEG at quality 90 and 75 (`make_benchmark.py`, Pillow), the estimate
+    /// at three quarters is 5–56 on all thirteen filters whose PNGs are posterised and that give
+    /// every image an estimate, and 117–371 on the others and on 43 photos (README,
+    /// "Posterising").
+    pub fn looks_posterised(&self) -> bool {
+        self.is_posterised() && (!self.lossy || self.lossy_posterised)
     }
 
     /// Checks swatches read from a file.
@@ -860,7 +919,7 @@ mod tests {
         Swatches {
             colours: colours.iter().map(|&c| (c, share)).collect(),
             isolated: None,
-            lossy: false,
+            ..Swatches::default()
         }
     }
 
@@ -902,7 +961,7 @@ mod tests {
             Swatches {
                 colours,
                 isolated: None,
-                lossy: false,
+                ..Swatches::default()
             }
         };
         assert!(with_outline(0.2).is_channel_grid());
@@ -1085,6 +1144,58 @@ mod tests {
         );
     }
 
+    /// A smooth photo-like image through a JPEG: gradients of under a level per pixel, so
+    /// every pixel is flat, and the estimate tiles them into hundreds of swatches.
+    fn smooth_sky() -> Rgb {
+        image(128, 96, |i| {
+            let (x, y) = ((i % 128) as f32 / 127.0, (i / 128) as f32 / 95.0);
+            [0.3 + 0.4 * x, 0.4 + 0.3 * y, 0.8 - 0.2 * x * y]
+        })
+        .through_jpeg(90)
+    }
+
+    #[test]
+    fn several_lossy_images_look_posterised_when_most_need_few_swatches() {
+        let painted = Swatches::of_lossy(&regions(100, 84).through_jpeg(90), None);
+        let sky = Swatches::of_lossy(&smooth_sky(), None);
+        assert!(painted.is_posterised() && painted.colours.len() <= LOSSY_TYPICAL_SWATCHES);
+        assert!(
+            sky.is_posterised() && sky.colours.len() > LOSSY_TYPICAL_SWATCHES,
+            "{}",
+            sky.colours.len()
+        );
+        let mix = |parts: &[(&Swatches, f64)]| Swatches::mix(parts).unwrap();
+        // one image cannot tell, nor two
+        assert!(!painted.looks_posterised());
+        assert!(!mix(&[(&painted, 1.0); 2]).looks_posterised());
+        assert!(!mix(&[(&painted, 1.0), (&painted, 1.0), (&painted, 0.0)]).looks_posterised());
+        // three can
+        let three = mix(&[(&painted, 1.0); 3]);
+        assert!(three.lossy && three.lossy_posterised && three.looks_posterised());
+        // swatches that show a palette keep showing it, mixed alone (a learned image carries
+        // its dataset's) or with others that do; one lossy image beside them cannot tell
+        assert!(mix(&[(&three, 1.0)]).looks_posterised());
+        assert!(mix(&[(&three, 1.0), (&three, 2.0)]).looks_posterised());
+        assert!(!mix(&[(&three, 1.0), (&painted, 1.0)]).looks_posterised());
+        // three quarters of the images, by weight, must need few swatches
+        let four = |w: f64| mix(&[(&painted, 1.0), (&painted, 1.0), (&painted, 1.0), (&sky, w)]);
+        assert!(four(1.0).looks_posterised());
+        assert!(!four(1.5).looks_posterised());
+        // a photo's smooth regions do not look posterised, however many
+        let skies = mix(&[(&sky, 1.0); 4]);
+        assert!(skies.is_posterised() && !skies.looks_posterised());
+        // exact swatches need no sign
+        assert!(Swatches::of(&cel(), None).looks_posterised());
+        // the sign is kept where swatches are written (a profile, a learned image's note);
+        // swatches written before it was are not taken unasked
+        let back: Swatches = serde_json::from_str(&serde_json::to_string(&three).unwrap()).unwrap();
+        assert_eq!(back, three);
+        let mut older = serde_json::to_value(&three).unwrap();
+        older.as_object_mut().unwrap().remove("lossy_posterised");
+        let older: Swatches = serde_json::from_value(older).unwrap();
+        assert!(older.lossy && !older.looks_posterised());
+    }
+
     #[test]
     fn estimated_swatches_on_a_grid_are_moved_onto_it() {
         // a JPEG leaves a 4-level grid's colours a few levels off, with satellites
@@ -1098,6 +1209,7 @@ mod tests {
             ],
             isolated: None,
             lossy: true,
+            ..Swatches::default()
         };
         assert!(off.is_channel_grid());
         let counted = Swatches {
@@ -1131,7 +1243,7 @@ mod tests {
                 ([26, 20, 31], 0.1),
             ],
             isolated: None,
-            lossy: false,
+            ..Swatches::default()
         };
         assert!(outlined.is_channel_grid());
         assert_eq!(outlined.snapped_to_grid(), outlined);

@@ -341,7 +341,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
     wrong.swatches = Some(stylelearn::posterise::Swatches {
         colours: vec![([1, 2, 3], 0.5), ([4, 5, 6], 0.25)],
         isolated: None,
-        lossy: false,
+        ..Default::default()
     });
     wrong.save(&w.join("swatches.safetensors")).unwrap();
     fails_cleanly(
