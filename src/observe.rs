@@ -90,10 +90,10 @@ pub enum Notice {
         reason: String,
     },
     /// `lossy` of the `count` dataset images read are in a lossy format (JPEG, lossy WebP): its
-    /// noise hides a posterised filter's exact colours, so the dataset does not count as
-    /// posterised, and its palette is estimated ([`crate::posterise::Swatches::of_lossy`]);
-    /// its blocks, if pixelated, are found by their contrast
-    /// ([`crate::pixelate::Seen::of_lossy`]).
+    /// noise hides a posterised filter's exact colours, so their palette is estimated
+    /// ([`crate::posterise::Swatches::of_lossy`]) and counts as posterised only when several
+    /// images show it ([`crate::posterise::Swatches::looks_posterised`]); their blocks, if
+    /// pixelated, are found by their contrast ([`crate::pixelate::Seen::of_lossy`]).
     LossyImages { lossy: usize, count: usize },
     /// A batch starts a photo (`index` counts from 0, of `count` photos).
     PhotoStarted {

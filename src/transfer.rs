@@ -300,8 +300,10 @@ pub enum Posterise {
     /// with the optimisation's own colours the nearest swatch is a noisy pick (on the
     /// benchmark's cartoon filter it brought the colour distance from 10.98 to 12.47). The
     /// benchmark's measurement behind this default is in README. Swatches estimated from lossy
-    /// images ([`crate::posterise::Swatches::of_lossy`]) are not taken: a photo's smooth
-    /// regions give such an estimate too.
+    /// images ([`crate::posterise::Swatches::of_lossy`]) are taken only when several images'
+    /// estimates show a posterising filter
+    /// ([`crate::posterise::Swatches::looks_posterised`]): one photo's smooth regions give
+    /// such an estimate too.
     #[default]
     Auto,
     /// Every pixel of the result takes the style's swatch nearest to it
@@ -487,6 +489,11 @@ impl StyleInputs {
     /// See [`TransferPlan::lossy_styles`].
     pub(crate) fn lossy_styles(&self) -> (usize, usize) {
         (self.lossy_styles, self.styles.len())
+    }
+
+    /// Whether results are posterised to the style's swatches.
+    pub(crate) fn posterises(&self) -> bool {
+        self.swatches.is_some()
     }
 
     /// Checks `settings` (all but the photo) and reads the style images or profile and the
@@ -781,8 +788,8 @@ impl StyleInputs {
                     "does not record its images' exact colours (it was made by an older stylelearn): make it again, or leave the colours as they are",
                 ));
             }
-            // swatches estimated from lossy images are a palette, not a sign of one
-            (Posterise::Auto, Some(sw)) if sw.lossy => None,
+            // one lossy image's estimate is a palette, not a sign of one; several can be
+            (Posterise::Auto, Some(sw)) if !sw.looks_posterised() => None,
             (_, sw) => sw.filter(|w| w.is_posterised()),
         };
         // The blocks of style images are read at their own size, and are used, as their Gram
@@ -902,7 +909,7 @@ impl TransferPlan {
     /// Whether the result is posterised to the style's swatches, with [`Posterise::Auto`]
     /// resolved.
     pub fn posterises(&self) -> bool {
-        self.shared.swatches.is_some()
+        self.shared.posterises()
     }
 
     /// The blocks the result is averaged over, with [`Pixelate::Auto`] resolved.
@@ -912,8 +919,9 @@ impl TransferPlan {
 
     /// How many of the style images are in a lossy format (JPEG, lossy WebP), of how many:
     /// their noise hides a posterised filter's exact colours, so their swatches are estimated
-    /// ([`crate::posterise::Swatches::of_lossy`]) and taken only with [`Posterise::On`]; their
-    /// blocks are found by contrast ([`crate::pixelate::Seen::of_lossy`]).
+    /// ([`crate::posterise::Swatches::of_lossy`]) and taken with [`Posterise::Auto`] only when
+    /// they look posterised ([`crate::posterise::Swatches::looks_posterised`]); their blocks
+    /// are found by contrast ([`crate::pixelate::Seen::of_lossy`]).
     pub fn lossy_styles(&self) -> (usize, usize) {
         self.shared.lossy_styles()
     }

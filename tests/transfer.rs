@@ -355,6 +355,24 @@ fn a_style_image_that_carries_its_dataset_s_colours_is_used_as_its_profile_would
     // a learned image mixed with a plain one: every image's colours are its pixels'
     s.style = StyleSource::Images(vec![(learned, 1.0), (plain, 1.0)]);
     assert_eq!(plan(&s).unwrap().colours(), Colours::Style);
+    // a dataset of JPEGs: its swatches are estimated, and carried with whether its images
+    // showed a palette (three did, one cannot)
+    let jpeg = dir.path().join("flat.jpg");
+    flat.save(&jpeg).unwrap();
+    let estimate = Swatches::of_lossy(&image_io::load(&jpeg).unwrap(), None);
+    for (images, paints) in [(3, true), (1, false)] {
+        let path = dir.path().join(format!("lossy{images}.png"));
+        let carried = Carried {
+            palette: palette_of_two(&flat, &photo_like),
+            swatches: Swatches::mix(&vec![(&estimate, 1.0); images]),
+            ..Default::default()
+        };
+        photo_like.save_with_notes(&path, &carried.notes()).unwrap();
+        s.style = StyleSource::Images(vec![(path, 1.0)]);
+        let p = plan(&s).unwrap();
+        assert_eq!(p.colours(), Colours::Adapted);
+        assert_eq!(p.posterises(), paints, "from {images} JPEGs");
+    }
     // learned from one image: its colours cannot be adapted, and it says why
     let one = carrying(
         "one.png",
@@ -539,7 +557,7 @@ fn a_posterised_style_paints_the_result_with_its_own_colours() {
 }
 
 #[test]
-fn a_lossy_style_s_estimated_palette_paints_the_result_only_when_asked() {
+fn a_lossy_style_s_estimated_palette_paints_the_result_unasked_only_when_several_images_show_it() {
     use stylelearn::posterise::Swatches;
     let net = net();
     let dir = tmp();
@@ -550,8 +568,12 @@ fn a_lossy_style_s_estimated_palette_paints_the_result_only_when_asked() {
     s.style = StyleSource::Images(vec![(jpeg.clone(), 1.0), (jpeg.clone(), 1.0)]);
     s.colours = Colours::Adapted;
     let plan = |s: &TransferSettings| TransferPlan::new(s.clone(), net.device());
-    // a photo's flat sky gives such a palette too, so auto leaves the colours
+    // a photo's flat sky gives such a palette too, so with two images auto leaves the colours
     assert!(!plan(&s).unwrap().posterises());
+    // three whose flat regions each take a few colours show a posterising filter
+    let mut three = s.clone();
+    three.style = StyleSource::Images(vec![(jpeg.clone(), 1.0); 3]);
+    assert!(plan(&three).unwrap().posterises());
     s.posterise = Posterise::On;
     assert!(plan(&s).unwrap().posterises());
     let estimated = Swatches::of_lossy(&image_io::load(&jpeg).unwrap(), None);
