@@ -254,6 +254,11 @@ impl TransferBatch {
         self.shared.lossy_styles()
     }
 
+    /// See [`TransferPlan::posterises`].
+    pub fn posterises(&self) -> bool {
+        self.shared.posterises()
+    }
+
     pub fn files(&self) -> &BatchFiles {
         &self.files
     }

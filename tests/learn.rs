@@ -935,10 +935,64 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(
-            stderr(&o).contains("note: 1 of the 1 style images is JPEG or lossy WebP"),
+            stderr(&o).contains("note: 1 of the 1 style images is JPEG or lossy WebP")
+                && stderr(&o).contains("So this transfer is not posterised."),
             image == &lossy,
             "{}",
             stderr(&o)
         );
     }
+    // those blocks' colours are the photo's, so they need many swatches; three JPEGs whose
+    // flat regions take four colours show a posterising filter: profile says so, the profile
+    // records it, and a transfer with them as its style images and adapted colours paints
+    let (w, h) = (96, 96);
+    let colours = [
+        [0.9, 0.6, 0.2],
+        [0.2, 0.3, 0.7],
+        [0.8, 0.8, 0.7],
+        [0.3, 0.15, 0.1],
+    ];
+    let mut data = vec![0.0f32; 3 * w * h];
+    for i in 0..w * h {
+        let c = colours[(i % w / 24 + 2 * (i / w / 32)) % 4];
+        for ch in 0..3 {
+            data[ch * w * h + i] = c[ch];
+        }
+    }
+    let painted = image_io::Rgb::from_planar(w, h, data);
+    let copies: Vec<String> = (0..3)
+        .map(|i| {
+            let p = dir.path().join(format!("painted{i}.jpg"));
+            painted.save(&p).unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    let out = dir.path().join("three.safetensors");
+    let mut args = vec!["profile"];
+    args.extend(copies.iter().map(String::as_str));
+    args.extend(["--max-side", "48", "-o", out.to_str().unwrap()]);
+    let o = cli(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("colours estimated from the flat regions of the lossy images")
+            && stderr(&o).contains("a result is painted with them (--posterise)"),
+        "{}",
+        stderr(&o)
+    );
+    let target = StyleTarget::load(&out, &Device::flex()).unwrap();
+    assert!(target.swatches.unwrap().looks_posterised());
+    let mut args = vec!["transfer", CONTENT];
+    for c in &copies {
+        args.extend(["--style", c.as_str()]);
+    }
+    let result = dir.path().join("t3.png");
+    args.extend(["--colours", "adapt", "--size", "32", "--iters", "1", "-o"]);
+    args.push(result.to_str().unwrap());
+    let o = cli(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("So this transfer paints with the estimated palette."),
+        "{}",
+        stderr(&o)
+    );
 }

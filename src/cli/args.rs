@@ -260,8 +260,9 @@ pub struct TransferArgs {
     pub detail: DetailMode,
     /// Posterise the result to the style's exact colours: on (every pixel takes the nearest of
     /// the colours a posterised style is painted with, giving its palette and flat regions;
-    /// the style must be posterised), off, or auto (on when the style is posterised and the
-    /// colours are adapt).
+    /// the style must be posterised, or JPEGs with flat regions to estimate a palette from),
+    /// off, or auto (on when the style is posterised and the colours are adapt; JPEGs count
+    /// when there are at least three and three quarters of them need 64 colours or fewer).
     #[arg(long, default_value = "auto", value_parser = posterise_parser())]
     pub posterise: Posterise,
     /// Average the result over the blocks of a pixelated style (one painted in square blocks

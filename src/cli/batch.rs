@@ -21,7 +21,7 @@ pub fn run(
     let lib = |e: Error| explain(&e, Cmd::Transfer, false);
     let batch = TransferBatch::new(settings, inputs, files, &device()).map_err(lib)?;
     if !a.common.quiet
-        && let Some(line) = super::lossy_styles_note(batch.lossy_styles())
+        && let Some(line) = super::lossy_styles_note(batch.lossy_styles(), batch.posterises())
     {
         eprintln!("{line}");
     }

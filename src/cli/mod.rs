@@ -90,7 +90,8 @@ pub fn run(cli: Cli) -> Result<Finished, String> {
                 .and_then(|j| j.with_checkpoints(a.resume.checkpoint_every, a.resume.resume))
                 .map_err(lib)?;
             if !a.common.quiet
-                && let Some(line) = lossy_styles_note(job.plan.lossy_styles())
+                && let Some(line) =
+                    lossy_styles_note(job.plan.lossy_styles(), job.plan.posterises())
             {
                 eprintln!("{line}");
             }
@@ -355,16 +356,24 @@ impl EvaluateObserver for EvalProgress {
     }
 }
 
-/// What `profile` says of a posterised dataset's swatches: how many colours, and whether a
-/// result takes them channel by channel; or of a palette estimated from lossy images, which only
-/// `--posterise on` applies (`None`: neither).
+/// What `profile` and `learn` say of a posterised dataset's swatches: how many colours, and
+/// whether a result takes them channel by channel; of a palette estimated from lossy images,
+/// also whether the images show that the filter posterises, or else that only `--posterise on`
+/// applies it (`None`: not posterised).
 fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
+    use stylelearn::posterise::{LOSSY_MIN_IMAGES, LOSSY_TYPICAL_SWATCHES};
     if s.lossy {
         return s.is_posterised().then(|| {
-            format!(
-                "palette: {} colours estimated from the flat regions of the lossy images; a result is painted with them only with --posterise on (auto leaves its colours, as a photo's smooth regions give such a palette too)",
-                s.colours.len()
-            )
+            let n = s.colours.len();
+            if s.looks_posterised() {
+                format!(
+                    "posterised: {n} colours estimated from the flat regions of the lossy images, three quarters of which need at most {LOSSY_TYPICAL_SWATCHES} each: a result is painted with them (--posterise)"
+                )
+            } else {
+                format!(
+                    "palette: {n} colours estimated from the flat regions of the lossy images; a result is painted with them only with --posterise on (auto leaves its colours: it needs at least {LOSSY_MIN_IMAGES} images, three quarters of which need at most {LOSSY_TYPICAL_SWATCHES} colours each, as a photo's smooth regions give a palette too)"
+                )
+            }
         });
     }
     s.is_posterised().then(|| {
@@ -382,19 +391,27 @@ fn posterised_note(s: &stylelearn::posterise::Swatches) -> Option<String> {
 }
 
 /// What `profile`, `learn` and `transfer` say when `lossy` of `count` images (`what`: "images",
-/// "style images") are JPEG or lossy WebP, and so `who` ("the dataset does", "they do") not
-/// count as posterised.
-fn lossy_note(lossy: usize, count: usize, what: &str, who: &str) -> String {
+/// "style images") are JPEG or lossy WebP: their palette is estimated and their blocks found by
+/// contrast.
+fn lossy_note(lossy: usize, count: usize, what: &str) -> String {
     format!(
-        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: {who} not count as posterised, though --posterise on paints a result with a palette estimated from their flat regions, and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
+        "note: {lossy} of the {count} {what} {} JPEG or lossy WebP, whose compression noise hides a filter's exact colours: a palette is estimated from their flat regions instead (--posterise), and blocks are found by their contrast (--pixelate). The filter's outputs saved as PNG keep their exact colours.",
         if lossy == 1 { "is" } else { "are" },
     )
 }
 
 /// What `transfer` says when some of its style images, (`lossy`, `count`) as
-/// `TransferPlan::lossy_styles` gives them, are lossy; `None` when none is.
-fn lossy_styles_note((lossy, count): (usize, usize)) -> Option<String> {
-    (lossy > 0).then(|| lossy_note(lossy, count, "style images", "they do"))
+/// `TransferPlan::lossy_styles` gives them, are lossy, and whether the result `posterises` with
+/// their estimated palette; `None` when none is.
+fn lossy_styles_note((lossy, count): (usize, usize), posterises: bool) -> Option<String> {
+    (lossy > 0).then(|| {
+        let paints = if posterises {
+            "this transfer paints with the estimated palette"
+        } else {
+            "this transfer is not posterised"
+        };
+        format!("{} So {paints}.", lossy_note(lossy, count, "style images"))
+    })
 }
 
 /// What a learned image saved where notes are not kept (JPEG, WebP) loses of what it would
@@ -414,7 +431,7 @@ fn uncarried_note(c: &stylelearn::carried::Carried, output: &Path) -> Option<Str
         what.push("colours");
         instead.push("keeps the optimisation's colours rather than taking the dataset's");
     }
-    if c.swatches.as_ref().is_some_and(|s| s.is_posterised()) {
+    if c.swatches.as_ref().is_some_and(|s| s.looks_posterised()) {
         what.push("exact colours");
         instead.push("does not posterise");
     }

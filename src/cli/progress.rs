@@ -120,9 +120,7 @@ impl Observer for Progress {
             Notice::Skipped { path, reason } => {
                 format!("warning: skipping {}: {reason}", path.display())
             }
-            Notice::LossyImages { lossy, count } => {
-                super::lossy_note(*lossy, *count, "images", "the dataset does")
-            }
+            Notice::LossyImages { lossy, count } => super::lossy_note(*lossy, *count, "images"),
             Notice::PhotoStarted {
                 index,
                 count,
