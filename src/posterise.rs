@@ -443,8 +443,8 @@ impl Swatches {
     /// need at most [`LOSSY_TYPICAL_SWATCHES`] swatches each. On the benchmark's training
     /// outputs saved as JPEG at quality 90 and 75 (`make_benchmark.py`, Pillow), the estimate
     /// at three quarters is 5–56 on all thirteen filters whose PNGs are posterised and that give
-    /// every image an estimate, and 117–371 on the others and on 43 photos (README,
-    /// "Posterising").
+    /// every image an estimate, and 117–371 on the other filters, and the sets of photos, that
+    /// do (README, "Posterising").
     pub fn looks_posterised(&self) -> bool {
         self.is_posterised() && (!self.lossy || self.lossy_posterised)
     }
