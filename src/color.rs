@@ -740,12 +740,7 @@ mod tests {
         }
         // A photo's own palette changes it very little.
         let same = Palette::of(&photo, None).apply(&photo);
-        let diff = same
-            .data
-            .iter()
-            .zip(&photo.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let diff = same.max_abs_diff(&photo);
         assert!(diff < 0.03, "{diff}");
     }
 

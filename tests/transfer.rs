@@ -427,12 +427,7 @@ fn a_style_image_that_carries_its_dataset_s_statistics_transfers_as_a_profile_of
         Colours::Adapted
     );
     let from_image = transfer(&net, &s).unwrap().image;
-    let diff = from_image
-        .data
-        .iter()
-        .zip(&from_profile.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let diff = from_image.max_abs_diff(&from_profile);
     let n = from_image.data.len();
     let differ = from_image
         .data
