@@ -119,11 +119,11 @@ fn most_frequent_first<T: Ord>(v: &mut [(T, f64)]) {
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
-/// Whether at least [`LOSSY_MIN_IMAGES`] posterised parts are given, and three quarters of their
-/// weight is in parts of at most [`LOSSY_TYPICAL_SWATCHES`] swatches
-/// ([`Swatches::looks_posterised`]).
+/// Whether at least [`LOSSY_MIN_IMAGES`] parts (all posterised, as [`Swatches::mix`] has
+/// checked) are given, and three quarters of their weight is in parts of at most
+/// [`LOSSY_TYPICAL_SWATCHES`] swatches ([`Swatches::looks_posterised`]).
 fn few_swatches_each(parts: &[&(&Swatches, f64)]) -> bool {
-    if parts.len() < LOSSY_MIN_IMAGES || parts.iter().any(|(s, _)| !s.is_posterised()) {
+    if parts.len() < LOSSY_MIN_IMAGES {
         return false;
     }
     let total: f64 = parts.iter().map(|(_, w)| w).sum();
