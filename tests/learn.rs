@@ -945,21 +945,7 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
     // those blocks' colours are the photo's, so they need many swatches; three JPEGs whose
     // flat regions take four colours show a posterising filter: profile says so, the profile
     // records it, and a transfer with them as its style images and adapted colours paints
-    let (w, h) = (96, 96);
-    let colours = [
-        [0.9, 0.6, 0.2],
-        [0.2, 0.3, 0.7],
-        [0.8, 0.8, 0.7],
-        [0.3, 0.15, 0.1],
-    ];
-    let mut data = vec![0.0f32; 3 * w * h];
-    for i in 0..w * h {
-        let c = colours[(i % w / 24 + 2 * (i / w / 32)) % 4];
-        for ch in 0..3 {
-            data[ch * w * h + i] = c[ch];
-        }
-    }
-    let painted = image_io::Rgb::from_planar(w, h, data);
+    let (painted, _) = flat_style(dir.path());
     let copies: Vec<String> = (0..3)
         .map(|i| {
             let p = dir.path().join(format!("painted{i}.jpg"));

@@ -152,32 +152,6 @@ fn preserve_color_keeps_the_content_chroma_and_tones() {
     );
 }
 
-/// A flat style, 96×96: large blocks of four colours with hard edges (a cartoon's flat
-/// regions), written to `dir`.
-fn flat_style(dir: &std::path::Path) -> (Rgb, std::path::PathBuf) {
-    let (w, h) = (96, 96);
-    let n = w * h;
-    let colours = [
-        [0.9, 0.6, 0.2],
-        [0.2, 0.3, 0.7],
-        [0.8, 0.8, 0.7],
-        [0.3, 0.15, 0.1],
-    ];
-    let mut data = vec![0.0f32; 3 * n];
-    for y in 0..h {
-        for x in 0..w {
-            let c = colours[(x / 24 + 2 * (y / 32)) % 4];
-            for ch in 0..3 {
-                data[ch * n + y * w + x] = c[ch];
-            }
-        }
-    }
-    let style = Rgb::from_planar(w, h, data);
-    let path = dir.join("flat.png");
-    style.save(&path).unwrap();
-    (style, path)
-}
-
 #[test]
 fn the_result_takes_the_style_s_fine_detail_and_keeps_its_coarse_image() {
     let net = net();

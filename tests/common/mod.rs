@@ -50,6 +50,32 @@ pub fn two_colour(w: usize, h: usize, split: usize, a: [f32; 3], b: [f32; 3]) ->
     Rgb::from_planar(w, h, data)
 }
 
+/// A flat style, 96×96: large blocks of four colours with hard edges (a cartoon's flat
+/// regions), written to `dir`.
+pub fn flat_style(dir: &Path) -> (Rgb, PathBuf) {
+    let (w, h) = (96, 96);
+    let n = w * h;
+    let colours = [
+        [0.9, 0.6, 0.2],
+        [0.2, 0.3, 0.7],
+        [0.8, 0.8, 0.7],
+        [0.3, 0.15, 0.1],
+    ];
+    let mut data = vec![0.0f32; 3 * n];
+    for y in 0..h {
+        for x in 0..w {
+            let c = colours[(x / 24 + 2 * (y / 32)) % 4];
+            for ch in 0..3 {
+                data[ch * n + y * w + x] = c[ch];
+            }
+        }
+    }
+    let style = Rgb::from_planar(w, h, data);
+    let path = dir.join("flat.png");
+    style.save(&path).unwrap();
+    (style, path)
+}
+
 pub fn channel_means(img: &Rgb) -> [f32; 3] {
     let n = img.width * img.height;
     [0, 1, 2].map(|c| img.data[c * n..(c + 1) * n].iter().sum::<f32>() / n as f32)
