@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageFormat, Rgb32FImage, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, Rgb32FImage, RgbImage};
 
 /// Planar RGB image, values nominally in [0, 1], `data` laid out as \[3\]\[height\]\[width\].
 #[derive(Clone, Debug, PartialEq)]
@@ -81,7 +81,7 @@ fn png_notes(bytes: &[u8]) -> Result<Vec<Note>> {
 pub fn decode(path: &Path) -> Result<Decoded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    let img = image::load_from_memory(&bytes).with_context(|| {
+    let img = upright(&bytes).with_context(|| {
         format!(
             "{} is not a readable image (PNG, JPEG or WebP expected)",
             path.display()
@@ -97,6 +97,22 @@ pub fn decode(path: &Path) -> Result<Decoded> {
         lossy: is_lossy(&bytes),
         notes,
     })
+}
+
+/// An encoded image as it is meant to be seen: turned and flipped as its Exif orientation
+/// says (a phone stores a portrait photo as landscape pixels and an orientation tag), so a
+/// result, a mask and a filter's output line up with the photo as a viewer shows it. An
+/// orientation that cannot be read counts as none: the pixels are still the image.
+fn upright(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    let mut decoder = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()?
+        .into_decoder()?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// Whether an encoded image is in a lossy format: JPEG, or WebP holding a lossy ("VP8 ")
@@ -124,20 +140,27 @@ pub fn is_lossy(bytes: &[u8]) -> bool {
     }
 }
 
-/// The size (width, height) of an image file from its header, without decoding the pixels.
+/// The size (width, height) of an image file as [`load`] gives it (turned upright), from its
+/// header, without decoding the pixels.
 pub fn dimensions(path: &Path) -> Result<(usize, usize)> {
-    let (w, h) = image::ImageReader::open(path)
+    let mut decoder = image::ImageReader::open(path)
         .with_context(|| format!("cannot read image {}", path.display()))?
         .with_guessed_format()
         .with_context(|| format!("cannot read image {}", path.display()))?
-        .into_dimensions()
+        .into_decoder()
         .with_context(|| {
             format!(
                 "{} is not a readable image (PNG, JPEG or WebP expected)",
                 path.display()
             )
         })?;
-    Ok((w as usize, h as usize))
+    let (w, h) = decoder.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    use image::metadata::Orientation::*;
+    Ok(match decoder.orientation().unwrap_or(NoTransforms) {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+        NoTransforms | Rotate180 | FlipHorizontal | FlipVertical => (w, h),
+    })
 }
 
 /// A mask (one value per pixel of a `width`×`height` image) resized to `new_w`×`new_h` as the
@@ -151,7 +174,7 @@ pub fn resize_mask(m: &[f32], width: usize, height: usize, new_w: usize, new_h: 
 pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read mask {}", path.display()))?;
-    let img = image::load_from_memory(&bytes)
+    let img = upright(&bytes)
         .with_context(|| format!("mask {} is not a readable image", path.display()))?
         .to_luma32f();
     if img.width() as usize != width || img.height() as usize != height {
@@ -437,6 +460,87 @@ mod tests {
         };
         img.save_with_notes(&png, &[big, notes[0].clone()]).unwrap();
         assert_eq!(decode(&png).unwrap().notes, notes[..1]);
+    }
+
+    /// An Exif block (big-endian TIFF) holding only the orientation tag (0x0112) set to `value`.
+    fn exif_orientation(value: u16) -> Vec<u8> {
+        let mut e = b"MM\0*".to_vec();
+        e.extend_from_slice(&8u32.to_be_bytes()); // the first directory follows the header
+        e.extend_from_slice(&1u16.to_be_bytes()); // one entry
+        e.extend_from_slice(&0x0112u16.to_be_bytes());
+        e.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+        e.extend_from_slice(&1u32.to_be_bytes());
+        e.extend_from_slice(&value.to_be_bytes());
+        e.extend_from_slice(&[0, 0]);
+        e.extend_from_slice(&0u32.to_be_bytes()); // no next directory
+        e
+    }
+
+    /// A 6×4 image whose every pixel differs, encoded with `exif`.
+    fn stored_with_exif(format: ImageFormat, exif: Vec<u8>) -> (RgbImage, Vec<u8>) {
+        use image::ImageEncoder;
+        let img = RgbImage::from_fn(6, 4, |x, y| image::Rgb([(x * 40) as u8, (y * 60) as u8, 7]));
+        let mut buf = Vec::new();
+        match format {
+            ImageFormat::Png => {
+                let mut enc = image::codecs::png::PngEncoder::new(&mut buf);
+                enc.set_exif_metadata(exif).unwrap();
+                enc.write_image(&img, 6, 4, image::ExtendedColorType::Rgb8)
+                    .unwrap();
+            }
+            _ => {
+                let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 95);
+                enc.set_exif_metadata(exif).unwrap();
+                enc.write_image(&img, 6, 4, image::ExtendedColorType::Rgb8)
+                    .unwrap();
+            }
+        }
+        (img, buf)
+    }
+
+    #[test]
+    fn an_image_stored_turned_is_read_as_its_orientation_shows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Exif orientation 6: the stored pixels are to be turned 90° clockwise to be seen
+        let (stored, bytes) = stored_with_exif(ImageFormat::Png, exif_orientation(6));
+        let path = dir.path().join("portrait.png");
+        std::fs::write(&path, &bytes).unwrap();
+        let seen = load(&path).unwrap();
+        assert_eq!((seen.width, seen.height), (4, 6));
+        assert_eq!(dimensions(&path).unwrap(), (4, 6));
+        let px = seen.pixels_8bit();
+        for y in 0..6u32 {
+            for x in 0..4u32 {
+                // turned clockwise: the stored left column is the seen top row
+                assert_eq!(
+                    px[(y * 4 + x) as usize],
+                    stored.get_pixel(y, 3 - x).0,
+                    "({x}, {y})"
+                );
+            }
+        }
+        // a mask drawn over the image as it is seen fits it; one the stored size does not
+        assert_eq!(load_mask(&path, 4, 6).unwrap().len(), 24);
+        assert!(load_mask(&path, 6, 4).is_err());
+
+        // a phone's JPEG alike
+        let (_, bytes) = stored_with_exif(ImageFormat::Jpeg, exif_orientation(6));
+        let jpeg = dir.path().join("portrait.jpg");
+        std::fs::write(&jpeg, &bytes).unwrap();
+        let seen = decode(&jpeg).unwrap();
+        assert_eq!((seen.image.width, seen.image.height), (4, 6));
+        assert!(seen.lossy);
+        assert_eq!(dimensions(&jpeg).unwrap(), (4, 6));
+
+        // orientation 1 and an Exif block that does not parse leave the pixels as stored
+        for exif in [exif_orientation(1), b"not exif at all".to_vec()] {
+            let (stored, bytes) = stored_with_exif(ImageFormat::Png, exif);
+            std::fs::write(&path, &bytes).unwrap();
+            let seen = load(&path).unwrap();
+            assert_eq!((seen.width, seen.height), (6, 4));
+            assert_eq!(dimensions(&path).unwrap(), (6, 4));
+            assert_eq!(seen.pixels_8bit()[1], stored.get_pixel(1, 0).0);
+        }
     }
 
     /// A WebP file header with the given chunks (name, data).

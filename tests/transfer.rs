@@ -1323,6 +1323,68 @@ fn no_iterations_give_the_photo_as_the_colour_mode_makes_it() {
 }
 
 #[test]
+fn a_phone_photo_stored_turned_is_stylised_as_it_is_seen() {
+    // A phone stores a photo as the sensor saw it and an Exif orientation that turns it. Here
+    // the landscape test photo is stored as portrait pixels tagged 8 (turn 90° anticlockwise
+    // to show it): the result must be the landscape photo, not its stored pixels.
+    use image::ImageEncoder;
+    let dir = tmp();
+    let seen = image::open(data(CONTENT)).unwrap().to_rgb8();
+    let stored = image::imageops::rotate90(&seen);
+    // big-endian TIFF: one directory entry, the orientation (0x0112, SHORT, 1 value) = 8
+    let mut exif = b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x08\0\0".to_vec();
+    exif.extend_from_slice(&[0; 4]);
+    let photo = dir.path().join("phone.jpg");
+    let mut bytes = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95);
+    enc.set_exif_metadata(exif).unwrap();
+    enc.write_image(
+        &stored,
+        stored.width(),
+        stored.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    std::fs::write(&photo, bytes).unwrap();
+
+    let out = dir.path().join("out.png");
+    let o = cli(&[
+        "transfer",
+        photo.to_str().unwrap(),
+        "--style",
+        STYLE,
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "80",
+        "--iters",
+        "0",
+        "--colours",
+        "photo",
+        "--detail",
+        "keep",
+        "--posterise",
+        "off",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = image_io::load(&out).unwrap();
+    let want = image_io::load(&data(CONTENT)).unwrap().fit_long_side(80);
+    assert_eq!((result.width, result.height), (80, 60));
+    let mean_diff = result
+        .data
+        .iter()
+        .zip(&want.data)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f32>()
+        / want.data.len() as f32;
+    assert!(
+        mean_diff < 0.03,
+        "mean difference from the photo as seen: {mean_diff}"
+    );
+}
+
+#[test]
 fn the_default_iterations_follow_the_optimiser() {
     // L-BFGS defaults to few iterations (more moved results away from the filters); Adam's
     // steps are smaller and keep their own, larger default.
