@@ -81,19 +81,23 @@ fn png_notes(bytes: &[u8]) -> Result<Vec<Note>> {
 pub fn decode(path: &Path) -> Result<Decoded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    let img = upright(&bytes).with_context(|| {
+    let (img, icc) = upright(&bytes).with_context(|| {
         format!(
             "{} is not a readable image (PNG, JPEG or WebP expected)",
             path.display()
         )
     })?;
+    let mut image = Rgb::from_dynamic(&img);
+    if let Some(icc) = icc {
+        to_srgb(&mut image, &icc);
+    }
     let notes = match image::guess_format(&bytes) {
         Ok(ImageFormat::Png) => png_notes(&bytes)
             .with_context(|| format!("cannot read the text chunks of {}", path.display()))?,
         _ => Vec::new(),
     };
     Ok(Decoded {
-        image: Rgb::from_dynamic(&img),
+        image,
         lossy: is_lossy(&bytes),
         notes,
     })
@@ -101,18 +105,69 @@ pub fn decode(path: &Path) -> Result<Decoded> {
 
 /// An encoded image as it is meant to be seen: turned and flipped as its Exif orientation
 /// says (a phone stores a portrait photo as landscape pixels and an orientation tag), so a
-/// result, a mask and a filter's output line up with the photo as a viewer shows it. An
-/// orientation that cannot be read counts as none: the pixels are still the image.
-fn upright(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+/// result, a mask and a filter's output line up with the photo as a viewer shows it; and the
+/// ICC profile embedded with it, if any ([`to_srgb`]). An orientation or a profile that
+/// cannot be read counts as none: the pixels are still the image.
+fn upright(bytes: &[u8]) -> image::ImageResult<(DynamicImage, Option<Vec<u8>>)> {
     let mut decoder = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()?
         .into_decoder()?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     let mut img = DynamicImage::from_decoder(decoder)?;
     img.apply_orientation(orientation);
-    Ok(img)
+    Ok((img, icc))
+}
+
+/// Brings an image's colours from the RGB colour space its embedded ICC profile names into
+/// sRGB, the space everything here assumes and every result is written in. A phone's photo
+/// in Display P3 read as sRGB would look washed out, and its result would too. A profile
+/// that is not an RGB one, that cannot be read, or that moves no colour of a coarse grid by
+/// a quarter of an 8-bit level (an sRGB profile, as most cameras and editors embed) leaves
+/// the pixels exactly as they are. Colours outside sRGB are clipped to it (moxcms's
+/// transform clips; the tests hold it to that).
+fn to_srgb(image: &mut Rgb, icc: &[u8]) {
+    use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
+    let Ok(profile) = ColorProfile::new_from_slice(icc) else {
+        return;
+    };
+    if profile.color_space != DataColorSpace::Rgb {
+        return;
+    }
+    let Ok(transform) = profile.create_transform_f32(
+        Layout::Rgb,
+        &ColorProfile::new_srgb(),
+        Layout::Rgb,
+        TransformOptions::default(),
+    ) else {
+        return;
+    };
+    // a 9×9×9 grid of colours: a profile that moves none of them is sRGB's
+    let grid: Vec<f32> = (0..9 * 9 * 9 * 3)
+        .map(|i| ((i / 3) / [1, 9, 81][i % 3] % 9) as f32 / 8.0)
+        .collect();
+    let mut moved = vec![0.0; grid.len()];
+    if transform.transform(&grid, &mut moved).is_err()
+        || grid
+            .iter()
+            .zip(&moved)
+            .all(|(a, b)| (a - b).abs() < 0.25 / 255.0)
+    {
+        return;
+    }
+    let n = image.width * image.height;
+    let mut packed: Vec<f32> = (0..3 * n)
+        .map(|i| image.data[(i % 3) * n + i / 3])
+        .collect();
+    let src = packed.clone();
+    if transform.transform(&src, &mut packed).is_err() {
+        return;
+    }
+    for (i, v) in packed.into_iter().enumerate() {
+        image.data[(i % 3) * n + i / 3] = v;
+    }
 }
 
 /// Whether an encoded image is in a lossy format: JPEG, or WebP holding a lossy ("VP8 ")
@@ -176,6 +231,7 @@ pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
         std::fs::read(path).with_context(|| format!("cannot read mask {}", path.display()))?;
     let img = upright(&bytes)
         .with_context(|| format!("mask {} is not a readable image", path.display()))?
+        .0
         .to_luma32f();
     if img.width() as usize != width || img.height() as usize != height {
         bail!(
@@ -540,6 +596,98 @@ mod tests {
             assert_eq!((seen.width, seen.height), (6, 4));
             assert_eq!(dimensions(&path).unwrap(), (6, 4));
             assert_eq!(seen.pixels_8bit()[1], stored.get_pixel(1, 0).0);
+        }
+    }
+
+    /// An n×1 PNG of the 8-bit colours `px`, with the ICC profile `icc` embedded.
+    fn png_with_icc(px: [[u8; 3]; 3], icc: Option<Vec<u8>>) -> Vec<u8> {
+        use image::ImageEncoder;
+        let mut buf = Vec::new();
+        let mut enc = image::codecs::png::PngEncoder::new(&mut buf);
+        if let Some(icc) = icc {
+            enc.set_icc_profile(icc).unwrap();
+        }
+        enc.write_image(px.as_flattened(), 3, 1, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        buf
+    }
+
+    #[test]
+    fn colours_in_an_embedded_profile_s_space_are_read_into_srgb() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p3.png");
+        let read = |bytes: Vec<u8>| {
+            std::fs::write(&path, bytes).unwrap();
+            load(&path).unwrap()
+        };
+        let px = [[204, 76, 51], [128, 128, 128], [255, 0, 0]];
+        let p3_profile = || moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let seen = read(png_with_icc(px, Some(p3_profile())));
+        // Display P3 to sRGB, written out: both use the sRGB tone curve and D65 white; the
+        // linear primaries matrix is the published P3-D65 → sRGB one
+        let lin = |v: f32| {
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let enc = |v: f32| {
+            if v <= 0.0031308 {
+                v * 12.92
+            } else {
+                1.055 * v.powf(1.0 / 2.4) - 0.055
+            }
+        };
+        let m = [
+            [1.2249, -0.2247, 0.0],
+            [-0.0420, 1.0419, 0.0],
+            [-0.0197, -0.0786, 1.0979],
+        ];
+        let p = px[0].map(|v| lin(v as f32 / 255.0));
+        for c in 0..3 {
+            let want = enc((0..3).map(|k| m[c][k] * p[k]).sum::<f32>());
+            let got = seen.data[c * 3];
+            assert!(
+                (got - want).abs() < 0.01,
+                "channel {c}: {got} against {want}"
+            );
+        }
+        // grey stays grey; P3's red, redder than sRGB's, is clipped to it
+        for c in 0..3 {
+            assert!((seen.data[c * 3 + 1] - 128.0 / 255.0).abs() < 0.005);
+            assert_eq!(seen.data[c * 3 + 2], [1.0, 0.0, 0.0][c]);
+        }
+
+        // a phone's JPEG carries its profile alike (8×8 of the first colour: one JPEG block)
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 100);
+        image::ImageEncoder::set_icc_profile(&mut enc, p3_profile()).unwrap();
+        let block = [px[0]; 64];
+        image::ImageEncoder::write_image(
+            enc,
+            block.as_flattened(),
+            8,
+            8,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+        let jpeg_path = dir.path().join("p3.jpg");
+        std::fs::write(&jpeg_path, jpeg).unwrap();
+        let from_jpeg = load(&jpeg_path).unwrap();
+        for c in 0..3 {
+            assert!(
+                (from_jpeg.data[c * 64] - seen.data[c * 3]).abs() < 0.02,
+                "JPEG channel {c}"
+            );
+        }
+
+        // an sRGB profile, a profile that does not parse, and none: the pixels as stored
+        let plain = read(png_with_icc(px, None));
+        assert_eq!(plain.pixels_8bit(), px);
+        let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+        for icc in [srgb, b"not a profile".to_vec()] {
+            assert_eq!(read(png_with_icc(px, Some(icc))), plain);
         }
     }
 
