@@ -124,7 +124,7 @@ pub fn list_photos(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 return Err(Error::input(
                     input,
                     anyhow::anyhow!(
-                        "folder {} holds no images (.png, .jpg, .jpeg, .webp, .bmp, .tif)",
+                        "folder {} holds no images (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff)",
                         input.display()
                     ),
                 ));

@@ -6,7 +6,12 @@ use anyhow::{Context, Result, bail};
 
 use crate::image_io::{self, Rgb};
 
-pub(crate) const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
+/// The file names a folder's images have: the formats stylelearn reads, and a phone's HEIC and
+/// AVIF, which it cannot, listed so that such a photo is named with the fix
+/// ([`crate::image_io::decode`]) instead of being left out of a folder unsaid.
+pub(crate) const IMAGE_EXTENSIONS: [&str; 10] = [
+    "png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif",
+];
 
 /// Which part of each masked image to learn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +92,7 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<Entry>> {
             files.sort();
             if files.is_empty() {
                 bail!(
-                    "folder {} holds no images (.png, .jpg, .jpeg, .webp, .bmp, .tif)",
+                    "folder {} holds no images (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff)",
                     input.display()
                 );
             }

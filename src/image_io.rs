@@ -81,12 +81,7 @@ fn png_notes(bytes: &[u8]) -> Result<Vec<Note>> {
 pub fn decode(path: &Path) -> Result<Decoded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
-    let (img, icc) = upright(&bytes).with_context(|| {
-        format!(
-            "{} is not a readable image (PNG, JPEG or WebP expected)",
-            path.display()
-        )
-    })?;
+    let (img, icc) = upright(&bytes).with_context(|| unreadable(path, &bytes))?;
     let mut image = Rgb::from_dynamic(&img);
     if let Some(icc) = icc {
         to_srgb(&mut image, &icc);
@@ -101,6 +96,31 @@ pub fn decode(path: &Path) -> Result<Decoded> {
         lossy: is_lossy(&bytes),
         notes,
     })
+}
+
+/// Why the image at `path`, whose file begins with `head`, cannot be read, and what to do. A
+/// phone's HEIC or AVIF photo (an ISO base media file: a size, `ftyp`, then its brand) is named
+/// as such, with the fix.
+fn unreadable(path: &Path, head: &[u8]) -> String {
+    let brand = (head.get(4..8) == Some(b"ftyp"))
+        .then(|| head.get(8..12))
+        .flatten();
+    match brand {
+        Some(b"avif" | b"avis") => format!(
+            "{} is an AVIF image, which stylelearn cannot read: convert it to JPEG or PNG",
+            path.display()
+        ),
+        Some(b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1") => {
+            format!(
+                "{} is a HEIC image (an iPhone's default), which stylelearn cannot read: convert it to JPEG or PNG (or set the camera to \"Most Compatible\")",
+                path.display()
+            )
+        }
+        _ => format!(
+            "{} is not a readable image (PNG, JPEG, WebP, BMP or TIFF expected)",
+            path.display()
+        ),
+    }
 }
 
 /// An encoded image as it is meant to be seen: turned and flipped as its Exif orientation
@@ -204,10 +224,14 @@ pub fn dimensions(path: &Path) -> Result<(usize, usize)> {
         .with_context(|| format!("cannot read image {}", path.display()))?
         .into_decoder()
         .with_context(|| {
-            format!(
-                "{} is not a readable image (PNG, JPEG or WebP expected)",
-                path.display()
-            )
+            let head = std::fs::File::open(path)
+                .and_then(|f| {
+                    std::io::Read::bytes(f)
+                        .take(16)
+                        .collect::<std::io::Result<Vec<u8>>>()
+                })
+                .unwrap_or_default();
+            unreadable(path, &head)
         })?;
     let (w, h) = decoder.dimensions();
     let (w, h) = (w as usize, h as usize);
@@ -688,6 +712,48 @@ mod tests {
         let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
         for icc in [srgb, b"not a profile".to_vec()] {
             assert_eq!(read(png_with_icc(px, Some(icc))), plain);
+        }
+    }
+
+    #[test]
+    fn bmp_and_tiff_images_are_read_as_their_extensions_promise() {
+        let dir = tempfile::tempdir().unwrap();
+        for (format, name) in [(ImageFormat::Bmp, "a.bmp"), (ImageFormat::Tiff, "a.tif")] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, encoded(format)).unwrap();
+            let png = dir.path().join("a.png");
+            std::fs::write(&png, encoded(ImageFormat::Png)).unwrap();
+            assert_eq!(load(&path).unwrap(), load(&png).unwrap(), "{name}");
+            assert_eq!(dimensions(&path).unwrap(), (8, 8));
+        }
+    }
+
+    #[test]
+    fn a_phone_s_heic_or_avif_photo_is_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        // the start of an ISO base media file: its size, "ftyp", its brand
+        let iso = |brand: &[u8; 4]| [&[0, 0, 0, 24][..], b"ftyp", brand, &[0; 4], b"mif1"].concat();
+        for (bytes, name, says) in [
+            (iso(b"heic"), "phone.heic", "is a HEIC image"),
+            (iso(b"mif1"), "phone.heif", "is a HEIC image"),
+            (iso(b"avif"), "phone.avif", "is an AVIF image"),
+            (
+                b"not an image at all".to_vec(),
+                "x.png",
+                "is not a readable image",
+            ),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            for e in [load(&path).unwrap_err(), dimensions(&path).unwrap_err()] {
+                let e = format!("{e:#}");
+                assert!(e.contains(name) && e.contains(says), "{e}");
+                assert_eq!(
+                    e.contains("convert it to JPEG or PNG"),
+                    name != "x.png",
+                    "{e}"
+                );
+            }
         }
     }
 

@@ -461,6 +461,40 @@ fn bad_datasets_fail_clearly() {
 }
 
 #[test]
+fn a_phone_s_heic_in_a_dataset_folder_is_named_not_left_out() {
+    let dir = tmp();
+    let data = dir.path().join("outputs");
+    std::fs::create_dir_all(&data).unwrap();
+    two_colour(24, 16, 12, [0.9, 0.2, 0.1], [0.1, 0.3, 0.8])
+        .save(&data.join("a.png"))
+        .unwrap();
+    // an iPhone's photo: an ISO base media file of brand heic (stylelearn cannot decode it)
+    let heic = [&[0, 0, 0, 24][..], b"ftypheic", &[0; 4], b"mif1heic"].concat();
+    std::fs::write(data.join("IMG_0001.HEIC"), heic).unwrap();
+    let out = dir.path().join("p.profile.safetensors");
+    let o = out.to_str().unwrap();
+    let r = cli(&["profile", data.to_str().unwrap(), "-o", o, "-q"]);
+    let e = stderr(&r);
+    assert!(
+        !r.status.success(),
+        "a dataset missing one of its images was learned: {e}"
+    );
+    assert!(
+        e.contains("IMG_0001.HEIC")
+            && e.contains("HEIC image")
+            && e.contains("convert it to JPEG or PNG"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(!out.exists());
+    // asked to, the run leaves it out and says so
+    let r = cli(&["profile", data.to_str().unwrap(), "-o", o, "--skip-bad"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("IMG_0001.HEIC"), "{}", stderr(&r));
+    assert!(out.exists());
+}
+
+#[test]
 fn every_statistic_learns_transfers_with_its_profile_and_records_itself_in_it() {
     let dir = tmp();
     for kind in style::StatisticKind::ALL {
