@@ -669,8 +669,8 @@ mod tests {
             [-0.0197, -0.0786, 1.0979],
         ];
         let p = px[0].map(|v| lin(v as f32 / 255.0));
-        for c in 0..3 {
-            let want = enc((0..3).map(|k| m[c][k] * p[k]).sum::<f32>());
+        for (c, row) in m.iter().enumerate() {
+            let want = enc(row.iter().zip(&p).map(|(m, p)| m * p).sum::<f32>());
             let got = seen.data[c * 3];
             assert!(
                 (got - want).abs() < 0.01,
