@@ -257,12 +257,18 @@ pub fn load_mask(path: &Path, width: usize, height: usize) -> Result<Vec<f32>> {
         .with_context(|| format!("mask {} is not a readable image", path.display()))?
         .0
         .to_luma32f();
-    if img.width() as usize != width || img.height() as usize != height {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if (w, h) != (width, height) {
+        // images are read as their Exif orientation shows them; a mask made by a tool that
+        // ignores it has the stored pixels' shape
+        let turned = if (w, h) == (height, width) {
+            " (turned: an image is read as its Exif orientation shows it, so a mask made from its stored pixels must be turned alike)"
+        } else {
+            ""
+        };
         bail!(
-            "mask {} is {}×{} but its image is {width}×{height}: masks must have the size of their image",
+            "mask {} is {w}×{h} but its image is {width}×{height}: masks must have the size of their image{turned}",
             path.display(),
-            img.width(),
-            img.height()
         );
     }
     Ok(img.into_raw())
@@ -601,7 +607,13 @@ mod tests {
         }
         // a mask drawn over the image as it is seen fits it; one the stored size does not
         assert_eq!(load_mask(&path, 4, 6).unwrap().len(), 24);
-        assert!(load_mask(&path, 6, 4).is_err());
+        let e = format!("{:#}", load_mask(&path, 6, 4).unwrap_err());
+        assert!(
+            e.contains("is 4×6 but its image is 6×4") && e.contains("(turned"),
+            "{e}"
+        );
+        let e = format!("{:#}", load_mask(&path, 5, 4).unwrap_err());
+        assert!(!e.contains("turned"), "{e}");
 
         // a phone's JPEG alike
         let (_, bytes) = stored_with_exif(ImageFormat::Jpeg, exif_orientation(6));
