@@ -82,10 +82,11 @@ pub fn decode(path: &Path) -> Result<Decoded> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
     let (img, icc) = upright(&bytes).with_context(|| unreadable(path, &bytes))?;
-    let mut image = Rgb::from_dynamic(&img);
-    if let Some(icc) = icc {
-        to_srgb(&mut image, &icc);
-    }
+    let img = match icc {
+        Some(icc) => to_srgb(img, &icc),
+        None => img,
+    };
+    let image = Rgb::from_dynamic(&img);
     let notes = match image::guess_format(&bytes) {
         Ok(ImageFormat::Png) => png_notes(&bytes)
             .with_context(|| format!("cannot read the text chunks of {}", path.display()))?,
@@ -148,13 +149,13 @@ fn upright(bytes: &[u8]) -> image::ImageResult<(DynamicImage, Option<Vec<u8>>)> 
 /// a quarter of an 8-bit level (an sRGB profile, as most cameras and editors embed) leaves
 /// the pixels exactly as they are. Colours outside sRGB are clipped to it (moxcms's
 /// transform clips; the tests hold it to that).
-fn to_srgb(image: &mut Rgb, icc: &[u8]) {
+fn to_srgb(img: DynamicImage, icc: &[u8]) -> DynamicImage {
     use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions};
     let Ok(profile) = ColorProfile::new_from_slice(icc) else {
-        return;
+        return img;
     };
     if profile.color_space != DataColorSpace::Rgb {
-        return;
+        return img;
     }
     let Ok(transform) = profile.create_transform_f32(
         Layout::Rgb,
@@ -162,7 +163,7 @@ fn to_srgb(image: &mut Rgb, icc: &[u8]) {
         Layout::Rgb,
         TransformOptions::default(),
     ) else {
-        return;
+        return img;
     };
     // a 9×9×9 grid of colours: a profile that moves none of them is sRGB's
     let grid: Vec<f32> = (0..9 * 9 * 9 * 3)
@@ -175,19 +176,15 @@ fn to_srgb(image: &mut Rgb, icc: &[u8]) {
             .zip(&moved)
             .all(|(a, b)| (a - b).abs() < 0.25 / 255.0)
     {
-        return;
+        return img;
     }
-    let n = image.width * image.height;
-    let mut packed: Vec<f32> = (0..3 * n)
-        .map(|i| image.data[(i % 3) * n + i / 3])
-        .collect();
-    let src = packed.clone();
-    if transform.transform(&src, &mut packed).is_err() {
-        return;
+    // interleaved RGB, as the decoder gives it and the transform takes it
+    let src = img.to_rgb32f();
+    let mut dst = src.clone();
+    if transform.transform(&src, &mut dst).is_err() {
+        return img;
     }
-    for (i, v) in packed.into_iter().enumerate() {
-        image.data[(i % 3) * n + i / 3] = v;
-    }
+    DynamicImage::ImageRgb32F(dst)
 }
 
 /// Whether an encoded image is in a lossy format: JPEG, or WebP holding a lossy ("VP8 ")
