@@ -27,6 +27,7 @@ pub enum Setting {
     Styles,
     Statistic,
     Colours,
+    ResultSize,
 }
 
 impl Setting {
@@ -53,6 +54,7 @@ impl Setting {
             Setting::Styles => "the style images",
             Setting::Statistic => "the style statistic",
             Setting::Colours => "the colour handling",
+            Setting::ResultSize => "the result size",
         }
     }
 }

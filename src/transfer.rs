@@ -120,6 +120,23 @@ pub struct TransferSettings {
     /// The style statistic. `None`: the style profile's, or Gram with style images. A profile
     /// holds the statistics of one kind, so another kind is refused.
     pub statistic: Option<StatisticKind>,
+    /// The size of the result: the optimised one, or larger (a phone photo's own size), the
+    /// optimised change enlarged onto the photo at that size and finished there.
+    pub result: ResultSize,
+}
+
+/// The size of a transfer's result. The optimisation runs at `size` (or the scales); a result
+/// of another size is the photo at that size plus the optimised change, enlarged, finished at
+/// that size (the style's colours, detail, blocks and swatches).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResultSize {
+    /// The size optimised at.
+    #[default]
+    Optimised,
+    /// The photo's own size.
+    Photo,
+    /// This long side, in pixels.
+    LongSide(usize),
 }
 
 /// Where a transfer's colours come from.
@@ -200,6 +217,7 @@ impl TransferSettings {
             posterise: Posterise::Auto,
             pixelate: Pixelate::Auto,
             statistic: None,
+            result: ResultSize::Optimised,
         }
     }
 }
@@ -477,11 +495,16 @@ impl TransferPlan {
             })?;
             memory::check(w, h, deepest, true, avail, "the output")?;
         }
-        Ok(Self {
+        let plan = Self {
             settings,
             content,
             shared,
-        })
+        };
+        let (w, h) = plan.result_size();
+        if (w, h) != plan.output_size() {
+            memory::check_finish(w, h, avail, "the result")?;
+        }
+        Ok(plan)
     }
 }
 
@@ -519,6 +542,14 @@ impl StyleInputs {
                     lw.len(),
                     layers.len()
                 ),
+            ));
+        }
+        if let ResultSize::LongSide(px) = s.result
+            && px < vgg::MIN_SIDE
+        {
+            return Err(Error::setting(
+                Setting::ResultSize,
+                format!("{px} px is below the minimum of {} px", vgg::MIN_SIDE),
             ));
         }
         let scales = s.scales.clone().unwrap_or_else(|| vec![s.size]);
@@ -1098,18 +1129,16 @@ impl TransferPlan {
             let done = (xv, w, h);
             let scales = &self.shared.scales;
             if out.stopped || stage + 1 == scales.len() {
-                let image = if stage + 1 == scales.len() {
-                    finish_image(&done.0, w, h, finish)
+                // A coarse scale's image is enlarged as the next scale would start from it and
+                // finished as the last scale's: the run's image is always the result's size.
+                let long = scales[scales.len() - 1];
+                let x = if stage + 1 == scales.len() {
+                    done.0
                 } else {
-                    // A coarse scale's image, enlarged as the next scale would start from it
-                    // and finished as the last scale's: the run's image is always that size.
-                    let long = scales[scales.len() - 1];
-                    let content = self.content_at(long);
-                    let detail = self.detail_at(long);
-                    let (w, h) = (content.width, content.height);
-                    let x = Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data;
-                    finish_image(&x, w, h, self.finish(&content, detail.as_ref()))
+                    let (w, h) = self.content.size_for_long_side(long);
+                    Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data
                 };
+                let image = self.finish_result(&x, long);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
@@ -1124,6 +1153,54 @@ impl TransferPlan {
             x = Some(done);
         }
         unreachable!("at least one scale; the last one returns (stopped: {stopped}, {last:?})")
+    }
+
+    /// The result's width and height ([`ResultSize`]).
+    pub fn result_size(&self) -> (usize, usize) {
+        match self.settings.result {
+            ResultSize::Optimised => self.output_size(),
+            ResultSize::Photo => (self.content.width, self.content.height),
+            ResultSize::LongSide(l) => self.content.size_for_long_side(l),
+        }
+    }
+
+    /// The optimised pixels `x`, at long side `long` (the last scale's), finished as the
+    /// result. A result of another size ([`ResultSize`]) is the photo at that size (its
+    /// colours as the run starts from them) plus the optimised change, enlarged, finished at
+    /// that size: the photo's own detail finer than the optimised pixels is kept for the
+    /// style's detail to be matched on, not blurred away by enlarging. The style's detail is
+    /// the one at the optimised size, so its strokes are enlarged with the change.
+    fn finish_result(&self, x: &[f32], long: usize) -> Rgb {
+        let content = self.content_at(long);
+        let detail = self.detail_at(long);
+        let (w, h) = (content.width, content.height);
+        let (rw, rh) = self.result_size();
+        if (rw, rh) == (w, h) {
+            return finish_image(x, w, h, self.finish(&content, detail.as_ref()));
+        }
+        let start = |photo: &Rgb| {
+            if self.shared.colours.keeps_photo_chroma() {
+                color::luminance(photo, None)
+            } else {
+                photo.clone()
+            }
+        };
+        // The change is in [-1, 1]; resizing clips to [0, 1], so it is enlarged halved and
+        // lifted by ½.
+        let change: Vec<f32> = x
+            .iter()
+            .zip(&start(&content).data)
+            .map(|(x, c)| (x.clamp(0.0, 1.0) - c + 1.0) / 2.0)
+            .collect();
+        let change = Rgb::from_planar(w, h, change).resize(rw, rh);
+        let photo = self.content_at(rw.max(rh));
+        let x: Vec<f32> = start(&photo)
+            .data
+            .iter()
+            .zip(&change.data)
+            .map(|(p, c)| p + 2.0 * c - 1.0)
+            .collect();
+        finish_image(&x, rw, rh, self.finish(&photo, detail.as_ref()))
     }
 
     /// The style's vignette, when the photo's colours are adapted to the style

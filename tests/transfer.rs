@@ -13,8 +13,8 @@ use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, Pixelate, Posterise, StyleSource, TransferOutcome, TransferPlan,
-    TransferSettings, defaults,
+    Colours, DetailMode, Init, Pixelate, Posterise, ResultSize, StyleSource, TransferOutcome,
+    TransferPlan, TransferSettings, defaults,
 };
 use stylelearn::vgg::{Vgg19, parse_layers};
 
@@ -933,6 +933,34 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
                 o,
                 "--size",
                 "32",
+                "--result-size",
+                "8",
+            ],
+            "--result-size",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "-o",
+                o,
+                "--result-size",
+                "full",
+            ],
+            "--result-size",
+        ),
+        (
+            vec![
+                "transfer",
+                CONTENT,
+                "--style",
+                STYLE,
+                "-o",
+                o,
+                "--size",
+                "32",
                 "--vgg",
                 junk.to_str().unwrap(),
             ],
@@ -1320,6 +1348,104 @@ fn no_iterations_give_the_photo_as_the_colour_mode_makes_it() {
     // The photo mapped onto the style's palette is not the photo.
     s.colours = Colours::Palette;
     assert!(diff(&transfer(&net, &s).unwrap().image) > 0.1);
+}
+
+/// The mean absolute difference of two images' values.
+fn mean_abs_diff(a: &Rgb, b: &Rgb) -> f32 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .sum::<f32>()
+        / a.data.len() as f32
+}
+
+#[test]
+fn a_result_at_the_photo_s_size_is_the_photo_there_plus_the_optimised_change() {
+    // A phone photo is far larger than the size a style is optimised at. A result at the
+    // photo's size takes the optimised change, and keeps the photo's own detail finer than
+    // the optimised pixels instead of blurring it by enlarging: shrunk to the optimised size
+    // it is the optimised result, and with nothing optimised it is the photo itself.
+    let net = net();
+    let mut s = config();
+    s.colours = Colours::Style;
+    s.detail = DetailMode::Keep;
+    s.posterise = Posterise::Off;
+    s.pixelate = Pixelate::Off;
+    let optimised = transfer(&net, &s).unwrap().image;
+    let photo = image_io::load(&data(CONTENT)).unwrap();
+    let small_photo = photo.fit_long_side(s.size);
+    let changed = mean_abs_diff(&optimised, &small_photo);
+    assert!(
+        changed > 0.03,
+        "the transfer changed the photo by {changed} only"
+    );
+
+    s.result = ResultSize::Photo;
+    let plan = TransferPlan::new(s.clone(), net.device()).unwrap();
+    assert_eq!(plan.output_size(), (64, 48));
+    assert_eq!(plan.result_size(), (160, 120));
+    let full = plan.run(&net, &mut Silent).unwrap().image;
+    assert_eq!((full.width, full.height), (160, 120));
+    let shrunk = full.resize(optimised.width, optimised.height);
+    let off = mean_abs_diff(&shrunk, &optimised);
+    assert!(
+        off < changed / 5.0,
+        "shrunk, {off} from the optimised result"
+    );
+
+    s.iters = 0;
+    let unchanged = transfer(&net, &s).unwrap().image;
+    let enlarged = small_photo.resize(160, 120);
+    let (sharp, blurred) = (
+        mean_abs_diff(&unchanged, &photo),
+        mean_abs_diff(&enlarged, &photo),
+    );
+    assert!(
+        sharp < blurred / 5.0,
+        "{sharp} from the photo (the optimised size enlarged: {blurred})"
+    );
+
+    s.result = ResultSize::LongSide(100);
+    let plan = TransferPlan::new(s.clone(), net.device()).unwrap();
+    assert_eq!(plan.result_size(), (100, 75));
+    let out = plan.run(&net, &mut Silent).unwrap().image;
+    assert_eq!((out.width, out.height), (100, 75));
+}
+
+#[test]
+fn a_batch_at_the_photos_sizes_gives_each_result_its_photo_s_size() {
+    let dir = tmp();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let photo = image_io::load(&data(CONTENT)).unwrap();
+    photo.save(&photos.join("wide.png")).unwrap();
+    photo
+        .resize(90, 120)
+        .save(&photos.join("tall.png"))
+        .unwrap();
+    let out = dir.path().join("out");
+    let o = cli(&[
+        "transfer",
+        photos.to_str().unwrap(),
+        "--style",
+        STYLE,
+        "-o",
+        out.to_str().unwrap(),
+        "--size",
+        "32",
+        "--iters",
+        "1",
+        "--result-size",
+        "photo",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (stem, size) in [("wide", (160, 120)), ("tall", (90, 120))] {
+        let r = image_io::load(&out.join(format!("{stem}.png"))).unwrap();
+        assert_eq!((r.width, r.height), size, "{stem}");
+    }
 }
 
 #[test]

@@ -12,7 +12,8 @@ use stylelearn::optim::OptimizerKind;
 use stylelearn::outputs::sibling;
 use stylelearn::style::StatisticKind;
 use stylelearn::transfer::{
-    Colours, DetailMode, Init, Pixelate, Posterise, StyleSource, TransferSettings, defaults as tdef,
+    Colours, DetailMode, Init, Pixelate, Posterise, ResultSize, StyleSource, TransferSettings,
+    defaults as tdef,
 };
 use stylelearn::vgg::{self, RELU_LAYERS};
 
@@ -89,6 +90,15 @@ fn detail_parser() -> impl clap::builder::TypedValueParser<Value = DetailMode> {
 fn posterise_parser() -> impl clap::builder::TypedValueParser<Value = Posterise> {
     PossibleValuesParser::new(Posterise::ALL.map(|c| c.name()))
         .map(|s| s.parse::<Posterise>().expect("a listed name"))
+}
+
+fn parse_result_size(s: &str) -> Result<ResultSize, String> {
+    if s == "photo" {
+        return Ok(ResultSize::Photo);
+    }
+    s.parse::<usize>()
+        .map(ResultSize::LongSide)
+        .map_err(|_| format!("'{s}' is neither `photo` nor a long side in pixels"))
 }
 
 fn pixelate_parser() -> impl clap::builder::TypedValueParser<Value = Pixelate> {
@@ -180,6 +190,11 @@ pub struct TransferArgs {
     /// from the upsampled previous result; --iters per stage). Overrides --size.
     #[arg(long, value_delimiter = ',')]
     pub scales: Option<Vec<usize>>,
+    /// Size of the result: `photo` (the photo's own size, e.g. a phone's 12 MP) or a long side
+    /// in pixels. The style is optimised at --size; the photo at this size takes the
+    /// optimised change, enlarged, and is finished there [default: --size].
+    #[arg(long, value_name = "photo|PX", value_parser = parse_result_size)]
+    pub result_size: Option<ResultSize>,
     /// Optimiser iterations (per scale). L-BFGS takes about 1.1 loss evaluations per iteration.
     /// On the benchmark's filters more L-BFGS iterations moved the result away from the filter
     /// (README, "Transfer iterations"); raise it for a stronger style. 0 optimises nothing:
@@ -323,6 +338,7 @@ impl TransferArgs {
         let settings = TransferSettings {
             size: self.size,
             scales: self.scales.clone(),
+            result: self.result_size.unwrap_or_default(),
             iters: self.iters.unwrap_or(tdef::iters(self.optimizer)),
             content_weight: self.content_weight,
             style_weight: self.style_weight,

@@ -32,6 +32,7 @@ pub fn flag(s: Setting, cmd: Cmd) -> &'static str {
         Setting::Styles => "--style",
         Setting::Statistic => "--loss",
         Setting::Colours => "--colours",
+        Setting::ResultSize => "--result-size",
     }
 }
 
