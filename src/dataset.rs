@@ -251,14 +251,23 @@ pub struct Loaded {
     pub swatches: crate::posterise::Swatches,
     /// Whether the image as decoded is pixelated (in its masked region).
     pub pixels: crate::pixelate::Seen,
+    /// The fine detail of the image as resized and, at its doublings, as decoded
+    /// ([`crate::detail::Detail::of_read`]), with the vignette given removed.
+    pub detail: crate::detail::Detail,
     /// Whether the file is in a lossy format, whose noise hides exact colours (its swatches are
     /// estimated, [`crate::posterise::Swatches::of_lossy`], and its blocks found by contrast,
     /// [`crate::pixelate::Seen::of_lossy`]).
     pub lossy: bool,
 }
 
-/// Decodes one entry (image and mask, the mask inverted for the background region).
-pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<Loaded> {
+/// Decodes one entry (image and mask, the mask inverted for the background region). Its
+/// detail is measured with `vignette` removed, when given.
+pub fn load_entry(
+    e: &Entry,
+    max_side: Option<usize>,
+    region: Region,
+    vignette: Option<&crate::vignette::Vignette>,
+) -> Result<Loaded> {
     let image_io::Decoded { image, lossy, .. } = image_io::decode(&e.path)?;
     crate::vgg::check_size(image.height, image.width)
         .with_context(|| format!("style image {}", e.path.display()))?;
@@ -280,14 +289,34 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
     };
     let swatches = crate::posterise::Swatches::of_read(&image, mask.as_deref(), lossy);
     let pixels = crate::pixelate::Seen::of_read(&image, mask.as_deref(), lossy);
-    let (image, mask) = match max_side {
+    let (read, read_mask) = match max_side {
         Some(s) if image.width.max(image.height) > s => {
             let r = image.fit_long_side(s);
             let mask = mask
-                .map(|m| image_io::resize_mask(&m, image.width, image.height, r.width, r.height));
-            (r, mask)
+                .as_ref()
+                .map(|m| image_io::resize_mask(m, image.width, image.height, r.width, r.height));
+            (Some(r), mask)
         }
-        _ => (image, mask),
+        _ => (None, None),
+    };
+    let without = |img: &Rgb| vignette.map(|v| v.remove(img));
+    let detail = match &read {
+        Some(r) => {
+            let (r_free, full_free) = (without(r), without(&image));
+            crate::detail::Detail::of_read(
+                r_free.as_ref().unwrap_or(r),
+                read_mask.as_deref(),
+                full_free.as_ref().unwrap_or(&image),
+                mask.as_deref(),
+            )
+        }
+        None => {
+            crate::detail::Detail::of(without(&image).as_ref().unwrap_or(&image), mask.as_deref())
+        }
+    };
+    let (image, mask) = match read {
+        Some(r) => (r, read_mask),
+        None => (image, mask),
     };
     crate::vgg::check_size(image.height, image.width).with_context(|| {
         format!(
@@ -301,6 +330,7 @@ pub fn load_entry(e: &Entry, max_side: Option<usize>, region: Region) -> Result<
         mask,
         swatches,
         pixels,
+        detail,
         lossy,
     })
 }

@@ -14,8 +14,11 @@
 //! long side. An image of another size takes the level nearest its size relative to theirs:
 //! a result at half the dataset's size takes the detail of the dataset shrunk to half, as the
 //! filter's own output would look at that size. Detail finer than the result's pixels cannot
-//! be given: a result less than ⅛ of the size keeps its own. The benchmark behind these
-//! choices is in README.
+//! be given: a result less than ⅛ of the size keeps its own. Images read larger than they are
+//! measured (a phone filter's outputs, shrunk to `--max-side`) are also measured at each
+//! doubling up to their own size, so that a result at a phone photo's size takes the filter's
+//! detail at that size, not the shrunk images' stretched. The benchmark behind these choices
+//! is in README.
 use serde::{Deserialize, Serialize};
 
 use crate::color::{Cdf, blur_plane, grey, is_histogram, match_quantiles, to_yiq, with_chroma};
@@ -40,7 +43,18 @@ pub struct Detail {
     pub hist: Vec<Vec<Vec<f64>>>,
     /// The long side, in pixels, of the images measured at level 0 (their weighted mean).
     pub long_side: f64,
+    /// `finer[k]`: the images measured at 2<sup>k+1</sup> × `long_side`, where they were read
+    /// that large ([`Detail::of_read`]): a phone filter's outputs are shrunk for their
+    /// statistics, and a result at a phone photo's size takes the filter's detail at that
+    /// size from here. Empty for images not read larger, and in older profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finer: Vec<Vec<Vec<f64>>>,
 }
+
+/// A size counts as read at 2<sup>k</sup> × the measured long side when it is at least this
+/// share of it: a phone's 4032 px outputs, measured as they are, give the level at 4096 px
+/// (8 × 512).
+const FINER_SHARE: f64 = 0.9;
 
 /// The smallest Gaussian σ (pixels) a band may be split at in the image it is matched in.
 const FINEST_SIGMA: f32 = 0.5;
@@ -99,7 +113,31 @@ impl Detail {
         Self {
             hist,
             long_side: long as f64,
+            finer: Vec::new(),
         }
+    }
+
+    /// The detail of `img` (with `mask`) as [`Detail::of`] measures it, and of `full`, the same
+    /// image as it was read before it was shrunk to `img`'s size (with `full_mask`), at each
+    /// doubling of `img`'s long side that `full` reaches ([`FINER_SHARE`]).
+    pub fn of_read(img: &Rgb, mask: Option<&[f32]>, full: &Rgb, full_mask: Option<&[f32]>) -> Self {
+        let mut d = Self::of(img, mask);
+        let full_long = full.width.max(full.height) as f64;
+        let mut long = d.long_side * 2.0;
+        while full_long >= FINER_SHARE * long {
+            // a size just short of the doubling is measured as it is: enlarging it would blur
+            // the finest band more than its 10% of scale changes it
+            let h = if full_long <= long {
+                histograms(full, full_mask)
+            } else {
+                let (w, h) = full.size_for_long_side(long.round() as usize);
+                let mask = full_mask.map(|m| resize_mask(m, full.width, full.height, w, h));
+                histograms(&full.resize(w, h), mask.as_deref())
+            };
+            d.finer.push(h);
+            long *= 2.0;
+        }
+        d
     }
 
     /// The weighted mean of details (weights need not sum to 1).
@@ -109,16 +147,25 @@ impl Detail {
             return None;
         }
         let mut hist = vec![vec![vec![0.0f64; BINS]; BANDS.len()]; LEVELS];
+        // the finer levels every part has
+        let finer_levels = parts.iter().map(|(d, _)| d.finer.len()).min().unwrap_or(0);
+        let mut finer = vec![vec![vec![0.0f64; BINS]; BANDS.len()]; finer_levels];
         let mut long_side = 0.0;
         for (d, w) in parts {
-            for (acc, h) in hist.iter_mut().flatten().zip(d.hist.iter().flatten()) {
+            let levels = hist.iter_mut().chain(finer.iter_mut());
+            let theirs = d.hist.iter().chain(d.finer.iter());
+            for (acc, h) in levels.flatten().zip(theirs.flatten()) {
                 for (a, v) in acc.iter_mut().zip(h) {
                     *a += v * w / total;
                 }
             }
             long_side += d.long_side * w / total;
         }
-        Some(Self { hist, long_side })
+        Some(Self {
+            hist,
+            long_side,
+            finer,
+        })
     }
 
     /// How far apart two details are at their images' own size (level 0): the 1-D
@@ -142,12 +189,22 @@ impl Detail {
         per_band / BANDS.len() as f64
     }
 
-    /// The level an image of long side `long` takes, and how much its bands are widened
-    /// (see [`Detail::apply`]).
-    fn level_for(&self, long: f64) -> (usize, f32) {
+    /// The level an image of long side `long` takes (negative: `finer[-level - 1]`), and how
+    /// much its bands are widened (see [`Detail::apply`]).
+    fn level_for(&self, long: f64) -> (isize, f32) {
         let ratio = long / self.long_side;
-        let level = (-ratio.log2()).round().clamp(0.0, (LEVELS - 1) as f64) as usize;
-        (level, (ratio * (1 << level) as f64) as f32)
+        let level = (-ratio.log2())
+            .round()
+            .clamp(-(self.finer.len() as f64), (LEVELS - 1) as f64) as isize;
+        (level, (ratio * 2f64.powi(level as i32)) as f32)
+    }
+
+    /// The histograms of `level` (see [`Detail::level_for`]).
+    fn level(&self, level: isize) -> &[Vec<f64>] {
+        match usize::try_from(level) {
+            Ok(l) => &self.hist[l],
+            Err(_) => &self.finer[(-level - 1) as usize],
+        }
     }
 
     /// The detail a style image carries ([`crate::carried::Carried`]; its `long_side` at the
@@ -167,12 +224,12 @@ impl Detail {
         let ok = self.long_side.is_finite()
             && self.long_side >= 1.0
             && self.hist.len() == LEVELS
-            && self.hist.iter().all(|level| {
+            && self.hist.iter().chain(&self.finer).all(|level| {
                 level.len() == BANDS.len() && level.iter().all(|h| is_histogram(h, BINS))
             });
         anyhow::ensure!(
             ok,
-            "its detail distribution is not {LEVELS}×{} histograms of {BINS} non-negative bins with a size",
+            "its detail distribution is not {LEVELS} (and any finer) levels of {} histograms of {BINS} non-negative bins with a size",
             BANDS.len()
         );
         Ok(())
@@ -183,7 +240,8 @@ impl Detail {
     /// are clipped to [0, 1].
     ///
     /// The distribution is the one measured at the size nearest to `img`'s relative to the
-    /// measured images (their own, ½ or ¼), its bands widened or narrowed by what remains of
+    /// measured images (their own, ½ or ¼, or a doubling they were read at), its bands widened
+    /// or narrowed by what remains of
     /// the ratio: so a result half the dataset's size takes the detail of the dataset shrunk
     /// to half, as the filter's output shrunk to that size would have. An image less than ⅛
     /// of the measured size is returned as it is (clipped): that detail is finer than its
@@ -197,7 +255,7 @@ impl Detail {
             return Rgb::from_planar(w, h, clipped);
         }
         let (bands, mut y) = split(&to_yiq(img)[..n], w, h, scale);
-        for (mut band, hist) in bands.into_iter().zip(&self.hist[level]) {
+        for (mut band, hist) in bands.into_iter().zip(self.level(level)) {
             let cdf = Cdf::new(hist, -1.0, 2.0 / BINS as f64);
             match_quantiles(&mut band, |p| cdf.quantile(p));
             for (v, b) in y.iter_mut().zip(&band) {
@@ -304,6 +362,59 @@ mod tests {
         // Below ⅛ of the size the detail is finer than a pixel: the image stays as it is.
         let tiny = blend(&noise(7, 7, 7), &flat_shapes(7, 7), 0.5);
         assert_eq!(detail.apply(&tiny).data, tiny.data);
+    }
+
+    #[test]
+    fn a_result_larger_than_the_measured_images_takes_their_detail_as_read_at_its_size() {
+        // A phone filter's outputs are shrunk for their statistics; its 1-px grain is averaged
+        // away there. A result at the outputs' own size takes the grain they were read with.
+        let full = blend(&noise(128, 96, 8), &flat_shapes(128, 96), 0.3);
+        let read = full.resize(32, 24);
+        let d = Detail::of_read(&read, None, &full, None);
+        assert_eq!(d.finer.len(), 2, "levels at 64 and 128 px");
+        assert_eq!(d.hist, Detail::of(&read, None).hist);
+        assert_eq!(d.finer[0], Detail::of(&full.resize(64, 48), None).hist[0]);
+        assert_eq!(d.finer[1], Detail::of(&full, None).hist[0]);
+        d.check().expect("a valid detail");
+        let truth = Detail::of(&full, None);
+        let faint = blend(&noise(128, 96, 9), &flat_shapes(128, 96), 0.02);
+        let with_finer = Detail::of(&d.apply(&faint), None).distance(&truth);
+        let as_read = Detail::of(&Detail::of(&read, None).apply(&faint), None).distance(&truth);
+        assert!(
+            with_finer < as_read / 3.0,
+            "distance to the outputs' own detail: {with_finer}, from the shrunk ones' {as_read}"
+        );
+        // At the read size nothing changes.
+        let small = blend(&noise(32, 24, 10), &flat_shapes(32, 24), 0.1);
+        assert_eq!(d.apply(&small), Detail::of(&read, None).apply(&small));
+        // 120 px counts as read at 128 px; 110 px does not.
+        let near_full = full.resize(120, 90);
+        let near = Detail::of_read(&read, None, &near_full, None);
+        assert_eq!(near.finer.len(), 2);
+        // (measured as it is, not enlarged)
+        assert_eq!(near.finer[1], Detail::of(&near_full, None).hist[0]);
+        let short = Detail::of_read(&read, None, &full.resize(110, 82), None);
+        assert_eq!(short.finer.len(), 1);
+        // Mixed, only the finer levels every part has; a damaged finer level is refused.
+        let mixed = Detail::mix(&[(&d, 1.0), (&short, 1.0)]).expect("two parts");
+        assert_eq!(mixed.finer.len(), 1);
+        for (k, h) in mixed.finer[0].iter().enumerate() {
+            for (i, v) in h.iter().enumerate() {
+                let want = 0.5 * d.finer[0][k][i] + 0.5 * short.finer[0][k][i];
+                assert!((v - want).abs() < 1e-12);
+            }
+        }
+        let mut bad = d.clone();
+        bad.finer[1][0].pop();
+        assert!(bad.check().is_err());
+        // A detail written before finer levels existed reads with none.
+        let mut json = serde_json::to_value(Detail::of(&read, None)).unwrap();
+        assert!(json.get("finer").is_none());
+        json.as_object_mut().unwrap().remove("finer");
+        let old: Detail = serde_json::from_value(json).unwrap();
+        assert!(old.finer.is_empty());
+        let back: Detail = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
     }
 
     #[test]

@@ -370,7 +370,7 @@ impl LearnPlan {
         let mut read: Vec<&dataset::Entry> = Vec::new();
         let mut lossy = 0;
         for (i, e) in self.entries.iter().enumerate() {
-            let loaded = match dataset::load_entry(e, s.max_side, s.region) {
+            let loaded = match dataset::load_entry(e, s.max_side, s.region, None) {
                 Ok(l) => l,
                 Err(err) if s.skip_bad && e.from_folder && e.mask.is_none() => {
                     observer.notice(&Notice::Skipped {
@@ -386,10 +386,7 @@ impl LearnPlan {
                 crate::color::Palette::of(&loaded.image, loaded.mask.as_deref()),
                 e.weight,
             ));
-            details.push((
-                crate::detail::Detail::of(&loaded.image, loaded.mask.as_deref()),
-                e.weight,
-            ));
+            details.push((loaded.detail, e.weight));
             swatches.push((loaded.swatches, e.weight));
             pixels.push((loaded.pixels, e.weight));
             if e.weight > 0.0 {
@@ -449,11 +446,11 @@ impl LearnPlan {
                 height: 0,
             });
             for (j, e) in read.iter().enumerate() {
-                let loaded = dataset::load_entry(e, s.max_side, s.region)
+                let loaded = dataset::load_entry(e, s.max_side, s.region, Some(v))
                     .map_err(|err| Error::input(&e.path, err))?;
                 let image = v.remove(&loaded.image);
                 palettes[j].0 = crate::color::Palette::of(&image, loaded.mask.as_deref());
-                details[j].0 = crate::detail::Detail::of(&image, loaded.mask.as_deref());
+                details[j].0 = loaded.detail;
                 if observer.item(j + 1, read.len()) == Control::Stop {
                     return Err(Error::Other(anyhow::anyhow!(
                         "stopped while reading the dataset"

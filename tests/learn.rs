@@ -1016,3 +1016,78 @@ fn profile_records_and_says_whether_the_dataset_is_pixelated_or_lossy() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_profile_of_images_larger_than_max_side_keeps_their_detail_at_their_own_size() {
+    // A phone filter's outputs are shrunk to --max-side for their statistics; the profile
+    // keeps their fine detail at their own size too, for results at a phone photo's size.
+    let dir = tmp();
+    let grain = image_io::noise(96, 72, 3);
+    let photo = image_io::load(std::path::Path::new(CONTENT))
+        .unwrap()
+        .fit_long_side(96);
+    let grainy = Rgb::from_planar(
+        96,
+        72,
+        photo
+            .data
+            .iter()
+            .zip(&grain.data)
+            .map(|(p, g)| 0.8 * p + 0.2 * g)
+            .collect(),
+    );
+    let image = dir.path().join("grainy.png");
+    grainy.save(&image).unwrap();
+    let read_back = image_io::load(&image).unwrap();
+    let mut distances = Vec::new();
+    for (max_side, finer) in [("48", 1), ("96", 0)] {
+        let out = dir.path().join(format!("p{max_side}.safetensors"));
+        let o = cli(&[
+            "profile",
+            image.to_str().unwrap(),
+            "--max-side",
+            max_side,
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let detail = StyleTarget::load(&out, &Device::flex())
+            .unwrap()
+            .detail
+            .expect("a detail");
+        assert_eq!(detail.finer.len(), finer, "--max-side {max_side}");
+        if finer == 1 {
+            assert_eq!(detail.long_side, 48.0);
+            assert_eq!(detail.finer[0], Detail::of(&read_back, None).hist[0]);
+        }
+        // a transfer at the images' own size takes their detail there, as from a profile
+        // of the images read at that size
+        let result = dir.path().join(format!("r{max_side}.png"));
+        let o = cli(&[
+            "transfer",
+            CONTENT,
+            "--style-profile",
+            out.to_str().unwrap(),
+            "--size",
+            "48",
+            "--iters",
+            "1",
+            "--result-size",
+            "96",
+            "-o",
+            result.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = image_io::load(&result).unwrap();
+        assert_eq!((r.width, r.height), (96, 72));
+        distances.push(Detail::of(&r, None).distance(&Detail::of(&read_back, None)));
+    }
+    assert!(
+        distances[0] < 1.5 * distances[1],
+        "the result's detail from the images' own: {} (read shrunk), {} (read at their size)",
+        distances[0],
+        distances[1]
+    );
+}

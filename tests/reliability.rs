@@ -329,6 +329,7 @@ fn damaged_profiles_and_mask_paths_are_named() {
     wrong.detail = Some(stylelearn::detail::Detail {
         hist: vec![vec![vec![1.0; 3]]],
         long_side: 64.0,
+        finer: Vec::new(),
     });
     wrong.save(&w.join("detail.safetensors")).unwrap();
     fails_cleanly(
