@@ -102,6 +102,19 @@ fn refuse_above(
 mod tests {
     use super::*;
 
+    /// The long side a refusal's advice says would fit.
+    fn fits(advice: &str) -> usize {
+        advice
+            .rsplit("about ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     #[test]
     fn estimates_grow_with_area_and_refuse_with_a_size_that_fits() {
         let small = estimate(256, 256, 12, true);
@@ -114,15 +127,7 @@ mod tests {
         let Error::Memory { advice, .. } = &e else {
             panic!("{e}")
         };
-        let fits: usize = advice
-            .rsplit("about ")
-            .next()
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let fits = fits(advice);
         assert!(
             check(fits, fits, 12, true, Some(4 * gib), "x").is_ok(),
             "{advice}"
@@ -133,7 +138,7 @@ mod tests {
     #[test]
     fn a_phone_photo_s_finish_fits_and_a_poster_s_is_refused_with_a_size_that_fits() {
         let gib = 1u64 << 30;
-        // 12 MP measured at 1.9 GB peak for the whole run (README)
+        // a 12 MP result's whole run peaked at 2.1 GB (README, "Results at the photo's size")
         let phone = finish_estimate(4032, 3024);
         assert!(phone > (3 * gib) / 2 && phone < 3 * gib, "{phone}");
         assert!(check_finish(4032, 3024, Some(4 * gib), "the result").is_ok());
@@ -145,15 +150,7 @@ mod tests {
             advice.starts_with("the result is 20000×15000 px"),
             "{advice}"
         );
-        let fits: usize = advice
-            .rsplit("about ")
-            .next()
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let fits = fits(advice);
         assert!(fits > 4032 && fits < 20_000, "{advice}");
         assert!(check_finish(fits, fits * 3 / 4, Some(4 * gib), "x").is_ok());
     }
