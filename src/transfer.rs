@@ -1168,8 +1168,10 @@ impl TransferPlan {
     /// result. A result of another size ([`ResultSize`]) is the photo at that size (its
     /// colours as the run starts from them) plus the optimised change, enlarged, finished at
     /// that size: the photo's own detail finer than the optimised pixels is kept for the
-    /// style's detail to be matched on, not blurred away by enlarging. The style's detail is
-    /// the one at the optimised size, so its strokes are enlarged with the change.
+    /// style's detail to be matched on, not blurred away by enlarging. The style's detail
+    /// (the one [`Self::detail_at`] gives for the optimised size) knows its own scale: a
+    /// profile's images read larger than the optimised size give theirs at the result's size
+    /// ([`crate::detail::Detail::finer`]); otherwise it is stretched as the change is.
     fn finish_result(&self, x: &[f32], long: usize) -> Rgb {
         let content = self.content_at(long);
         let detail = self.detail_at(long);
