@@ -119,7 +119,8 @@ impl Detail {
 
     /// The detail of `img` (with `mask`) as [`Detail::of`] measures it, and of `full`, the same
     /// image as it was read before it was shrunk to `img`'s size (with `full_mask`), at each
-    /// doubling of `img`'s long side that `full` reaches ([`FINER_SHARE`]).
+    /// doubling of `img`'s long side that `full` reaches (or 0.9 of it: a size just short of a
+    /// doubling counts as it).
     pub fn of_read(img: &Rgb, mask: Option<&[f32]>, full: &Rgb, full_mask: Option<&[f32]>) -> Self {
         let mut d = Self::of(img, mask);
         let full_long = full.width.max(full.height) as f64;
