@@ -183,7 +183,8 @@ pub struct TransferArgs {
     /// the format) [default: png].
     #[arg(long, value_parser = PossibleValuesParser::new(FORMATS))]
     pub format: Option<String>,
-    /// Long side of the output in pixels.
+    /// Long side of the output in pixels: the size the style is optimised at (the result can be
+    /// larger: --result-size).
     #[arg(long, default_value_t = tdef::SIZE)]
     pub size: usize,
     /// Coarse-to-fine pyramid of long sides, increasing, e.g. 256,512,1024 (each stage starts
