@@ -29,6 +29,9 @@ pub enum StageKind {
     RemoveVignette,
     /// Optimising an image (`items` iterations).
     Optimise,
+    /// Finishing a transfer's result at its size, when that is not the size optimised at
+    /// (`width`×`height` the result's, [`crate::transfer::ResultSize`]; no items).
+    Finish,
 }
 
 /// A stage of a run, announced before it starts.
@@ -41,7 +44,7 @@ pub struct Stage {
     pub count: usize,
     /// Images to read, or iterations to run.
     pub items: usize,
-    /// Size of the optimised image (0×0 for the dataset stage).
+    /// Size of the optimised image (0×0 for the dataset stage; the result's when finishing).
     pub width: usize,
     pub height: usize,
 }

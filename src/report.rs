@@ -204,6 +204,9 @@ impl Observer for LiveObserver<'_> {
                 },
                 stage.items
             ),
+            StageKind::Finish => {
+                format!("finishing the result at {}×{}", stage.width, stage.height)
+            }
         };
         // A failed write is kept in `error` and stops the run at its next step.
         let _ = self.write(true);

@@ -1138,7 +1138,7 @@ impl TransferPlan {
                     let (w, h) = self.content.size_for_long_side(long);
                     Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data
                 };
-                let image = self.finish_result(&x, long);
+                let image = self.finish_result(&x, long, observer);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
@@ -1172,7 +1172,7 @@ impl TransferPlan {
     /// (the one [`Self::detail_at`] gives for the optimised size) knows its own scale: a
     /// profile's images read larger than the optimised size give theirs at the result's size
     /// ([`crate::detail::Detail::finer`]); otherwise it is stretched as the change is.
-    fn finish_result(&self, x: &[f32], long: usize) -> Rgb {
+    fn finish_result(&self, x: &[f32], long: usize, observer: &mut dyn Observer) -> Rgb {
         let content = self.content_at(long);
         let detail = self.detail_at(long);
         let (w, h) = (content.width, content.height);
@@ -1180,6 +1180,15 @@ impl TransferPlan {
         if (rw, rh) == (w, h) {
             return finish_image(x, w, h, self.finish(&content, detail.as_ref()));
         }
+        let scales = self.shared.scales.len();
+        observer.stage(&Stage {
+            kind: StageKind::Finish,
+            index: scales - 1,
+            count: scales,
+            items: 0,
+            width: rw,
+            height: rh,
+        });
         let start = |photo: &Rgb| {
             if self.shared.colours.keeps_photo_chroma() {
                 color::luminance(photo, None)

@@ -8,7 +8,7 @@ use stylelearn::color;
 use stylelearn::detail::Detail;
 use stylelearn::image_io::{self, Rgb};
 use stylelearn::loss::{ImageLoss, StyleTerm};
-use stylelearn::observe::Silent;
+use stylelearn::observe::{Observer, Silent, Stage, StageKind};
 use stylelearn::optim::Objective;
 use stylelearn::optim::OptimizerKind;
 use stylelearn::style::{StatisticKind, TargetBuilder};
@@ -1386,8 +1386,20 @@ fn a_result_at_the_photo_s_size_is_the_photo_there_plus_the_optimised_change() {
     let plan = TransferPlan::new(s.clone(), net.device()).unwrap();
     assert_eq!(plan.output_size(), (64, 48));
     assert_eq!(plan.result_size(), (160, 120));
-    let full = plan.run(&net, &mut Silent).unwrap().image;
+    // the finish at the result's size is announced, after the optimisation
+    struct Stages(Vec<(StageKind, usize, usize)>);
+    impl Observer for Stages {
+        fn stage(&mut self, s: &Stage) {
+            self.0.push((s.kind, s.width, s.height));
+        }
+    }
+    let mut stages = Stages(Vec::new());
+    let full = plan.run(&net, &mut stages).unwrap().image;
     assert_eq!((full.width, full.height), (160, 120));
+    assert_eq!(
+        stages.0,
+        [(StageKind::Optimise, 64, 48), (StageKind::Finish, 160, 120)]
+    );
     let shrunk = full.resize(optimised.width, optimised.height);
     let off = mean_abs_diff(&shrunk, &optimised);
     assert!(

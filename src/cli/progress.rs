@@ -70,6 +70,21 @@ impl Observer for Progress {
         if self.quiet {
             return;
         }
+        if stage.kind == StageKind::Finish {
+            // no steps to count: a spinner until the result is written
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template("{prefix} {spinner} {elapsed}")
+                    .expect("valid template"),
+            );
+            pb.set_prefix(format!(
+                "{} finishing at {}×{}",
+                self.label, stage.width, stage.height
+            ));
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            self.bar = Some(pb);
+            return;
+        }
         let prefix = match stage.kind {
             StageKind::ReadDataset => format!("{}: reading dataset", self.label),
             StageKind::RemoveVignette => {
@@ -83,7 +98,9 @@ impl Observer for Progress {
                 stage.index + 1,
                 stage.count
             ),
-            StageKind::Optimise => format!("{} {}×{}", self.label, stage.width, stage.height),
+            StageKind::Optimise | StageKind::Finish => {
+                format!("{} {}×{}", self.label, stage.width, stage.height)
+            }
         };
         let pb = ProgressBar::new(stage.items as u64);
         pb.set_style(
