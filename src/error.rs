@@ -107,6 +107,8 @@ pub enum Error {
         needed_mib: u64,
         available_mib: u64,
         advice: String,
+        /// The settings whose lowering makes the image smaller.
+        lower: Vec<Setting>,
     },
     /// The loss or its gradient stopped being finite during optimisation.
     #[error("the loss became {total} (content {content}, style {style}, tv {tv}){}", if layers.is_empty() { String::new() } else { format!("; non-finite at {}", layers.join(",")) })]

@@ -271,9 +271,25 @@ impl LearnPlan {
         }
         let deepest = *s.layers.iter().max().expect("non-empty");
         let avail = memory::available();
-        memory::check(s.size, s.size, deepest, true, avail, "the learned image")?;
+        memory::check(
+            s.size,
+            s.size,
+            deepest,
+            true,
+            avail,
+            "the learned image",
+            &[Setting::Size],
+        )?;
         if let Some(m) = s.max_side {
-            memory::check(m, m, deepest, false, avail, "a dataset image")?;
+            memory::check(
+                m,
+                m,
+                deepest,
+                false,
+                avail,
+                "a dataset image",
+                &[Setting::MaxSide],
+            )?;
         }
         Ok(Self {
             settings,

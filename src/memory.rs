@@ -7,7 +7,7 @@
 //! ones, or burn's copy). Calibrated on the bench step (to relu5_1; 290 MiB of activations at
 //! 512²): the fast path peaks at 365 MiB at 256² and 700 MiB at 512², burn alone at 865 MiB at
 //! 512²; the estimate says 517 and 1170 MiB, so it covers both.
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::vgg::pools_before;
 
 /// Channels of each of the 16 relu layers.
@@ -37,7 +37,7 @@ pub fn available() -> Option<u64> {
 }
 
 /// Refuses a `width`×`height` pass that needs more than `available` bytes, naming the long
-/// side that would fit. `what` says which image it is.
+/// side that would fit. `what` says which image it is, and `lower` which settings size it.
 pub fn check(
     width: usize,
     height: usize,
@@ -45,9 +45,10 @@ pub fn check(
     backward: bool,
     available: Option<u64>,
     what: &str,
+    lower: &[Setting],
 ) -> Result<()> {
     let need = estimate(width, height, deepest, backward);
-    refuse_above(need, width, height, available, what)
+    refuse_above(need, width, height, available, what, lower)
 }
 
 /// Float planes of the result's size that finishing it ([`crate::observe::finish_image`], after
@@ -63,13 +64,14 @@ pub fn finish_estimate(width: usize, height: usize) -> u64 {
 
 /// Refuses a `width`×`height` result whose finish needs more than `available` bytes, naming
 /// the long side that would fit.
-pub fn check_finish(width: usize, height: usize, available: Option<u64>, what: &str) -> Result<()> {
+pub fn check_finish(width: usize, height: usize, available: Option<u64>) -> Result<()> {
     refuse_above(
         finish_estimate(width, height),
         width,
         height,
         available,
-        what,
+        "the result",
+        &[Setting::ResultSize],
     )
 }
 
@@ -81,6 +83,7 @@ fn refuse_above(
     height: usize,
     available: Option<u64>,
     what: &str,
+    lower: &[Setting],
 ) -> Result<()> {
     let Some(avail) = available else {
         return Ok(());
@@ -95,6 +98,7 @@ fn refuse_above(
         needed_mib: need >> 20,
         available_mib: avail >> 20,
         advice: format!("{what} is {width}×{height} px; a long side of about {fits} px would fit"),
+        lower: lower.to_vec(),
     })
 }
 
@@ -122,17 +126,17 @@ mod tests {
         assert!(big > 3 * (small - BASE_BYTES), "{small} {big}");
         assert!(estimate(512, 512, 12, false) < big);
         let gib = 1u64 << 30;
-        assert!(check(512, 512, 12, true, Some(4 * gib), "x").is_ok());
-        let e = check(3000, 3000, 12, true, Some(4 * gib), "the image").unwrap_err();
+        assert!(check(512, 512, 12, true, Some(4 * gib), "x", &[]).is_ok());
+        let e = check(3000, 3000, 12, true, Some(4 * gib), "the image", &[]).unwrap_err();
         let Error::Memory { advice, .. } = &e else {
             panic!("{e}")
         };
         let fits = fits(advice);
         assert!(
-            check(fits, fits, 12, true, Some(4 * gib), "x").is_ok(),
+            check(fits, fits, 12, true, Some(4 * gib), "x", &[]).is_ok(),
             "{advice}"
         );
-        assert!(check(100_000, 100_000, 0, false, None, "x").is_ok());
+        assert!(check(100_000, 100_000, 0, false, None, "x", &[]).is_ok());
     }
 
     #[test]
@@ -141,17 +145,18 @@ mod tests {
         // a 12 MP result's whole run peaked at 2.1 GB (README, "Results at the photo's size")
         let phone = finish_estimate(4032, 3024);
         assert!(phone > (3 * gib) / 2 && phone < 3 * gib, "{phone}");
-        assert!(check_finish(4032, 3024, Some(4 * gib), "the result").is_ok());
-        let e = check_finish(20_000, 15_000, Some(4 * gib), "the result").unwrap_err();
-        let Error::Memory { advice, .. } = &e else {
+        assert!(check_finish(4032, 3024, Some(4 * gib)).is_ok());
+        let e = check_finish(20_000, 15_000, Some(4 * gib)).unwrap_err();
+        let Error::Memory { advice, lower, .. } = &e else {
             panic!("{e}")
         };
+        assert_eq!(lower, &[Setting::ResultSize]);
         assert!(
             advice.starts_with("the result is 20000×15000 px"),
             "{advice}"
         );
         let fits = fits(advice);
         assert!(fits > 4032 && fits < 20_000, "{advice}");
-        assert!(check_finish(fits, fits * 3 / 4, Some(4 * gib), "x").is_ok());
+        assert!(check_finish(fits, fits * 3 / 4, Some(4 * gib)).is_ok());
     }
 }

@@ -493,7 +493,15 @@ impl TransferPlan {
                     )),
                 )
             })?;
-            memory::check(w, h, deepest, true, avail, "the output")?;
+            memory::check(
+                w,
+                h,
+                deepest,
+                true,
+                avail,
+                "the output",
+                &[Setting::Size, Setting::Scales],
+            )?;
         }
         let plan = Self {
             settings,
@@ -502,7 +510,7 @@ impl TransferPlan {
         };
         let (w, h) = plan.result_size();
         if (w, h) != plan.output_size() {
-            memory::check_finish(w, h, avail, "the result")?;
+            memory::check_finish(w, h, avail)?;
         }
         Ok(plan)
     }
@@ -649,7 +657,15 @@ impl StyleInputs {
                         )),
                     )
                 })?;
-                memory::check(sw, sh, deepest, false, avail, "a style image")?;
+                memory::check(
+                    sw,
+                    sh,
+                    deepest,
+                    false,
+                    avail,
+                    "a style image",
+                    &[Setting::StyleScale, Setting::Size],
+                )?;
             }
         }
         // Style images that all carry their datasets' colours (learned ones) give those, as

@@ -56,7 +56,14 @@ pub fn explain(e: &Error, cmd: Cmd, suggest_skip_bad: bool) -> String {
                 "{e}: give the settings of the run to resume, or leave out --resume to start afresh"
             )
         }
-        Error::Memory { .. } => format!("{e} (lower --size, --scales or --max-side)"),
+        Error::Memory { lower, .. } => {
+            let flags: Vec<&str> = lower.iter().map(|s| flag(*s, cmd)).collect();
+            match flags.split_last() {
+                Some((last, [])) => format!("{e} (lower {last})"),
+                Some((last, rest)) => format!("{e} (lower {} or {last})", rest.join(", ")),
+                None => e.to_string(),
+            }
+        }
         Error::Input { path, .. } if cmd == Cmd::Learn && suggest_skip_bad && is_image(path) => {
             format!("{e} (use --skip-bad to skip unreadable images found in folders)")
         }
