@@ -405,9 +405,10 @@ pub(crate) struct TargetCache {
 
 /// What a transfer produced.
 pub struct TransferOutcome {
+    /// The result, at its size ([`TransferPlan::result_size`]).
     pub image: Rgb,
-    /// The observer asked to stop; `image` is the latest reached, at the last scale's size (a
-    /// coarse scale's image enlarged, then finished as the last scale's).
+    /// The observer asked to stop; `image` is the latest reached, at the result's size (a
+    /// coarse scale's image enlarged to the last scale's, then finished as its would be).
     pub stopped: bool,
     pub iters: usize,
     pub evals: usize,
