@@ -1114,7 +1114,7 @@ impl TransferPlan {
                 width: w,
                 height: h,
             });
-            let detail = self.detail_at(long);
+            let detail = self.detail_at(long, false);
             let finish = self.finish(&content, detail.as_ref());
             let mut opt = s.optimizer.build(s.step);
             let at = Position {
@@ -1187,13 +1187,14 @@ impl TransferPlan {
     /// that size: the photo's own detail finer than the optimised pixels is kept for the
     /// style's detail to be matched on, not blurred away by enlarging. The style's detail
     /// (the one [`Self::detail_at`] gives for the optimised size) knows its own scale: a
-    /// profile's images read larger than the optimised size give theirs at the result's size
-    /// ([`crate::detail::Detail::finer`]); otherwise it is stretched as the change is.
+    /// profile's images, or style images, larger than they are used at give theirs at the
+    /// result's size ([`crate::detail::Detail::finer`]); otherwise it is stretched as the
+    /// change is.
     fn finish_result(&self, x: &[f32], long: usize, observer: &mut dyn Observer) -> Rgb {
         let content = self.content_at(long);
-        let detail = self.detail_at(long);
         let (w, h) = (content.width, content.height);
         let (rw, rh) = self.result_size();
+        let detail = self.detail_at(long, (rw, rh) != (w, h));
         if (rw, rh) == (w, h) {
             return finish_image(x, w, h, self.finish(&content, detail.as_ref()));
         }
@@ -1279,7 +1280,10 @@ impl TransferPlan {
     /// are (so `style_scale` scales both). A style image that carries its dataset's detail (a
     /// learned one, [`crate::carried`]) gives that, at the image's pixel scale,
     /// instead of its own pixels' detail.
-    fn detail_at(&self, long: usize) -> Option<crate::detail::Detail> {
+    /// With `finer` (for a result larger than `long`), a style image larger than it is used
+    /// at also gives its detail at each doubling up to its own size
+    /// ([`crate::detail::Detail::of_read`]).
+    fn detail_at(&self, long: usize, finer: bool) -> Option<crate::detail::Detail> {
         if !self.shared.match_detail {
             return None;
         }
@@ -1301,14 +1305,19 @@ impl TransferPlan {
                         d.for_style_used_at(w.max(h) as f64, long as f64)
                     }
                     None => {
-                        let img = img.fit_long_side(used);
-                        let img = match self.vignette() {
-                            Some(v) => v.remove(&img),
-                            None => img,
+                        let without = |i: &Rgb| match self.vignette() {
+                            Some(v) => v.remove(i),
+                            None => i.clone(),
+                        };
+                        let small = without(&img.fit_long_side(used));
+                        let detail = if finer && img.width.max(img.height) > used {
+                            crate::detail::Detail::of_read(&small, None, &without(img), None)
+                        } else {
+                            crate::detail::Detail::of(&small, None)
                         };
                         crate::detail::Detail {
                             long_side: long as f64,
-                            ..crate::detail::Detail::of(&img, None)
+                            ..detail
                         }
                     }
                 };

@@ -1442,6 +1442,51 @@ fn a_result_at_the_photo_s_size_is_the_photo_there_plus_the_optimised_change() {
 }
 
 #[test]
+fn a_style_image_larger_than_it_is_used_gives_its_own_detail_to_a_full_size_result() {
+    // A grainy style image, used at 40 px for a 160 px result: the result takes the grain the
+    // image has at 160 px, not the image's 40 px detail stretched.
+    let dir = tmp();
+    let photo = image_io::load(&data(CONTENT)).unwrap();
+    let grain = image_io::noise(160, 120, 5);
+    let grainy = Rgb::from_planar(
+        160,
+        120,
+        photo
+            .data
+            .iter()
+            .zip(&grain.data)
+            .map(|(p, g)| 0.7 * p + 0.3 * g)
+            .collect(),
+    );
+    let (full, shrunk) = (dir.path().join("full.png"), dir.path().join("small.png"));
+    grainy.save(&full).unwrap();
+    grainy.fit_long_side(40).save(&shrunk).unwrap();
+    let own = Detail::of(&image_io::load(&full).unwrap(), None);
+    let net = net();
+    let distance = |style: &std::path::Path| {
+        let s = TransferSettings {
+            size: 40,
+            iters: 1,
+            result: ResultSize::Photo,
+            detail: DetailMode::Match,
+            posterise: Posterise::Off,
+            ..TransferSettings::new(
+                data(CONTENT),
+                StyleSource::Images(vec![(style.to_path_buf(), 1.0)]),
+            )
+        };
+        let r = transfer(&net, &s).unwrap().image;
+        assert_eq!((r.width, r.height), (160, 120));
+        Detail::of(&r, None).distance(&own)
+    };
+    let (from_full, from_shrunk) = (distance(&full), distance(&shrunk));
+    assert!(
+        from_full < from_shrunk / 2.0,
+        "the result's detail from the style's own: {from_full} (style image at 160 px), {from_shrunk} (at 40 px)"
+    );
+}
+
+#[test]
 fn a_batch_at_the_photos_sizes_gives_each_result_its_photo_s_size() {
     let dir = tmp();
     let photos = dir.path().join("photos");
