@@ -159,9 +159,13 @@ impl EvaluateSettings {
 }
 
 impl EvaluateSettings {
-    /// The long side every result is judged at: the transfers' output size.
+    /// The long side every result is judged at: the transfers' result size (a long side
+    /// given, [`crate::transfer::ResultSize::LongSide`]), or their output size.
     pub fn judge_size(&self) -> usize {
         let t = &self.transfer;
+        if let crate::transfer::ResultSize::LongSide(px) = t.result {
+            return px;
+        }
         t.scales
             .as_ref()
             .and_then(|s| s.last().copied())
@@ -371,7 +375,9 @@ impl EvaluatePlan {
             }
         }
         if settings.judge_size() < vgg::MIN_SIDE {
-            let setting = if settings.transfer.scales.is_some() {
+            let setting = if settings.transfer.result != crate::transfer::ResultSize::Optimised {
+                crate::Setting::ResultSize
+            } else if settings.transfer.scales.is_some() {
                 crate::Setting::Scales
             } else {
                 crate::Setting::Size

@@ -579,3 +579,72 @@ fn the_image_route_takes_the_colours_transfer_gives_the_image() {
         assert_eq!(colours, want, "{}", path.display());
     }
 }
+
+#[test]
+fn full_size_results_are_judged_at_their_size() {
+    // --size 32 --result-size 96: the transfers are optimised at 32 px and written at 96 px,
+    // and every route is judged at 96 px (a copy of the filter's outputs still scores 0).
+    let d = tmp();
+    let pairs = make_pairs(d.path());
+    let run = |route: &str, out: &str| {
+        let o = cli(&[
+            "evaluate",
+            pairs.to_str().unwrap(),
+            route,
+            &if route == "--baseline" {
+                d.path().join("style.png").display().to_string()
+            } else {
+                format!("copy={}", pairs.join("filtered").display())
+            },
+            "--size",
+            "32",
+            "--iters",
+            "1",
+            "--result-size",
+            "96",
+            "-o",
+            d.path().join(out).to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run("--baseline", "ev");
+    for stem in STEMS {
+        let r =
+            stylelearn::image_io::load(&d.path().join("ev/baseline").join(format!("{stem}.png")))
+                .unwrap();
+        assert_eq!((r.width, r.height), (96, 80), "{stem}");
+    }
+    run("--route", "ev-copy");
+    for stem in STEMS {
+        let r =
+            stylelearn::image_io::load(&d.path().join("ev-copy/copy").join(format!("{stem}.png")))
+                .unwrap();
+        assert_eq!((r.width, r.height), (96, 80), "judged at 96 px: {stem}");
+    }
+    let means = std::fs::read_to_string(d.path().join("ev-copy/means.csv")).unwrap();
+    let copy = means
+        .lines()
+        .find(|l| l.starts_with("copy,"))
+        .expect(&means);
+    let cols: Vec<f64> = copy
+        .split(',')
+        .skip(1)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(cols, [0.0, 0.0], "{means}");
+    // too small a result is refused by its flag
+    let o = cli(&[
+        "evaluate",
+        pairs.to_str().unwrap(),
+        "--route",
+        &format!("copy={}", pairs.join("filtered").display()),
+        "--result-size",
+        "8",
+        "-o",
+        d.path().join("ev2").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--result-size"), "{}", stderr(&o));
+}

@@ -650,6 +650,11 @@ pub struct EvaluateArgs {
     /// Long side of every transfer's output in pixels.
     #[arg(long, default_value_t = evaluate::defaults::SIZE)]
     pub size: usize,
+    /// Long side of every transfer's result, and of every judged image, when not --size (see
+    /// `transfer --result-size`): e.g. --size 256 --result-size 1024 judges full-size results
+    /// of transfers optimised at 256 px [default: --size].
+    #[arg(long, value_name = "PX")]
+    pub result_size: Option<usize>,
     /// Optimiser iterations of every transfer.
     #[arg(long, default_value_t = evaluate::defaults::ITERS)]
     pub iters: usize,
@@ -730,6 +735,9 @@ impl EvaluateArgs {
         }
         let mut s = EvaluateSettings::new(self.pairs.clone(), routes);
         s.transfer.size = self.size;
+        if let Some(px) = self.result_size {
+            s.transfer.result = ResultSize::LongSide(px);
+        }
         s.transfer.iters = self.iters;
         s.transfer.style_weight = self.style_weight;
         s.transfer.content_weight = self.content_weight;
@@ -770,6 +778,11 @@ pub fn transfer_command(ts: &TransferSettings) -> String {
     }
     cmd.push_str(&format!(" --colours {}", ts.colours.name()));
     cmd.push_str(&format!(" --size {} --iters {}", ts.size, ts.iters));
+    match ts.result {
+        ResultSize::Optimised => {}
+        ResultSize::Photo => cmd.push_str(" --result-size photo"),
+        ResultSize::LongSide(px) => cmd.push_str(&format!(" --result-size {px}")),
+    }
     let d = TransferSettings::new(PathBuf::new(), StyleSource::Images(Vec::new()));
     if ts.style_scale != d.style_scale {
         cmd.push_str(&format!(" --style-scale {}", ts.style_scale));
@@ -794,4 +807,19 @@ pub fn transfer_command(ts: &TransferSettings) -> String {
     }
     cmd.push_str(" -o OUT.png");
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transfer_command_names_the_result_size_it_was_given() {
+        let mut ts = TransferSettings::new(PathBuf::new(), StyleSource::Profile("x.st".into()));
+        assert!(!transfer_command(&ts).contains("--result-size"));
+        ts.result = ResultSize::LongSide(96);
+        assert!(transfer_command(&ts).contains(" --result-size 96 "));
+        ts.result = ResultSize::Photo;
+        assert!(transfer_command(&ts).contains(" --result-size photo "));
+    }
 }
