@@ -242,7 +242,8 @@ pub fn attach_masks(entries: &mut [Entry], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A decoded dataset image, resized to at most `max_side` on its long side, with its mask.
+/// A decoded dataset image, resized to at most `max_side` on its long side (with the vignette
+/// [`load_entry`] was given removed), with its mask.
 pub struct Loaded {
     pub image: Rgb,
     pub mask: Option<Vec<f32>>,
@@ -260,8 +261,9 @@ pub struct Loaded {
     pub lossy: bool,
 }
 
-/// Decodes one entry (image and mask, the mask inverted for the background region). Its
-/// detail is measured with `vignette` removed, when given.
+/// Decodes one entry (image and mask, the mask inverted for the background region). With a
+/// `vignette`, the image is returned and its detail measured with the vignette removed (its
+/// exact colours and blocks are measured as decoded).
 pub fn load_entry(
     e: &Entry,
     max_side: Option<usize>,
@@ -299,24 +301,23 @@ pub fn load_entry(
         }
         _ => (None, None),
     };
-    let without = |img: &Rgb| vignette.map(|v| v.remove(img));
-    let detail = match &read {
+    // measured (and returned) with the vignette given removed
+    let without = |img: Rgb| match vignette {
+        Some(v) => v.remove(&img),
+        None => img,
+    };
+    let (image, mask, detail) = match read {
         Some(r) => {
-            let (r_free, full_free) = (without(r), without(&image));
-            crate::detail::Detail::of_read(
-                r_free.as_ref().unwrap_or(r),
-                read_mask.as_deref(),
-                full_free.as_ref().unwrap_or(&image),
-                mask.as_deref(),
-            )
+            let (r, full) = (without(r), without(image));
+            let detail =
+                crate::detail::Detail::of_read(&r, read_mask.as_deref(), &full, mask.as_deref());
+            (r, read_mask, detail)
         }
         None => {
-            crate::detail::Detail::of(without(&image).as_ref().unwrap_or(&image), mask.as_deref())
+            let image = without(image);
+            let detail = crate::detail::Detail::of(&image, mask.as_deref());
+            (image, mask, detail)
         }
-    };
-    let (image, mask) = match read {
-        Some(r) => (r, read_mask),
-        None => (image, mask),
     };
     crate::vgg::check_size(image.height, image.width).with_context(|| {
         format!(

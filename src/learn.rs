@@ -464,8 +464,7 @@ impl LearnPlan {
             for (j, e) in read.iter().enumerate() {
                 let loaded = dataset::load_entry(e, s.max_side, s.region, Some(v))
                     .map_err(|err| Error::input(&e.path, err))?;
-                let image = v.remove(&loaded.image);
-                palettes[j].0 = crate::color::Palette::of(&image, loaded.mask.as_deref());
+                palettes[j].0 = crate::color::Palette::of(&loaded.image, loaded.mask.as_deref());
                 details[j].0 = loaded.detail;
                 if observer.item(j + 1, read.len()) == Control::Stop {
                     return Err(Error::Other(anyhow::anyhow!(
