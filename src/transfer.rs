@@ -1065,13 +1065,8 @@ impl TransferPlan {
                 continue;
             }
             let content = self.content_at(long);
-            let colours = self.shared.colours;
             let (w, h) = (content.width, content.height);
-            let content_in = if colours.keeps_photo_chroma() {
-                color::luminance(&content, None)
-            } else {
-                content.clone()
-            };
+            let content_in = self.as_optimised(&content);
             let targets = self.targets_at(net, stat.as_ref(), long, &content, cache);
             let mut loss = ImageLoss::new(net, w, h);
             loss.content = Some(ContentTerm::new(
@@ -1095,14 +1090,7 @@ impl TransferPlan {
                 }
                 (None, None) => match (&s.init, &self.shared.init_image) {
                     (Init::Noise, _) => image_io::noise(w, h, s.seed).data,
-                    (Init::Image(_), Some(img)) => {
-                        let img = img.resize(w, h);
-                        if colours.keeps_photo_chroma() {
-                            color::luminance(&img, None).data
-                        } else {
-                            img.data
-                        }
-                    }
+                    (Init::Image(_), Some(img)) => self.as_optimised(&img.resize(w, h)).data,
                     _ => content_in.data.clone(),
                 },
             };
@@ -1148,14 +1136,16 @@ impl TransferPlan {
             if out.stopped || stage + 1 == scales.len() {
                 // A coarse scale's image is enlarged as the next scale would start from it and
                 // finished as the last scale's: the run's image is always the result's size.
-                let long = scales[scales.len() - 1];
-                let x = if stage + 1 == scales.len() {
-                    done.0
+                let image = if stage + 1 == scales.len() {
+                    self.finish_result(&done.0, &content, detail.as_ref(), observer)
                 } else {
-                    let (w, h) = self.content.size_for_long_side(long);
-                    Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data
+                    let long = scales[scales.len() - 1];
+                    let content = self.content_at(long);
+                    let detail = self.detail_at(long, false);
+                    let (w, h) = (content.width, content.height);
+                    let x = Rgb::from_planar(done.1, done.2, done.0).resize(w, h).data;
+                    self.finish_result(&x, &content, detail.as_ref(), observer)
                 };
-                let image = self.finish_result(&x, long, observer);
                 stopped = out.stopped;
                 return Ok(TransferOutcome {
                     image,
@@ -1181,22 +1171,36 @@ impl TransferPlan {
         }
     }
 
-    /// The optimised pixels `x`, at long side `long` (the last scale's), finished as the
-    /// result. A result of another size ([`ResultSize`]) is the photo at that size (its
-    /// colours as the run starts from them) plus the optimised change, enlarged, finished at
-    /// that size: the photo's own detail finer than the optimised pixels is kept for the
-    /// style's detail to be matched on, not blurred away by enlarging. The style's detail
-    /// (the one [`Self::detail_at`] gives for the optimised size) knows its own scale: a
-    /// profile's images, or style images, larger than they are used at give theirs at the
-    /// result's size ([`crate::detail::Detail::finer`]); otherwise it is stretched as the
-    /// change is.
-    fn finish_result(&self, x: &[f32], long: usize, observer: &mut dyn Observer) -> Rgb {
-        let content = self.content_at(long);
+    /// The photo as the optimisation sees it: its luminance when the result keeps the photo's
+    /// chroma.
+    fn as_optimised(&self, photo: &Rgb) -> Rgb {
+        if self.shared.colours.keeps_photo_chroma() {
+            color::luminance(photo, None)
+        } else {
+            photo.clone()
+        }
+    }
+
+    /// The optimised pixels `x`, the size of `content` (the photo at the last scale,
+    /// [`Self::content_at`]), finished as the result with `detail` (the style's there,
+    /// [`Self::detail_at`]). A result of another size ([`ResultSize`]) is the photo at that
+    /// size (its colours as the run starts from them) plus the optimised change, enlarged,
+    /// finished at that size: the photo's own detail finer than the optimised pixels is kept
+    /// for the style's detail to be matched on, not blurred away by enlarging. The style's
+    /// detail knows its own scale: a profile's images, or style images, larger than they are
+    /// used at give theirs at the result's size ([`crate::detail::Detail::finer`]); otherwise
+    /// it is stretched as the change is.
+    fn finish_result(
+        &self,
+        x: &[f32],
+        content: &Rgb,
+        detail: Option<&crate::detail::Detail>,
+        observer: &mut dyn Observer,
+    ) -> Rgb {
         let (w, h) = (content.width, content.height);
         let (rw, rh) = self.result_size();
-        let detail = self.detail_at(long, (rw, rh) != (w, h));
         if (rw, rh) == (w, h) {
-            return finish_image(x, w, h, self.finish(&content, detail.as_ref()));
+            return finish_image(x, w, h, self.finish(content, detail));
         }
         let scales = self.shared.scales.len();
         observer.stage(&Stage {
@@ -1207,23 +1211,19 @@ impl TransferPlan {
             width: rw,
             height: rh,
         });
-        let start = |photo: &Rgb| {
-            if self.shared.colours.keeps_photo_chroma() {
-                color::luminance(photo, None)
-            } else {
-                photo.clone()
-            }
-        };
+        // style images measured again, this time also at their own size
+        let detail = self.detail_at(w.max(h), true);
         // The change is in [-1, 1]; resizing clips to [0, 1], so it is enlarged halved and
         // lifted by ½.
         let change: Vec<f32> = x
             .iter()
-            .zip(&start(&content).data)
+            .zip(&self.as_optimised(content).data)
             .map(|(x, c)| (x.clamp(0.0, 1.0) - c + 1.0) / 2.0)
             .collect();
         let change = Rgb::from_planar(w, h, change).resize(rw, rh);
         let photo = self.content_at(rw.max(rh));
-        let x: Vec<f32> = start(&photo)
+        let x: Vec<f32> = self
+            .as_optimised(&photo)
             .data
             .iter()
             .zip(&change.data)
