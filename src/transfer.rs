@@ -4,6 +4,7 @@
 //! [`TransferSettings`] are plain values; [`TransferPlan::new`] checks them and reads every input
 //! once, and [`TransferPlan::run`] optimises, reporting to an [`Observer`]. Nothing here writes
 //! files: see [`crate::files`] for runs whose results go to files.
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -1305,13 +1306,24 @@ impl TransferPlan {
                         d.for_style_used_at(w.max(h) as f64, long as f64)
                     }
                     None => {
-                        let without = |i: &Rgb| match self.vignette() {
-                            Some(v) => v.remove(i),
-                            None => i.clone(),
-                        };
-                        let small = without(&img.fit_long_side(used));
+                        fn without<'a>(
+                            vignette: Option<&crate::vignette::Vignette>,
+                            img: Cow<'a, Rgb>,
+                        ) -> Cow<'a, Rgb> {
+                            match vignette {
+                                Some(v) => Cow::Owned(v.remove(&img)),
+                                None => img,
+                            }
+                        }
+                        let without = |img| without(self.vignette(), img);
+                        let small = without(Cow::Owned(img.fit_long_side(used)));
                         let detail = if finer && img.width.max(img.height) > used {
-                            crate::detail::Detail::of_read(&small, None, &without(img), None)
+                            crate::detail::Detail::of_read(
+                                &small,
+                                None,
+                                &without(Cow::Borrowed(img)),
+                                None,
+                            )
                         } else {
                             crate::detail::Detail::of(&small, None)
                         };
