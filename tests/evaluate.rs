@@ -608,20 +608,18 @@ fn full_size_results_are_judged_at_their_size() {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
     };
+    // every result as judged, at 96 px
+    let judged_at_96 = |route: &str| {
+        for stem in STEMS {
+            let r = stylelearn::image_io::load(&d.path().join(route).join(format!("{stem}.png")))
+                .unwrap();
+            assert_eq!((r.width, r.height), (96, 80), "{route}: {stem}");
+        }
+    };
     run("--baseline", "ev");
-    for stem in STEMS {
-        let r =
-            stylelearn::image_io::load(&d.path().join("ev/baseline").join(format!("{stem}.png")))
-                .unwrap();
-        assert_eq!((r.width, r.height), (96, 80), "{stem}");
-    }
+    judged_at_96("ev/baseline");
     run("--route", "ev-copy");
-    for stem in STEMS {
-        let r =
-            stylelearn::image_io::load(&d.path().join("ev-copy/copy").join(format!("{stem}.png")))
-                .unwrap();
-        assert_eq!((r.width, r.height), (96, 80), "judged at 96 px: {stem}");
-    }
+    judged_at_96("ev-copy/copy");
     let means = std::fs::read_to_string(d.path().join("ev-copy/means.csv")).unwrap();
     let copy = means
         .lines()

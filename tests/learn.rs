@@ -1022,20 +1022,10 @@ fn a_profile_of_images_larger_than_max_side_keeps_their_detail_at_their_own_size
     // A phone filter's outputs are shrunk to --max-side for their statistics; the profile
     // keeps their fine detail at their own size too, for results at a phone photo's size.
     let dir = tmp();
-    let grain = image_io::noise(96, 72, 3);
     let photo = image_io::load(std::path::Path::new(CONTENT))
         .unwrap()
         .fit_long_side(96);
-    let grainy = Rgb::from_planar(
-        96,
-        72,
-        photo
-            .data
-            .iter()
-            .zip(&grain.data)
-            .map(|(p, g)| 0.8 * p + 0.2 * g)
-            .collect(),
-    );
+    let grainy = with_grain(&photo, 0.2, 3);
     let image = dir.path().join("grainy.png");
     grainy.save(&image).unwrap();
     let read_back = image_io::load(&image).unwrap();

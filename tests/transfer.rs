@@ -1447,17 +1447,7 @@ fn a_style_image_larger_than_it_is_used_gives_its_own_detail_to_a_full_size_resu
     // image has at 160 px, not the image's 40 px detail stretched.
     let dir = tmp();
     let photo = image_io::load(&data(CONTENT)).unwrap();
-    let grain = image_io::noise(160, 120, 5);
-    let grainy = Rgb::from_planar(
-        160,
-        120,
-        photo
-            .data
-            .iter()
-            .zip(&grain.data)
-            .map(|(p, g)| 0.7 * p + 0.3 * g)
-            .collect(),
-    );
+    let grainy = with_grain(&photo, 0.3, 5);
     let (full, shrunk) = (dir.path().join("full.png"), dir.path().join("small.png"));
     grainy.save(&full).unwrap();
     grainy.fit_long_side(40).save(&shrunk).unwrap();

@@ -88,3 +88,15 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// `img` with one-pixel grain: `(1 − amount)·img + amount·noise` (white noise of `seed`).
+pub fn with_grain(img: &Rgb, amount: f32, seed: u64) -> Rgb {
+    let grain = stylelearn::image_io::noise(img.width, img.height, seed);
+    let data = img
+        .data
+        .iter()
+        .zip(&grain.data)
+        .map(|(p, g)| (1.0 - amount) * p + amount * g)
+        .collect();
+    Rgb::from_planar(img.width, img.height, data)
+}
